@@ -1,0 +1,23 @@
+# The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
+.PHONY: setup build serve test bench bench-engine bench-e2e clean
+
+setup:
+	scripts/setup
+
+build:
+	scripts/setup --no-model
+
+# Until the HTTP server lands, `serve` runs the engine on a sample photo and says so.
+serve: setup
+	scripts/serve
+
+test: setup
+	ctest --test-dir build --output-on-failure -j2
+
+bench: bench-engine
+
+bench-engine: setup
+	bench/engine.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,20 @@
+// The subcommands of `bgerase`. Each lives in its own file and adds itself to the app;
+// main.cpp only wires them together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace bgerase::cli {
+
+void RegisterModelsCommand(CLI::App& app);
+void RegisterInfoCommand(CLI::App& app);
+void RegisterEngineCommand(CLI::App& app);
+#ifdef BGERASE_HAVE_STORE
+void RegisterAdminCommand(CLI::App& app);
+void RegisterDatasetCommand(CLI::App& app);
+#endif
+
+// Exit code to return from main when a subcommand's callback failed; set by the callbacks.
+int& ExitCode();
+
+}  // namespace bgerase::cli
