@@ -1,0 +1,37 @@
+// `bgerase info`: CPU features, the precision auto picks, the model and library versions.
+#include <dnnl.hpp>
+#include <cstdio>
+#include <google/protobuf/stubs/common.h>
+
+#include "cli/commands.h"
+#include "engine/session.h"
+#include "removal/model_registry.h"
+
+namespace bgerase::cli {
+
+void RegisterInfoCommand(CLI::App& app) {
+  auto* info = app.add_subcommand("info", "Show CPU features, chosen precision, model and versions");
+  static std::string model_dir;
+  info->add_option("--model-dir", model_dir, "Model folder");
+  info->callback([] {
+    const engine::CpuInfo cpu = engine::DetectCpu();
+    const auto& spec = removal::DefaultModel();
+    const std::string dir = removal::ModelDir(model_dir);
+    const Status st = removal::VerifyModel(dir, spec);
+    const dnnl_version_t* v = dnnl_version();
+    std::printf("bgerase 0.1.0\n");
+    std::printf("cpu:        %s isa, %d cores, native bf16: %s\n", cpu.isa.c_str(), cpu.cores,
+                cpu.native_bf16 ? "yes" : "no");
+    std::printf("precision:  auto -> %s\n",
+                engine::PrecisionName(engine::ResolvePrecision(engine::Precision::kAuto)));
+    std::printf("model:      %s at %s (%s)\n", spec.id.c_str(),
+                removal::ModelPath(dir, spec).c_str(),
+                st.ok() ? "sha256 verified" : st.message().c_str());
+    std::printf("oneDNN:     %d.%d.%d (%s runtime)\n", v->major, v->minor, v->patch,
+                v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    std::printf("protobuf:   %s\n",
+                google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str());
+  });
+}
+
+}  // namespace bgerase::cli

@@ -1,0 +1,576 @@
+// Compiling a specialised graph to oneDNN. Activations live in one arena: each value gets a
+// slot (shape, dtype, layout); concat inputs may alias a slice of their concat's slot; slot
+// lifetimes over the step list decide arena offsets (greedy, largest first).
+//
+// Layout: 4-D activations whose channel count is a multiple of 16 use nChw16c (what oneDNN's
+// AVX-512 convolutions want, so no reorders between layers); everything else is plain. In bf16
+// mode the nChw16c activations are bf16 and the plain ones (model input, 1-channel maps) f32.
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <dnnl.hpp>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "engine/op_params.h"
+#include "engine/resize_kernel.h"
+
+namespace bgerase::engine {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using Dt = memory::data_type;
+
+constexpr int64_t kBlock = 16;
+constexpr size_t kAlign = 64;
+
+struct Slot {
+  std::string name;
+  Shape shape;
+  DType dt = DType::kFloat32;
+  bool blocked = false;
+  size_t bytes = 0;
+  int parent = -1;  // slot this one is a slice of (in-place concat)
+  size_t offset_in_parent = 0;
+  int first = INT_MAX, last = -1;  // step interval, kept on root slots
+  size_t offset = 0;               // arena offset of a root slot
+};
+
+struct Step {
+  std::string name;
+  std::function<void(dnnl::stream&)> run;
+};
+
+struct PendingOp {
+  std::string name;
+  std::vector<int> reads, writes;
+  std::function<void(Step*)> build;  // may throw dnnl::error or std::runtime_error
+};
+
+memory::dims Dims(const Shape& s) {
+  if (s.empty()) return {1};
+  return memory::dims(s.begin(), s.end());
+}
+
+Tag PlainTag(size_t rank) {
+  switch (rank) {
+    case 0:
+    case 1: return Tag::a;
+    case 2: return Tag::ab;
+    case 3: return Tag::abc;
+    case 4: return Tag::abcd;
+    case 5: return Tag::abcde;
+    default: return Tag::undef;
+  }
+}
+
+size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+struct Plan::Impl {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  bool bf16 = false;
+  std::vector<Slot> slots;
+  std::map<std::string, int> slot_of;
+  std::vector<PendingOp> pending;
+  std::vector<Step> steps;
+  uint8_t* arena = nullptr;
+  std::vector<memory> constants;  // weights, biases, constant operands: alive with the plan
+  std::vector<memory> user_in, user_out;
+  std::vector<Shape> in_shapes, out_shapes;
+  std::map<size_t, Tensor> constant_outputs;  // graph outputs that folded to constants
+
+  ~Impl() { std::free(arena); }
+
+  int AddSlot(const std::string& name, const Shape& shape, DType dt, bool blocked) {
+    Slot s;
+    s.name = name;
+    s.shape = shape;
+    s.dt = dt;
+    s.blocked = blocked;
+    int64_t elems = NumElements(shape);
+    if (blocked) elems = elems / shape[1] * ((shape[1] + kBlock - 1) / kBlock * kBlock);
+    s.bytes = AlignUp(static_cast<size_t>(elems) * DTypeSize(dt));
+    slots.push_back(s);
+    slot_of[name] = static_cast<int>(slots.size() - 1);
+    return static_cast<int>(slots.size() - 1);
+  }
+  int Root(int s, size_t* off) const {
+    size_t o = 0;
+    while (slots[s].parent >= 0) {
+      o += slots[s].offset_in_parent;
+      s = slots[s].parent;
+    }
+    *off = o;
+    return s;
+  }
+  void* Ptr(int s) const {
+    size_t o;
+    const int r = Root(s, &o);
+    return arena + slots[r].offset + o;
+  }
+  memory::desc Md(int s) const {
+    const Slot& sl = slots[s];
+    const Dt dt = sl.dt == DType::kBFloat16 ? Dt::bf16 : Dt::f32;
+    return memory::desc(Dims(sl.shape), dt, sl.blocked ? Tag::nChw16c : PlainTag(sl.shape.size()));
+  }
+  memory Mem(int s) { return memory(Md(s), eng, Ptr(s)); }
+  memory Constant(const Tensor& t, const memory::dims& dims, Tag tag, Dt dt = Dt::f32) {
+    memory user(memory::desc(dims, Dt::f32, tag), eng);
+    const std::vector<float> f = t.AsFloats();
+    std::memcpy(user.get_data_handle(), f.data(), f.size() * 4);
+    if (dt == Dt::f32) {
+      constants.push_back(user);
+      return user;
+    }
+    memory conv(memory::desc(dims, dt, tag), eng);
+    dnnl::reorder(user, conv).execute(strm, user, conv);
+    strm.wait();
+    constants.push_back(conv);
+    return conv;
+  }
+};
+
+Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Plan::~Plan() = default;
+
+Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types,
+                                            Precision precision) {
+  auto im = std::make_unique<Impl>();
+  Impl& P = *im;
+  P.bf16 = precision == Precision::kBFloat16;
+  PlanStats stats;
+  const DType act_bf = P.bf16 ? DType::kBFloat16 : DType::kFloat32;
+
+  auto slot_for_value = [&](const std::string& v) -> int {
+    auto it = P.slot_of.find(v);
+    if (it != P.slot_of.end()) return it->second;
+    const ValueType& t = types.at(v);
+    const bool blocked = t.shape.size() == 4 && t.shape[1] % kBlock == 0;
+    return P.AddSlot(v, t.shape, blocked ? act_bf : DType::kFloat32, blocked);
+  };
+  auto is_output = [&](const std::string& v) {
+    return std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
+  };
+  auto is_input = [&](const std::string& v) {
+    return std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
+  };
+
+  for (const auto& in : g.inputs) slot_for_value(in);
+  for (const auto& n : g.nodes) {
+    if (n.op != "Conv" && n.op != "MaxPool" && n.op != "Resize" && n.op != "Concat" &&
+        n.op != "Add" && n.op != "Mul" && n.op != "Relu" && n.op != "Sigmoid" &&
+        n.op != "Identity") {
+      return Status("unsupported_op", n.Describe() + ": '" + n.op +
+                                          "' cannot run on an input-dependent value");
+    }
+    slot_for_value(n.outputs[0]);
+  }
+
+  // In-place concat: every input writes straight into its slice of the output (N=1, axis 1,
+  // same dtype/layout, block-aligned offsets, each value in one concat only).
+  std::set<int> aliased_concats;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (n.op != "Concat") continue;
+    const int o = P.slot_of[n.outputs[0]];
+    const Slot& os = P.slots[o];
+    int64_t axis = n.Int("axis", 0);
+    if (axis < 0) axis += static_cast<int64_t>(os.shape.size());
+    if (os.shape.size() != 4 || axis != 1 || os.shape[0] != 1) continue;
+    std::set<std::string> seen;
+    bool ok = true;
+    int64_t c0 = 0;
+    for (const auto& in : n.inputs) {
+      auto it = P.slot_of.find(in);
+      if (it == P.slot_of.end() || !seen.insert(in).second || is_input(in) || is_output(in)) {
+        ok = false;
+        break;
+      }
+      const Slot& s = P.slots[it->second];
+      if (s.parent >= 0 || s.dt != os.dt || s.blocked != os.blocked ||
+          (os.blocked && c0 % kBlock != 0)) {
+        ok = false;
+        break;
+      }
+      c0 += s.shape[1];
+    }
+    if (!ok) continue;
+    c0 = 0;
+    const size_t plane = static_cast<size_t>(os.shape[2] * os.shape[3]) * DTypeSize(os.dt);
+    for (const auto& in : n.inputs) {
+      Slot& s = P.slots[P.slot_of[in]];
+      s.parent = o;
+      s.offset_in_parent = static_cast<size_t>(c0) * plane;
+      c0 += s.shape[1];
+    }
+    aliased_concats.insert(static_cast<int>(ni));
+    ++stats.concats_in_place;
+  }
+
+  // The step list, in execution order; primitives are built once the arena exists.
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const int s = P.slot_of[g.inputs[i]];
+    P.in_shapes.push_back(P.slots[s].shape);
+    P.pending.push_back({"input " + g.inputs[i], {}, {s}, [&P, s, i](Step* st) {
+                           memory::desc md(Dims(P.slots[s].shape), Dt::f32,
+                                           PlainTag(P.slots[s].shape.size()));
+                           P.user_in[i] = memory(md, P.eng, nullptr);
+                           memory dst = P.Mem(s);
+                           dnnl::reorder r(P.user_in[i], dst);
+                           st->run = [&P, r, i, dst](dnnl::stream& strm) mutable {
+                             r.execute(strm, P.user_in[i], dst);
+                           };
+                         }});
+  }
+  P.user_in.resize(g.inputs.size());
+
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    const int y = P.slot_of[n.outputs[0]];
+    const std::string desc = n.Describe();
+    if (n.op == "Conv") {
+      int x = P.slot_of.at(n.inputs[0]);
+      const Tensor& w = g.initializers.at(n.inputs[1]);
+      const Tensor* b = n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
+      auto pr = ParseConv(n, P.slots[x].shape, w.shape());
+      if (!pr.ok()) return pr.status();
+      const ConvParams p = *pr;
+      if (P.slots[x].dt != act_bf) {  // bf16 convolutions need bf16 sources
+        const int xs = x;
+        const Slot src = P.slots[x];
+        const int t = P.AddSlot(src.name + "#bf16", src.shape, act_bf, src.blocked);
+        P.pending.push_back({"convert " + src.name, {xs}, {t}, [&P, xs, t](Step* st) {
+                               memory a = P.Mem(xs), c = P.Mem(t);
+                               dnnl::reorder r(a, c);
+                               st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
+                             }});
+        x = t;
+      }
+      std::vector<int> reads = {x};
+      std::vector<int> operands;
+      for (const auto& f : n.fused) {
+        if (f.kind == FusedOp::Kind::kAdd) {
+          operands.push_back(P.slot_of.at(f.operand));
+          reads.push_back(operands.back());
+        }
+      }
+      stats.fused_post_ops += static_cast<int>(n.fused.size());
+      const std::vector<FusedOp> fused = n.fused;
+      P.pending.push_back({desc, reads, {y}, [&P, x, y, p, wp = &w, b, fused, operands, &stats](Step* st) {
+        const Tensor& w = *wp;
+        const bool has_b = b != nullptr;
+        const Dt cdt = P.bf16 ? Dt::bf16 : Dt::f32;
+        const int64_t OC = w.shape()[0], ICg = w.shape()[1];
+        memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
+                                      : memory::dims{OC, ICg, p.kh, p.kw};
+        const Tag wtag = p.group > 1 ? Tag::goihw : Tag::oihw;
+        memory::desc wany(wd, cdt, Tag::any);
+        memory::desc bmd({OC}, Dt::f32, Tag::x);
+        const memory::dims strides{p.stride_h, p.stride_w}, dil{p.dil_h - 1, p.dil_w - 1};
+        const memory::dims pl{p.pad_t, p.pad_l}, pr{p.pad_b, p.pad_r};
+        dnnl::post_ops po;
+        size_t oi = 0;
+        for (const auto& f : fused) {
+          if (f.kind == FusedOp::Kind::kRelu) {
+            po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+          } else if (f.kind == FusedOp::Kind::kSigmoid) {
+            po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+          } else {
+            po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
+          }
+        }
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(po);
+        const auto alg = dnnl::algorithm::convolution_direct;
+        const auto prop = dnnl::prop_kind::forward_inference;
+        auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
+          auto cd = has_b ? dnnl::convolution_forward::desc(prop, alg, src, wany, bmd, dst, strides, dil, pl, pr)
+                          : dnnl::convolution_forward::desc(prop, alg, src, wany, dst, strides, dil, pl, pr);
+          return dnnl::convolution_forward::primitive_desc(cd, attr, P.eng);
+        };
+        auto is_ref = [](const dnnl::convolution_forward::primitive_desc& d) {
+          return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
+        };
+        // oneDNN's fast kernels miss a few shapes in our fixed layout (large dilations on
+        // small maps, a single output channel); let it pick the layout there and reorder around.
+        auto pd = make_pd(P.Md(x), P.Md(y));
+        if (is_ref(pd)) {
+          auto any = [](const memory::desc& m) {
+            return memory::desc(m.dims(), m.data_type(), Tag::any);
+          };
+          auto alt = make_pd(any(P.Md(x)), any(P.Md(y)));
+          if (!is_ref(alt)) pd = alt;
+        }
+        memory wuser(memory::desc(wd, Dt::f32, wtag), P.eng);
+        const std::vector<float> wf = w.AsFloats();
+        std::memcpy(wuser.get_data_handle(), wf.data(), wf.size() * 4);
+        memory wmem(pd.weights_desc(), P.eng);
+        dnnl::reorder(wuser, wmem).execute(P.strm, wuser, wmem);
+        P.strm.wait();
+        P.constants.push_back(wmem);
+        stats.weight_bytes += pd.weights_desc().get_size();
+        memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
+        if (pd.src_desc() != src.get_desc()) {
+          csrc = memory(pd.src_desc(), P.eng);
+          stats.arena_bytes += pd.src_desc().get_size();
+        }
+        if (pd.dst_desc() != dst.get_desc()) {
+          cdst = memory(pd.dst_desc(), P.eng);
+          stats.arena_bytes += pd.dst_desc().get_size();
+        }
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, csrc}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, cdst}};
+        if (has_b) {
+          args[DNNL_ARG_BIAS] = P.Constant(*b, {OC}, Tag::x);
+          stats.weight_bytes += static_cast<size_t>(OC) * 4;
+        }
+        int pi = 0;
+        oi = 0;
+        for (const auto& f : fused) {
+          if (f.kind == FusedOp::Kind::kAdd) {
+            args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(pi) | DNNL_ARG_SRC_1] = P.Mem(operands[oi++]);
+          }
+          ++pi;
+        }
+        dnnl::convolution_forward prim(pd);
+        if (csrc == src && cdst == dst) {
+          st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+        } else {
+          dnnl::reorder in = csrc == src ? dnnl::reorder() : dnnl::reorder(src, csrc);
+          dnnl::reorder out = cdst == dst ? dnnl::reorder() : dnnl::reorder(cdst, dst);
+          st->run = [prim, args, in, out, src, csrc, dst, cdst](dnnl::stream& s) {
+            if (in) in.execute(s, const_cast<memory&>(src), const_cast<memory&>(csrc));
+            prim.execute(s, args);
+            if (out) out.execute(s, const_cast<memory&>(cdst), const_cast<memory&>(dst));
+          };
+        }
+      }});
+    } else if (n.op == "MaxPool") {
+      const int x = P.slot_of.at(n.inputs[0]);
+      auto pr = ParseMaxPool(n, P.slots[x].shape);
+      if (!pr.ok()) return pr.status();
+      const PoolParams p = *pr;
+      P.pending.push_back({desc, {x}, {y}, [&P, x, y, p](Step* st) {
+        dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                      P.Md(x), P.Md(y), {p.stride_h, p.stride_w}, {p.kh, p.kw},
+                                      {p.pad_t, p.pad_l}, {p.pad_b, p.pad_r});
+        dnnl::pooling_forward::primitive_desc pd(d, P.eng);
+        dnnl::pooling_forward prim(pd);
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}};
+        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+      }});
+    } else if (n.op == "Resize") {
+      const int x = P.slot_of.at(n.inputs[0]);
+      const Tensor* sc = n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
+      const Tensor* sz = n.inputs.size() > 3 && !n.inputs[3].empty() ? &g.initializers.at(n.inputs[3]) : nullptr;
+      auto pr = ParseResize(n, P.slots[x].shape, sc, sz);
+      if (!pr.ok()) return pr.status();
+      const ResizeParams p = *pr;
+      P.pending.push_back({desc, {x}, {y}, [&P, x, y, p](Step* st) {
+        const Slot& xs = P.slots[x];
+        const Slot& ys = P.slots[y];
+        if (xs.dt != ys.dt || xs.blocked != ys.blocked) throw std::runtime_error("layout mismatch");
+        const int64_t block = xs.blocked ? kBlock : 1;
+        const int64_t planes = xs.shape[0] * xs.shape[1] / block;
+        const void* src = P.Ptr(x);
+        void* dst = P.Ptr(y);
+        const bool bf = xs.dt == DType::kBFloat16;
+        const int64_t h = xs.shape[2], w = xs.shape[3], oh = ys.shape[2], ow = ys.shape[3];
+        st->run = [p, src, dst, bf, planes, block, h, w, oh, ow](dnnl::stream&) {
+          ResizeSpatial(p, src, dst, bf, planes, block, h, w, oh, ow);
+        };
+      }});
+    } else if (n.op == "Concat") {
+      if (aliased_concats.count(static_cast<int>(ni))) continue;  // inputs already in place
+      std::vector<int> xs;
+      for (const auto& in : n.inputs) {
+        if (!P.slot_of.count(in)) return Status("unsupported_op", desc + ": constant concat inputs are not supported");
+        xs.push_back(P.slot_of.at(in));
+      }
+      int64_t axis = n.Int("axis", 0);
+      if (axis < 0) axis += static_cast<int64_t>(P.slots[y].shape.size());
+      P.pending.push_back({desc, xs, {y}, [&P, xs, y, axis](Step* st) {
+        std::vector<memory::desc> mds;
+        std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
+        for (size_t i = 0; i < xs.size(); ++i) {
+          mds.push_back(P.Md(xs[i]));
+          args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
+        }
+        dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng);
+        dnnl::concat prim(pd);
+        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+      }});
+    } else if (n.op == "Add" || n.op == "Mul") {
+      std::string a = n.inputs[0], b = n.inputs[1];
+      // oneDNN broadcasts only the second source: put the full-shape operand first.
+      if (types.at(a).shape != types.at(n.outputs[0]).shape) std::swap(a, b);
+      if (!P.slot_of.count(a)) return Status("unsupported_op", desc + ": both operands constant");
+      const int xa = P.slot_of.at(a);
+      const bool b_const = g.IsConstant(b);
+      const int xb = b_const ? -1 : P.slot_of.at(b);
+      Tensor bt = b_const ? g.initializers.at(b) : Tensor();
+      const auto alg = n.op == "Add" ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
+      std::vector<int> reads{xa};
+      if (xb >= 0) reads.push_back(xb);
+      P.pending.push_back({desc, reads, {y}, [&P, xa, xb, bt, y, alg](Step* st) {
+        const size_t rank = P.slots[y].shape.size();
+        auto padded = [rank](Shape s) {
+          while (s.size() < rank) s.insert(s.begin(), 1);
+          return s;
+        };
+        memory mb;
+        if (xb >= 0) {
+          mb = P.Mem(xb);
+          if (P.slots[xb].shape.size() != rank) {
+            mb = memory(P.Md(xb).reshape(Dims(padded(P.slots[xb].shape))), P.eng, P.Ptr(xb));
+          }
+        } else {
+          const Shape s = padded(bt.shape());
+          mb = P.Constant(bt, Dims(s), PlainTag(s.size()));
+        }
+        dnnl::binary::desc d(alg, P.Md(xa), mb.get_desc(), P.Md(y));
+        dnnl::binary::primitive_desc pd(d, P.eng);
+        dnnl::binary prim(pd);
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC_0, P.Mem(xa)}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, P.Mem(y)}};
+        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+      }});
+    } else if (n.op == "Relu" || n.op == "Sigmoid") {
+      const int x = P.slot_of.at(n.inputs[0]);
+      const auto alg = n.op == "Relu" ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_logistic;
+      P.pending.push_back({desc, {x}, {y}, [&P, x, y, alg](Step* st) {
+        dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg, P.Md(x), 0.f, 0.f);
+        dnnl::eltwise_forward::primitive_desc pd(d, P.eng);
+        dnnl::eltwise_forward prim(pd);
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}};
+        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+      }});
+    } else {  // Identity
+      const int x = P.slot_of.at(n.inputs[0]);
+      P.pending.push_back({desc, {x}, {y}, [&P, x, y](Step* st) {
+        memory a = P.Mem(x), c = P.Mem(y);
+        dnnl::reorder r(a, c);
+        st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
+      }});
+    }
+  }
+
+  P.user_out.resize(g.outputs.size());
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    const std::string& o = g.outputs[i];
+    if (g.IsConstant(o)) {
+      P.constant_outputs[i] = g.initializers.at(o).CastTo(DType::kFloat32);
+      P.out_shapes.push_back(g.initializers.at(o).shape());
+      continue;
+    }
+    const int s = P.slot_of.at(o);
+    P.out_shapes.push_back(P.slots[s].shape);
+    P.pending.push_back({"output " + o, {s}, {}, [&P, s, i](Step* st) {
+                           memory::desc md(Dims(P.slots[s].shape), Dt::f32,
+                                           PlainTag(P.slots[s].shape.size()));
+                           P.user_out[i] = memory(md, P.eng, nullptr);
+                           memory src = P.Mem(s);
+                           dnnl::reorder r(src, P.user_out[i]);
+                           st->run = [&P, r, i, src](dnnl::stream& strm) mutable {
+                             r.execute(strm, src, P.user_out[i]);
+                           };
+                         }});
+  }
+
+  // Liveness: each root slot lives from its first write to its last read.
+  for (size_t i = 0; i < P.pending.size(); ++i) {
+    for (const auto* list : {&P.pending[i].reads, &P.pending[i].writes}) {
+      for (int s : *list) {
+        size_t off;
+        Slot& r = P.slots[P.Root(s, &off)];
+        r.first = std::min(r.first, static_cast<int>(i));
+        r.last = std::max(r.last, static_cast<int>(i));
+      }
+    }
+  }
+  std::vector<int> roots;
+  for (size_t i = 0; i < P.slots.size(); ++i) {
+    if (P.slots[i].parent < 0 && P.slots[i].last >= 0) roots.push_back(static_cast<int>(i));
+  }
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) {
+    return P.slots[a].bytes != P.slots[b].bytes ? P.slots[a].bytes > P.slots[b].bytes : a < b;
+  });
+  std::vector<int> placed;
+  size_t arena_bytes = 0;
+  for (int r : roots) {
+    Slot& s = P.slots[r];
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (int q : placed) {
+      const Slot& o = P.slots[q];
+      if (o.first <= s.last && s.first <= o.last) busy.push_back({o.offset, o.offset + o.bytes});
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + s.bytes <= b) break;
+      off = std::max(off, e);
+    }
+    s.offset = off;
+    arena_bytes = std::max(arena_bytes, off + s.bytes);
+    placed.push_back(r);
+  }
+  P.arena = static_cast<uint8_t*>(std::aligned_alloc(4096, std::max<size_t>(4096, (arena_bytes + 4095) / 4096 * 4096)));
+  if (!P.arena) return Status("out_of_memory", "cannot allocate " + std::to_string(arena_bytes) + " bytes of activations");
+  stats.arena_bytes = arena_bytes;
+
+  P.steps.resize(P.pending.size());
+  for (size_t i = 0; i < P.pending.size(); ++i) {
+    P.steps[i].name = P.pending[i].name;
+    try {
+      P.pending[i].build(&P.steps[i]);
+    } catch (const dnnl::error& e) {
+      return Status("unsupported_op", P.pending[i].name + ": oneDNN cannot run it: " + e.what());
+    } catch (const std::exception& e) {
+      return Status("unsupported_op", P.pending[i].name + ": " + e.what());
+    }
+  }
+  P.pending.clear();
+  stats.steps = static_cast<int>(std::count_if(P.steps.begin(), P.steps.end(),
+                                               [](const Step& s) { return bool(s.run); }));
+  auto plan = std::unique_ptr<Plan>(new Plan(std::move(im)));
+  plan->stats_ = stats;
+  return plan;
+}
+
+Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
+  Impl& P = *impl_;
+  if (inputs.size() != P.in_shapes.size()) {
+    return Status("shape_mismatch", "expected " + std::to_string(P.in_shapes.size()) + " inputs");
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].dtype() != DType::kFloat32 || inputs[i].shape() != P.in_shapes[i]) {
+      return Status("shape_mismatch", "input " + std::to_string(i) + " must be float32 " +
+                                          ShapeToString(P.in_shapes[i]));
+    }
+    P.user_in[i].set_data_handle(const_cast<void*>(inputs[i].raw()));
+  }
+  std::vector<Tensor> outs;
+  for (size_t i = 0; i < P.out_shapes.size(); ++i) {
+    auto c = P.constant_outputs.find(i);
+    outs.push_back(c != P.constant_outputs.end() ? c->second : Tensor(DType::kFloat32, P.out_shapes[i]));
+    if (c == P.constant_outputs.end()) P.user_out[i].set_data_handle(outs.back().raw());
+  }
+  try {
+    for (auto& st : P.steps) {
+      if (st.run) st.run(P.strm);
+    }
+    P.strm.wait();
+  } catch (const dnnl::error& e) {
+    return Status("inference_failed", std::string("oneDNN: ") + e.what());
+  }
+  return outs;
+}
+
+}  // namespace bgerase::engine

@@ -1,0 +1,37 @@
+// Reference kernels: one plain, obviously-correct C++ implementation per supported ONNX op
+// (ncnn style, one file each). They evaluate constant subgraphs during folding and are the
+// oracle the oneDNN plan is tested against. Float ops compute in float32 on NCHW tensors.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+#include "engine/op_params.h"
+
+namespace bgerase::engine::ref {
+
+// Evaluates `node` (including its fused post-ops) on concrete inputs; inputs[i] is null for an
+// omitted optional input, and fused operands follow the node's own inputs in order. Errors name
+// the node. Unknown ops yield "unsupported_op".
+Result<std::vector<Tensor>> Evaluate(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// True when Evaluate knows `op`.
+bool Supports(const std::string& op);
+
+Tensor Conv(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvParams& p);
+Tensor MaxPool(const Tensor& x, const PoolParams& p);
+Tensor Resize(const Tensor& x, const ResizeParams& p);
+Result<Tensor> Concat(const std::vector<const Tensor*>& xs, int64_t axis, const Node& n);
+Result<Tensor> Binary(const std::string& op, const Tensor& a, const Tensor& b, const Node& n);
+Tensor Relu(const Tensor& x);
+Tensor Sigmoid(const Tensor& x);
+Tensor ShapeOf(const Tensor& x);
+Result<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& starts,
+                     const std::vector<int64_t>& ends, const std::vector<int64_t>& axes,
+                     const std::vector<int64_t>& steps, const Node& n);
+Result<Tensor> Gather(const Tensor& x, const Tensor& indices, int64_t axis, const Node& n);
+Result<Tensor> Unsqueeze(const Tensor& x, const std::vector<int64_t>& axes, const Node& n);
+
+}  // namespace bgerase::engine::ref

@@ -1,0 +1,17 @@
+// Reference Sigmoid, 1 / (1 + e^-x), evaluated in double.
+#include <cmath>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/reference/reference.h"
+
+namespace bgerase::engine::ref {
+
+Tensor Sigmoid(const Tensor& x) {
+  std::vector<float> v = x.AsFloats();
+  for (float& f : v) f = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(f))));
+  return Tensor::Floats(x.shape(), v);
+}
+
+}  // namespace bgerase::engine::ref

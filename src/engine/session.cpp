@@ -1,0 +1,133 @@
+// Session: loading, plan caching per input shape, precision choice and CPU detection.
+#include "engine/session.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <dnnl.hpp>
+
+#include "engine/onnx_loader.h"
+#include "engine/passes.h"
+#include "engine/plan.h"
+#include "engine/reference/reference.h"
+
+namespace bgerase::engine {
+
+const char* PrecisionName(Precision p) {
+  switch (p) {
+    case Precision::kAuto: return "auto";
+    case Precision::kFloat32: return "fp32";
+    case Precision::kBFloat16: return "bf16";
+  }
+  return "?";
+}
+
+Result<Precision> ParsePrecision(const std::string& s) {
+  std::string l = s;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (l == "auto") return Precision::kAuto;
+  if (l == "fp32" || l == "float32" || l == "f32") return Precision::kFloat32;
+  if (l == "bf16" || l == "bfloat16") return Precision::kBFloat16;
+  return Status("invalid_precision", "precision must be auto, fp32 or bf16, not '" + s + "'");
+}
+
+CpuInfo DetectCpu() {
+  CpuInfo info;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: info.isa = "sse41"; break;
+    case dnnl::cpu_isa::avx: info.isa = "avx"; break;
+    case dnnl::cpu_isa::avx2: info.isa = "avx2"; break;
+    case dnnl::cpu_isa::avx2_vnni: info.isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx512_mic: info.isa = "avx512_mic"; break;
+    case dnnl::cpu_isa::avx512_mic_4ops: info.isa = "avx512_mic_4ops"; break;
+    case dnnl::cpu_isa::avx512_core: info.isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: info.isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16:
+      info.isa = "avx512_core_bf16";
+      info.native_bf16 = true;
+      break;
+    case dnnl::cpu_isa::avx512_core_amx:
+      info.isa = "avx512_core_amx";
+      info.native_bf16 = true;
+      break;
+    default: info.isa = "generic"; break;
+  }
+  info.cores = std::max(1, omp_get_num_procs());
+  return info;
+}
+
+Precision ResolvePrecision(Precision requested) {
+  if (requested != Precision::kAuto) return requested;
+  return DetectCpu().native_bf16 ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+Session::Session(Graph g, Precision p, int threads)
+    : graph_(std::move(g)), precision_(p), threads_(threads) {}
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::Load(const std::string& onnx_path,
+                                               const SessionOptions& options) {
+  auto g = LoadOnnxFile(onnx_path);
+  if (!g.ok()) return g.status();
+  return FromGraph(std::move(g).value(), options);
+}
+
+Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, const SessionOptions& options) {
+  BGERASE_RETURN_IF_ERROR(TopologicalSort(graph));
+  BGERASE_RETURN_IF_ERROR(SelectOutputs(graph, options.outputs));
+  for (const auto& n : graph.nodes) {
+    if (!ref::Supports(n.op)) {
+      return Status("unsupported_op", n.Describe() + ": operator '" + n.op + "' is not supported");
+    }
+  }
+  const int threads = options.threads > 0 ? options.threads : DetectCpu().cores;
+  return std::unique_ptr<Session>(
+      new Session(std::move(graph), ResolvePrecision(options.precision), threads));
+}
+
+Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {
+  auto it = plans_.find(shapes);
+  if (it != plans_.end()) return it->second.get();
+  if (shapes.size() != graph_.inputs.size()) {
+    return Status("shape_mismatch", "the model takes " + std::to_string(graph_.inputs.size()) +
+                                        " inputs, got " + std::to_string(shapes.size()));
+  }
+  // Specialise a copy: the session keeps the model as loaded (fp16 weights stay half size).
+  Graph g = graph_;
+  PromoteFloat16(g);
+  std::map<std::string, Shape> bind;
+  for (size_t i = 0; i < shapes.size(); ++i) bind[g.inputs[i]] = shapes[i];
+  auto types = Specialize(g, bind);
+  if (!types.ok()) return types.status();
+  RemoveNoOpCasts(g, *types);
+  FuseConvPostOps(g, *types);
+  BGERASE_RETURN_IF_ERROR(TopologicalSort(g));
+  omp_set_num_threads(threads_);
+  auto plan = Plan::Compile(g, *types, precision_);
+  if (!plan.ok()) return plan.status();
+  Plan* raw = plan->get();
+  plans_[shapes] = std::move(plan).value();
+  return raw;
+}
+
+Result<PlanStats> Session::Prepare(const std::vector<Shape>& input_shapes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto plan = PlanFor(input_shapes);
+  if (!plan.ok()) return plan.status();
+  return (*plan)->stats();
+}
+
+Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Shape> shapes;
+  for (const auto& t : inputs) {
+    if (t.dtype() != DType::kFloat32) return Status("shape_mismatch", "inputs must be float32");
+    shapes.push_back(t.shape());
+  }
+  auto plan = PlanFor(shapes);
+  if (!plan.ok()) return plan.status();
+  omp_set_num_threads(threads_);
+  return (*plan)->Execute(inputs);
+}
+
+}  // namespace bgerase::engine

