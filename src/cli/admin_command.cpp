@@ -1,0 +1,169 @@
+// `bgerase admin`: operator commands on accounts and API keys, against the same store (--data /
+// --database) that `serve` uses. Secrets are printed once and never logged.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "store/store.h"
+
+namespace bgerase::cli {
+namespace {
+
+struct StoreFlags {
+  std::string data = "./data";
+  std::string database;
+  std::string retention;
+};
+
+void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
+  cmd->add_option("--data", f.data, "data folder (database and encrypted blobs)")
+      ->capture_default_str();
+  cmd->add_option("--database", f.database, "database URL: sqlite:PATH (default DATA/bgerase.db)");
+  cmd->add_option("--retention", f.retention,
+                  "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
+}
+
+int Fail(const Status& st) {
+  std::cerr << "bgerase: error: " << st.ToString() << "\n";
+  ExitCode() = 1;
+  return 1;
+}
+
+// Opening purges whatever has expired, so even a one-off admin command honours retention.
+std::unique_ptr<store::Store> Open(const StoreFlags& f) {
+  auto options = store::StoreOptionsFromFlags(f.data, f.database, f.retention);
+  if (!options.ok()) {
+    Fail(options.status());
+    return nullptr;
+  }
+  options->run_reaper = false;  // a short-lived command; `serve` runs the reaper
+  auto s = store::OpenStore(*options);
+  if (!s.ok()) {
+    Fail(s.status());
+    return nullptr;
+  }
+  return std::move(s.value());
+}
+
+std::string ReadPasswordFromStdin() {
+  std::string line;
+  std::getline(std::cin, line);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+void RegisterAdminCommand(CLI::App& app) {
+  CLI::App* admin = app.add_subcommand("admin", "manage accounts and API keys");
+  admin->require_subcommand(1);
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto email = std::make_shared<std::string>();
+    auto password_stdin = std::make_shared<bool>(false);
+    CLI::App* cmd = admin->add_subcommand("create-account",
+                                          "create an account (API-only unless --password-stdin)");
+    cmd->add_option("email", *email, "the account's email")->required();
+    cmd->add_flag("--password-stdin", *password_stdin, "read the web password from stdin");
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, email, password_stdin] {
+      std::optional<std::string> password;
+      if (*password_stdin) {
+        password = ReadPasswordFromStdin();
+        if (password->empty()) {
+          Fail(Status("weak_password", "no password on stdin"));
+          return;
+        }
+      }
+      auto s = Open(*flags);
+      if (!s) return;
+      std::optional<std::string_view> pw;
+      if (password) pw = *password;
+      auto account = s->accounts().Create(*email, pw);
+      if (!account.ok()) {
+        Fail(account.status());
+        return;
+      }
+      std::cout << "created account " << account->email << " (" << account->id << ")"
+                << (account->has_password ? "" : ", API-only") << "\n";
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto email = std::make_shared<std::string>();
+    CLI::App* cmd =
+        admin->add_subcommand("create-key", "create an API key for an account; printed once");
+    cmd->add_option("email", *email, "the account's email")->required();
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, email] {
+      auto s = Open(*flags);
+      if (!s) return;
+      auto account = s->accounts().FindByEmail(*email);
+      if (!account.ok()) {
+        Fail(account.status());
+        return;
+      }
+      auto key = s->api_keys().Create(account->id);
+      if (!key.ok()) {
+        Fail(key.status());
+        return;
+      }
+      // The key alone on stdout, so scripts can capture it; the advice goes to stderr.
+      std::cout << key->key << "\n";
+      std::cerr << "API key " << key->info.prefix << " created for " << account->email
+                << ". It is shown only now: bgerase keeps only its hash.\n";
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto which = std::make_shared<std::string>();
+    CLI::App* cmd = admin->add_subcommand("revoke-key", "revoke an API key");
+    cmd->add_option("key", *which, "the key, or its public prefix")->required();
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, which] {
+      auto s = Open(*flags);
+      if (!s) return;
+      Status st = s->api_keys().Revoke(*which, std::nullopt);
+      if (!st.ok()) {
+        Fail(st);
+        return;
+      }
+      std::string shown = *which;
+      if (shown.starts_with("bge_")) shown = shown.substr(4);
+      std::cout << "revoked key " << shown.substr(0, 8) << "\n";
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    CLI::App* cmd = admin->add_subcommand("list-accounts", "list accounts");
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags] {
+      auto s = Open(*flags);
+      if (!s) return;
+      auto accounts = s->accounts().List();
+      if (!accounts.ok()) {
+        Fail(accounts.status());
+        return;
+      }
+      std::cout << "email\tid\tcreated_at\tpassword\ttraining_opt_in\tactive_keys\n";
+      for (const auto& a : *accounts) {
+        auto consent = s->consent().Current(a.id);
+        auto keys = s->api_keys().List(a.id);
+        std::size_t active = 0;
+        if (keys.ok()) {
+          for (const auto& k : *keys) active += k.revoked_at ? 0 : 1;
+        }
+        std::cout << a.email << "\t" << a.id << "\t" << store::FormatTime(a.created_at) << "\t"
+                  << (a.has_password ? "yes" : "no") << "\t"
+                  << (consent.ok() && consent->opted_in ? "yes" : "no") << "\t" << active << "\n";
+      }
+    });
+  }
+}
+
+}  // namespace bgerase::cli

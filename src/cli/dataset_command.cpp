@@ -1,0 +1,51 @@
+// `bgerase dataset export DIR`: the only way training data leaves the store. Writes image + mask
+// pairs and manifest.jsonl for items whose owners' consent is active, re-checked per item.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "store/store.h"
+
+namespace bgerase::cli {
+
+void RegisterDatasetCommand(CLI::App& app) {
+  CLI::App* dataset = app.add_subcommand("dataset", "training data (consented items only)");
+  dataset->require_subcommand(1);
+
+  struct Flags {
+    std::string data = "./data";
+    std::string database;
+    std::string retention;
+    std::string dir;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = dataset->add_subcommand(
+      "export", "write consented training items (image + mask) and manifest.jsonl to DIR");
+  cmd->add_option("dir", f->dir, "an empty or new folder")->required();
+  cmd->add_option("--data", f->data, "data folder (database and encrypted blobs)")
+      ->capture_default_str();
+  cmd->add_option("--database", f->database, "database URL: sqlite:PATH (default DATA/bgerase.db)");
+  cmd->add_option("--retention", f->retention,
+                  "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
+  cmd->callback([f] {
+    auto fail = [](const Status& st) {
+      std::cerr << "bgerase: error: " << st.ToString() << "\n";
+      ExitCode() = 1;
+    };
+    auto options = store::StoreOptionsFromFlags(f->data, f->database, f->retention);
+    if (!options.ok()) return fail(options.status());
+    options->run_reaper = false;
+    auto s = store::OpenStore(*options);
+    if (!s.ok()) return fail(s.status());
+    auto report = (*s)->training().ExportDataset(f->dir);
+    if (!report.ok()) return fail(report.status());
+    std::cout << "exported " << report->items_written << " training items to " << f->dir;
+    if (report->items_skipped > 0) {
+      std::cout << " (" << report->items_skipped << " skipped: consent no longer active)";
+    }
+    std::cout << "\n";
+  });
+}
+
+}  // namespace bgerase::cli

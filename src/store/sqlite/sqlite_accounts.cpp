@@ -1,0 +1,337 @@
+// Accounts, API keys and web sessions on SQLite. Secrets are hashed before they reach a
+// statement: passwords with argon2id, keys and session tokens with BLAKE2b.
+#include <sodium.h>
+
+#include <cctype>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace bgerase::store::sqlite {
+namespace {
+
+constexpr std::size_t kMinPassword = 8;
+constexpr std::string_view kKeyTag = "bge_";
+constexpr std::size_t kKeyHex = 64;
+constexpr std::size_t kPrefixHex = 8;
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
+        std::isupper(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsPlausibleEmail(std::string_view e) {
+  if (e.size() < 3 || e.size() > 254) return false;
+  const auto at = e.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == e.size() ||
+      e.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  for (char c : e) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
+Account ReadAccount(Statement& q) {
+  Account a;
+  a.id = q.Text(0);
+  a.email = q.Text(1);
+  a.has_password = q.Int(2) != 0;
+  a.created_at = FromMillis(q.Int(3));
+  return a;
+}
+
+constexpr const char* kAccountCols = "id, email, password_hash IS NOT NULL, created_at";
+
+// A valid argon2id hash of a random password, so that checking an unknown email costs the same
+// as checking a known one and timing does not reveal which emails have accounts.
+const std::string& DummyPasswordHash() {
+  static const std::string hash = [] {
+    char out[crypto_pwhash_STRBYTES];
+    const std::string pw = RandomHex32();
+    if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+      return std::string();
+    }
+    return std::string(out);
+  }();
+  return hash;
+}
+
+ApiKeyInfo ReadKey(Statement& q) {
+  // Columns: prefix, account_id, created_at, last_used_at, revoked_at
+  ApiKeyInfo k;
+  k.prefix = q.Text(0);
+  k.account = q.Text(1);
+  k.created_at = FromMillis(q.Int(2));
+  if (auto v = q.OptInt(3)) k.last_used_at = FromMillis(*v);
+  if (auto v = q.OptInt(4)) k.revoked_at = FromMillis(*v);
+  return k;
+}
+
+}  // namespace
+
+// ---- Accounts ---------------------------------------------------------------------------------
+
+Result<Account> SqliteAccounts::Create(std::string_view email,
+                                       std::optional<std::string_view> password) {
+  return Guard([&]() -> Result<Account> {
+    if (!IsPlausibleEmail(email)) {
+      return Status(errors::kInvalidEmail, "'" + std::string(email) + "' is not an email address");
+    }
+    std::optional<std::string> hash;
+    if (password) {
+      if (password->size() < kMinPassword) {
+        return Status(errors::kWeakPassword, "passwords need at least 8 characters");
+      }
+      // Hashing takes ~0.1 s and 64 MiB; do it before taking the database lock.
+      char out[crypto_pwhash_STRBYTES];
+      if (crypto_pwhash_str(out, password->data(), password->size(),
+                            crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                            crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        return Status(errors::kStorageError, "out of memory while hashing the password");
+      }
+      hash = std::string(out);
+    }
+    Account a;
+    a.id = RandomId("acc_");
+    a.email = std::string(email);
+    a.has_password = hash.has_value();
+    a.created_at = c_.Now();
+    std::lock_guard lock(c_.db->mutex());
+    Transaction tx(*c_.db);
+    auto exists = c_.db->Prepare("SELECT 1 FROM accounts WHERE email = ?1");
+    exists.Bind(1, email);
+    if (exists.Step()) {
+      return Status(errors::kAccountExists, "an account for " + std::string(email) + " exists");
+    }
+    auto ins = c_.db->Prepare(
+        "INSERT INTO accounts (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)");
+    ins.Bind(1, a.id).Bind(2, a.email).Bind(3, hash).Bind(4, ToMillis(a.created_at));
+    ins.Run();
+    tx.Commit();
+    return a;
+  });
+}
+
+Result<Account> SqliteAccounts::FindByEmail(std::string_view email) {
+  return Guard([&]() -> Result<Account> {
+    std::lock_guard lock(c_.db->mutex());
+    auto q =
+        c_.db->Prepare(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE email = ?1");
+    q.Bind(1, email);
+    if (!q.Step()) return Status(errors::kNotFound, "no account for " + std::string(email));
+    return ReadAccount(q);
+  });
+}
+
+Result<Account> SqliteAccounts::FindById(const AccountId& id) {
+  return Guard([&]() -> Result<Account> {
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id = ?1");
+    q.Bind(1, id);
+    if (!q.Step()) return Status(errors::kNotFound, "no such account");
+    return ReadAccount(q);
+  });
+}
+
+Result<Account> SqliteAccounts::VerifyPassword(std::string_view email, std::string_view password) {
+  return Guard([&]() -> Result<Account> {
+    std::optional<Account> account;
+    std::string hash;
+    {
+      std::lock_guard lock(c_.db->mutex());
+      auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols +
+                              ", password_hash FROM accounts WHERE email = ?1");
+      q.Bind(1, email);
+      if (q.Step()) {
+        account = ReadAccount(q);
+        hash = q.Text(4);
+      }
+    }
+    const bool usable = account && !hash.empty();
+    const std::string& check = usable ? hash : DummyPasswordHash();
+    const bool match =
+        crypto_pwhash_str_verify(check.c_str(), password.data(), password.size()) == 0;
+    if (!usable || !match) {
+      return Status(errors::kInvalidCredentials, "wrong email or password");
+    }
+    return *account;
+  });
+}
+
+Result<std::vector<Account>> SqliteAccounts::List() {
+  return Guard([&]() -> Result<std::vector<Account>> {
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols +
+                            " FROM accounts ORDER BY created_at, email");
+    std::vector<Account> out;
+    while (q.Step()) out.push_back(ReadAccount(q));
+    return out;
+  });
+}
+
+// ---- API keys ---------------------------------------------------------------------------------
+
+Result<NewApiKey> SqliteApiKeys::Create(const AccountId& account) {
+  return Guard([&]() -> Result<NewApiKey> {
+    std::lock_guard lock(c_.db->mutex());
+    Transaction tx(*c_.db);
+    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    NewApiKey k;
+    // The prefix is 32 bits of the key; retry on the rare collision so lookups stay unique.
+    for (;;) {
+      const std::string hex = RandomHex32();
+      k.key = std::string(kKeyTag) + hex;
+      k.info.prefix = hex.substr(0, kPrefixHex);
+      auto q = c_.db->Prepare("SELECT 1 FROM api_keys WHERE prefix = ?1");
+      q.Bind(1, k.info.prefix);
+      if (!q.Step()) break;
+    }
+    k.info.account = account;
+    k.info.created_at = c_.Now();
+    auto ins = c_.db->Prepare(
+        "INSERT INTO api_keys (prefix, account_id, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)");
+    const Bytes hash = SecretHash(k.key);
+    ins.Bind(1, k.info.prefix).Bind(2, account).Bind(3, ByteView(hash));
+    ins.Bind(4, ToMillis(k.info.created_at));
+    ins.Run();
+    tx.Commit();
+    return k;
+  });
+}
+
+Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
+  return Guard([&]() -> Result<ApiKeyInfo> {
+    const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
+    if (key.size() != kKeyTag.size() + kKeyHex || !key.starts_with(kKeyTag) ||
+        !IsHex(key.substr(kKeyTag.size()))) {
+      return invalid;
+    }
+    const std::string prefix(key.substr(kKeyTag.size(), kPrefixHex));
+    const Bytes presented = SecretHash(key);
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(
+        "SELECT prefix, account_id, created_at, last_used_at, revoked_at, key_hash "
+        "FROM api_keys WHERE prefix = ?1");
+    q.Bind(1, prefix);
+    if (!q.Step()) return invalid;
+    ApiKeyInfo info = ReadKey(q);
+    const Bytes stored = q.Blob(5);
+    if (stored.size() != presented.size() ||
+        sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0 || info.revoked_at) {
+      return invalid;
+    }
+    info.last_used_at = c_.Now();
+    auto upd = c_.db->Prepare("UPDATE api_keys SET last_used_at = ?2 WHERE prefix = ?1");
+    upd.Bind(1, prefix).Bind(2, ToMillis(*info.last_used_at));
+    upd.Run();
+    return info;
+  });
+}
+
+Status SqliteApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId> owner) {
+  return Guard([&]() -> Status {
+    std::string_view s = prefix_or_key;
+    if (s.starts_with(kKeyTag)) s.remove_prefix(kKeyTag.size());
+    if (!IsHex(s) || (s.size() != kPrefixHex && s.size() != kKeyHex)) {
+      return Status(errors::kNotFound, "not an API key or key prefix");
+    }
+    const std::string prefix(s.substr(0, kPrefixHex));
+    std::lock_guard lock(c_.db->mutex());
+    Transaction tx(*c_.db);
+    auto q = c_.db->Prepare("SELECT account_id, key_hash FROM api_keys WHERE prefix = ?1");
+    q.Bind(1, prefix);
+    if (!q.Step() || (owner && q.Text(0) != *owner)) {
+      return Status(errors::kNotFound, "no such API key");
+    }
+    if (s.size() == kKeyHex) {
+      // A full key must be the real one, not merely share its public prefix.
+      const Bytes presented = SecretHash(std::string(kKeyTag) + std::string(s));
+      const Bytes stored = q.Blob(1);
+      if (stored.size() != presented.size() ||
+          sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0) {
+        return Status(errors::kNotFound, "no such API key");
+      }
+    }
+    auto upd = c_.db->Prepare(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1");
+    upd.Bind(1, prefix).Bind(2, ToMillis(c_.Now()));
+    upd.Run();
+    tx.Commit();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ApiKeyInfo>> SqliteApiKeys::List(const AccountId& account) {
+  return Guard([&]() -> Result<std::vector<ApiKeyInfo>> {
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(
+        "SELECT prefix, account_id, created_at, last_used_at, revoked_at FROM api_keys "
+        "WHERE account_id = ?1 ORDER BY created_at, prefix");
+    q.Bind(1, account);
+    std::vector<ApiKeyInfo> out;
+    while (q.Step()) out.push_back(ReadKey(q));
+    return out;
+  });
+}
+
+// ---- Sessions ---------------------------------------------------------------------------------
+
+Result<NewSession> SqliteSessions::Create(const AccountId& account, std::chrono::seconds ttl) {
+  return Guard([&]() -> Result<NewSession> {
+    if (ttl <= std::chrono::seconds(0)) {
+      return Status(errors::kInvalidArgument, "session lifetime must be positive");
+    }
+    NewSession s;
+    s.token = RandomHex32();
+    s.account = account;
+    const Time now = c_.Now();
+    s.expires_at = now + ttl;
+    {
+      std::lock_guard lock(c_.db->mutex());
+      Transaction tx(*c_.db);
+      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      auto ins = c_.db->Prepare(
+          "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) "
+          "VALUES (?1, ?2, ?3, ?4)");
+      const Bytes hash = SecretHash(s.token);
+      ins.Bind(1, ByteView(hash)).Bind(2, account).Bind(3, ToMillis(now));
+      ins.Bind(4, ToMillis(s.expires_at));
+      ins.Run();
+      tx.Commit();
+    }
+    if (c_.on_new_expiry) c_.on_new_expiry(s.expires_at);
+    return s;
+  });
+}
+
+Result<SessionInfo> SqliteSessions::Validate(std::string_view token) {
+  return Guard([&]() -> Result<SessionInfo> {
+    const Bytes hash = SecretHash(token);
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(
+        "SELECT account_id, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2");
+    q.Bind(1, ByteView(hash)).Bind(2, ToMillis(c_.Now()));
+    if (!q.Step()) return Status(errors::kInvalidSession, "not signed in, or the session expired");
+    return SessionInfo{q.Text(0), FromMillis(q.Int(1))};
+  });
+}
+
+Status SqliteSessions::End(std::string_view token) {
+  return Guard([&]() -> Status {
+    const Bytes hash = SecretHash(token);
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare("DELETE FROM sessions WHERE token_hash = ?1");
+    q.Bind(1, ByteView(hash));
+    q.Run();
+    return Status::Ok();
+  });
+}
+
+}  // namespace bgerase::store::sqlite

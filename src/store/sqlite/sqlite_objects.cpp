@@ -1,0 +1,496 @@
+// Objects, the training pool and data rights on SQLite + the blob folder.
+// Ordering that keeps crashes harmless: a blob is written before its row commits (a crash leaves
+// an orphan blob without a key, swept later) and unlinked after its row is deleted (a crash leaves
+// the same). A row never points at a blob that was not fully written.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/zip_writer.h"
+
+namespace bgerase::store::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kInfoCols =
+    "id, owner, item_id, kind, purpose, on_behalf_of, mime, size, created_at, expires_at, "
+    "consent_event_id";
+constexpr int kKeyCol = 11;  // object_key, when selected after kInfoCols
+
+ObjectInfo ReadInfo(const Statement& q) {
+  ObjectInfo o;
+  o.id = q.Text(0);
+  o.owner = q.Text(1);
+  o.item_id = q.Text(2);
+  o.kind = ParseObjectKind(q.Text(3)).value_or(ObjectKind::kInput);
+  o.purpose = ParsePurpose(q.Text(4)).value_or(Purpose::kProcessing);
+  o.on_behalf_of = q.OptText(5);
+  o.mime = q.Text(6);
+  o.size = static_cast<std::uint64_t>(q.Int(7));
+  o.created_at = FromMillis(q.Int(8));
+  if (auto v = q.OptInt(9)) o.expires_at = FromMillis(*v);
+  o.consent_event_id = q.OptInt(10);
+  return o;
+}
+
+ObjectKey ReadKey(const Statement& q) {
+  const Bytes raw = q.Blob(kKeyCol);
+  ObjectKey key{};
+  if (raw.size() == key.size()) std::copy(raw.begin(), raw.end(), key.begin());
+  return key;
+}
+
+void InsertObject(SqliteDb& db, const ObjectInfo& o, const ObjectKey& key) {
+  auto ins = db.Prepare(
+      "INSERT INTO objects (id, owner, item_id, kind, purpose, on_behalf_of, mime, size, "
+      "created_at, expires_at, consent_event_id, object_key) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  ins.Bind(1, o.id).Bind(2, o.owner).Bind(3, o.item_id).Bind(4, ToString(o.kind));
+  ins.Bind(5, ToString(o.purpose)).Bind(6, o.on_behalf_of).Bind(7, o.mime);
+  ins.Bind(8, static_cast<std::int64_t>(o.size)).Bind(9, ToMillis(o.created_at));
+  if (o.expires_at) {
+    ins.Bind(10, ToMillis(*o.expires_at));
+  } else {
+    ins.BindNull(10);
+  }
+  ins.Bind(11, o.consent_event_id);
+  ins.Bind(12, ByteView(key.data(), key.size()));
+  ins.Run();
+}
+
+// File extension for a MIME type, for exports.
+std::string Extension(std::string_view mime) {
+  if (mime == "image/png") return "png";
+  if (mime == "image/jpeg") return "jpg";
+  if (mime == "image/webp") return "webp";
+  if (mime == "image/avif") return "avif";
+  if (mime == "image/gif") return "gif";
+  if (mime == "image/tiff") return "tiff";
+  return "bin";
+}
+
+nlohmann::json InfoJson(const ObjectInfo& o) {
+  nlohmann::json j;
+  j["id"] = o.id;
+  j["item_id"] = o.item_id;
+  j["kind"] = ToString(o.kind);
+  j["purpose"] = ToString(o.purpose);
+  j["mime"] = o.mime;
+  j["size"] = o.size;
+  j["on_behalf_of"] = o.on_behalf_of ? nlohmann::json(*o.on_behalf_of) : nlohmann::json();
+  j["created_at"] = FormatTime(o.created_at);
+  j["expires_at"] = o.expires_at ? nlohmann::json(FormatTime(*o.expires_at)) : nlohmann::json();
+  return j;
+}
+
+Status WriteFile(const fs::path& p, ByteView data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  out.close();
+  if (!out) return Status(errors::kStorageError, "cannot write " + p.string());
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---- Objects ----------------------------------------------------------------------------------
+
+Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
+  return Guard([&]() -> Result<ObjectInfo> {
+    if (object.mime.empty()) return Status(errors::kInvalidArgument, "a MIME type is required");
+    ObjectInfo o;
+    o.id = RandomId("obj_");
+    o.owner = object.owner;
+    o.item_id = object.item_id.empty() ? RandomId("itm_") : object.item_id;
+    o.kind = object.kind;
+    o.purpose = Purpose::kProcessing;
+    o.on_behalf_of = object.on_behalf_of;
+    o.mime = object.mime;
+    o.size = object.bytes.size();
+    ObjectKey key = GenerateObjectKey();
+    Status written = c_.blobs.Write(o.id, key, object.bytes);
+    if (!written.ok()) {
+      WipeKey(key);
+      return written;
+    }
+    try {
+      std::lock_guard lock(c_.db->mutex());
+      Transaction tx(*c_.db);
+      if (!c_.AccountExistsLocked(o.owner)) {
+        throw DbError(Status(errors::kNotFound, "no such account"));
+      }
+      if (!object.item_id.empty()) {
+        auto q = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
+        q.Bind(1, o.item_id).Bind(2, o.owner);
+        if (q.Step())
+          throw DbError(Status(errors::kInvalidArgument, "item belongs to another account"));
+      }
+      // Creation time and expiry are taken inside the lock so that expiry order follows commit
+      // order, which the reaper's "next expiry" relies on.
+      o.created_at = c_.Now();
+      o.expires_at = c_.retention.ExpiryFor(o.created_at);
+      InsertObject(*c_.db, o, key);
+      tx.Commit();
+    } catch (...) {
+      WipeKey(key);
+      c_.blobs.Remove(o.id);
+      throw;
+    }
+    WipeKey(key);
+    if (c_.on_new_expiry) c_.on_new_expiry(*o.expires_at);
+    return o;
+  });
+}
+
+Result<StoredObject> SqliteObjects::Get(const AccountId& owner, const ObjectId& id) {
+  return Guard([&]() -> Result<StoredObject> {
+    StoredObject out;
+    ObjectKey key{};
+    {
+      std::lock_guard lock(c_.db->mutex());
+      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+                              ", object_key FROM objects WHERE id = ?1 AND owner = ?2 AND "
+                              "purpose = 'processing' AND expires_at > ?3");
+      q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
+      if (!q.Step()) return Status(errors::kNotFound, "no such object");
+      out.info = ReadInfo(q);
+      key = ReadKey(q);
+    }
+    // Read outside the lock: large objects must not stall every other request. If the object is
+    // deleted meanwhile its file is gone and the answer is not_found, as if we had been later.
+    auto bytes = c_.blobs.Read(id, key);
+    WipeKey(key);
+    if (!bytes.ok()) return bytes.status();
+    out.bytes = std::move(bytes.value());
+    return out;
+  });
+}
+
+Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
+  return Guard([&]() -> Status {
+    std::vector<ObjectId> deleted;
+    std::lock_guard lock(c_.db->mutex());
+    {
+      Transaction tx(*c_.db);
+      const std::int64_t now = ToMillis(c_.Now());
+      deleted = c_.DeleteObjectsLocked(
+          "id = ?1 AND owner = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+          [&](Statement& q) { q.Bind(1, id).Bind(2, owner).Bind(3, now); },
+          DeletionReason::kOwnerRequest);
+      tx.Commit();
+    }
+    c_.FinishDeletion(deleted);
+    if (deleted.empty()) return Status(errors::kNotFound, "no such object");
+    return Status::Ok();
+  });
+}
+
+// ---- Training pool ----------------------------------------------------------------------------
+
+Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item) {
+  return Guard([&]() -> Result<TrainingItemInfo> {
+    if (item.input_mime.empty() || (item.mask && item.mask_mime.empty())) {
+      return Status(errors::kInvalidArgument, "a MIME type is required");
+    }
+    TrainingItemInfo info;
+    info.item_id = RandomId("itm_");
+    auto make = [&](ObjectKind kind, std::string mime, ByteView bytes) {
+      ObjectInfo o;
+      o.id = RandomId("obj_");
+      o.owner = item.owner;
+      o.item_id = info.item_id;
+      o.kind = kind;
+      o.purpose = Purpose::kTraining;
+      o.on_behalf_of = item.on_behalf_of;
+      o.mime = std::move(mime);
+      o.size = bytes.size();
+      o.consent_event_id = item.consent_event_id;
+      return o;
+    };
+    struct Pending {
+      ObjectInfo info;
+      ObjectKey key;
+      ByteView bytes;
+    };
+    std::vector<Pending> pending;
+    pending.push_back(
+        {make(ObjectKind::kInput, item.input_mime, item.input), GenerateObjectKey(), item.input});
+    if (item.mask) {
+      pending.push_back(
+          {make(ObjectKind::kMask, item.mask_mime, *item.mask), GenerateObjectKey(), *item.mask});
+    }
+    auto discard = [&] {
+      for (Pending& p : pending) {
+        WipeKey(p.key);
+        c_.blobs.Remove(p.info.id);
+      }
+    };
+    for (Pending& p : pending) {
+      Status st = c_.blobs.Write(p.info.id, p.key, p.bytes);
+      if (!st.ok()) {
+        discard();
+        return st;
+      }
+    }
+    try {
+      std::lock_guard lock(c_.db->mutex());
+      Transaction tx(*c_.db);
+      // Checked here for a clear error; the objects_training_needs_consent trigger checks again.
+      const ConsentState consent = c_.CurrentConsentLocked(item.owner);
+      if (!consent.opted_in || consent.event_id != item.consent_event_id) {
+        throw DbError(
+            Status(errors::kConsentNotActive, "the owner's consent to training is not active"));
+      }
+      const Time now = c_.Now();
+      for (Pending& p : pending) {
+        p.info.created_at = now;
+        InsertObject(*c_.db, p.info, p.key);
+      }
+      tx.Commit();
+    } catch (...) {
+      discard();
+      throw;
+    }
+    for (Pending& p : pending) WipeKey(p.key);
+    info.input = pending[0].info;
+    if (pending.size() > 1) info.mask = pending[1].info;
+    return info;
+  });
+}
+
+Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
+    const fs::path& dir, const std::function<void(const ItemId&)>& after_item) {
+  return Guard([&]() -> Result<DatasetExportReport> {
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+      // Exporting into an old export would leave items of since-withdrawn owners beside the
+      // new ones.
+      return Status(errors::kExportDirNotEmpty, dir.string() + " is not empty");
+    }
+    fs::create_directories(dir, ec);
+    if (ec) return Status(errors::kStorageError, "cannot create " + dir.string());
+    std::ofstream manifest(dir / "manifest.jsonl", std::ios::trunc);
+    if (!manifest) return Status(errors::kStorageError, "cannot write the manifest");
+
+    std::vector<ItemId> items;
+    {
+      std::lock_guard lock(c_.db->mutex());
+      auto q = c_.db->Prepare(
+          "SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
+          "ORDER BY min(created_at), item_id");
+      while (q.Step()) items.push_back(q.Text(0));
+    }
+
+    DatasetExportReport report;
+    for (const ItemId& item : items) {
+      struct Part {
+        ObjectInfo info;
+        ObjectKey key;
+      };
+      std::vector<Part> parts;
+      {
+        std::lock_guard lock(c_.db->mutex());
+        auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+                                ", object_key FROM objects WHERE item_id = ?1 AND "
+                                "purpose = 'training' ORDER BY kind");
+        q.Bind(1, item);
+        while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
+        // The re-check: the item is exported only if the grant that admitted it is still the
+        // owner's latest ledger event.
+        bool allowed = !parts.empty();
+        if (allowed) {
+          const ConsentState consent = c_.CurrentConsentLocked(parts[0].info.owner);
+          allowed = consent.opted_in && consent.event_id == parts[0].info.consent_event_id;
+        }
+        if (!allowed) {
+          for (Part& p : parts) WipeKey(p.key);
+          ++report.items_skipped;
+          continue;
+        }
+      }
+      nlohmann::json line;
+      line["item_id"] = item;
+      line["image"] = nullptr;
+      line["mask"] = nullptr;
+      bool ok = true;
+      for (Part& p : parts) {
+        auto bytes = c_.blobs.Read(p.info.id, p.key);
+        WipeKey(p.key);
+        if (!bytes.ok()) {
+          if (bytes.status().code() != errors::kNotFound) return bytes.status();
+          ok = false;  // deleted (withdrawn) since the check
+          continue;
+        }
+        const bool is_mask = p.info.kind == ObjectKind::kMask;
+        const std::string name = item + (is_mask ? ".mask." : ".image.") + Extension(p.info.mime);
+        BGERASE_RETURN_IF_ERROR(WriteFile(dir / name, bytes.value()));
+        line[is_mask ? "mask" : "image"] = name;
+        line[is_mask ? "mask_mime" : "image_mime"] = p.info.mime;
+        line["on_behalf_of"] =
+            p.info.on_behalf_of ? nlohmann::json(*p.info.on_behalf_of) : nlohmann::json();
+        line["consent_event_id"] = *p.info.consent_event_id;
+        line["created_at"] = FormatTime(p.info.created_at);
+      }
+      if (!ok || line["image"].is_null()) {
+        // Never leave half an item behind.
+        for (const char* k : {"image", "mask"}) {
+          if (line[k].is_string()) fs::remove(dir / line[k].get<std::string>(), ec);
+        }
+        ++report.items_skipped;
+        continue;
+      }
+      manifest << line.dump() << '\n';
+      ++report.items_written;
+      if (after_item) after_item(item);
+    }
+    manifest.close();
+    if (!manifest) return Status(errors::kStorageError, "cannot write the manifest");
+    return report;
+  });
+}
+
+// ---- Data rights ------------------------------------------------------------------------------
+
+Result<std::vector<ObjectInfo>> SqliteDataRights::ListHeldData(const AccountId& account) {
+  return Guard([&]() -> Result<std::vector<ObjectInfo>> {
+    std::lock_guard lock(c_.db->mutex());
+    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+                            " FROM objects WHERE owner = ?1 AND (expires_at IS NULL OR "
+                            "expires_at > ?2) ORDER BY created_at, item_id, kind");
+    q.Bind(1, account).Bind(2, ToMillis(c_.Now()));
+    std::vector<ObjectInfo> out;
+    while (q.Step()) out.push_back(ReadInfo(q));
+    return out;
+  });
+}
+
+Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
+  return Guard([&]() -> Result<std::size_t> {
+    std::vector<ObjectId> deleted;
+    std::lock_guard lock(c_.db->mutex());
+    {
+      Transaction tx(*c_.db);
+      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      deleted = c_.DeleteObjectsLocked(
+          "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kOwnerRequest);
+      // Jobs only point at objects; without them they are empty shells of the same data.
+      auto jobs = c_.db->Prepare("DELETE FROM jobs WHERE owner = ?1");
+      jobs.Bind(1, account).Run();
+      tx.Commit();
+    }
+    c_.FinishDeletion(deleted);
+    return deleted.size();
+  });
+}
+
+Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) {
+  return Guard([&]() -> Status {
+    nlohmann::json doc;
+    struct Part {
+      ObjectInfo info;
+      ObjectKey key;
+    };
+    std::vector<Part> parts;
+    const Time now = c_.Now();
+    {
+      std::lock_guard lock(c_.db->mutex());
+      auto a = c_.db->Prepare("SELECT id, email, created_at FROM accounts WHERE id = ?1");
+      a.Bind(1, account);
+      if (!a.Step()) return Status(errors::kNotFound, "no such account");
+      doc["account"] = {{"id", a.Text(0)},
+                        {"email", a.Text(1)},
+                        {"created_at", FormatTime(FromMillis(a.Int(2)))}};
+      auto ev = c_.db->Prepare(
+          "SELECT id, action, policy_version, actor, at FROM consent_events "
+          "WHERE account_id = ?1 ORDER BY id");
+      ev.Bind(1, account);
+      doc["consent_history"] = nlohmann::json::array();
+      while (ev.Step()) {
+        doc["consent_history"].push_back({{"id", ev.Int(0)},
+                                          {"action", ev.Text(1)},
+                                          {"policy_version", ev.Text(2)},
+                                          {"actor", ev.Text(3)},
+                                          {"at", FormatTime(FromMillis(ev.Int(4)))}});
+      }
+      auto keys = c_.db->Prepare(
+          "SELECT prefix, account_id, created_at, last_used_at, revoked_at FROM api_keys "
+          "WHERE account_id = ?1 ORDER BY created_at");
+      keys.Bind(1, account);
+      doc["api_keys"] = nlohmann::json::array();
+      while (keys.Step()) {
+        nlohmann::json k = {{"prefix", keys.Text(0)},
+                            {"created_at", FormatTime(FromMillis(keys.Int(2)))}};
+        k["last_used_at"] =
+            keys.IsNull(3) ? nlohmann::json() : nlohmann::json(FormatTime(FromMillis(keys.Int(3))));
+        k["revoked_at"] =
+            keys.IsNull(4) ? nlohmann::json() : nlohmann::json(FormatTime(FromMillis(keys.Int(4))));
+        doc["api_keys"].push_back(std::move(k));
+      }
+      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+                              ", object_key FROM objects WHERE owner = ?1 AND (expires_at IS NULL "
+                              "OR expires_at > ?2) ORDER BY created_at, item_id, kind");
+      q.Bind(1, account).Bind(2, ToMillis(now));
+      while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
+    }
+    ZipWriter zip(out);
+    doc["items"] = nlohmann::json::array();
+    Status failure;
+    for (Part& p : parts) {
+      auto bytes = c_.blobs.Read(p.info.id, p.key);
+      WipeKey(p.key);
+      if (!bytes.ok()) {
+        if (bytes.status().code() == errors::kNotFound) continue;  // deleted meanwhile
+        if (failure.ok()) failure = bytes.status();
+        continue;
+      }
+      const std::string name = "objects/" + p.info.id + "." + Extension(p.info.mime);
+      if (failure.ok()) failure = zip.Add(name, bytes.value(), p.info.created_at);
+      nlohmann::json j = InfoJson(p.info);
+      j["file"] = name;
+      doc["items"].push_back(std::move(j));
+    }
+    if (!failure.ok()) return failure;
+    doc["exported_at"] = FormatTime(now);
+    const std::string data = doc.dump(2);
+    BGERASE_RETURN_IF_ERROR(zip.Add("data.json", AsBytes(data), now));
+    return zip.Finish();
+  });
+}
+
+Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor actor) {
+  return Guard([&]() -> Status {
+    std::vector<ObjectId> deleted;
+    std::lock_guard lock(c_.db->mutex());
+    {
+      Transaction tx(*c_.db);
+      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      const ConsentState consent = c_.CurrentConsentLocked(account);
+      if (consent.opted_in) {
+        // The ledger must show every transition, including the one account deletion implies.
+        auto ins = c_.db->Prepare(
+            "INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
+            "VALUES (?1, 'withdraw', ?2, ?3, ?4)");
+        ins.Bind(1, account).Bind(2, consent.policy_version).Bind(3, ToString(actor));
+        ins.Bind(4, ToMillis(c_.Now()));
+        ins.Run();
+      }
+      deleted = c_.DeleteObjectsLocked(
+          "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kAccountDeleted);
+      for (const char* sql :
+           {"DELETE FROM jobs WHERE owner = ?1", "DELETE FROM sessions WHERE account_id = ?1",
+            "DELETE FROM api_keys WHERE account_id = ?1", "DELETE FROM accounts WHERE id = ?1"}) {
+        auto del = c_.db->Prepare(sql);
+        del.Bind(1, account).Run();
+      }
+      tx.Commit();
+    }
+    c_.FinishDeletion(deleted);
+    // Deleting an account with no objects still removed an email and key hashes.
+    if (deleted.empty()) c_.db->CheckpointTruncate();
+    return Status::Ok();
+  });
+}
+
+}  // namespace bgerase::store::sqlite

@@ -1,0 +1,50 @@
+// StoragePolicy: consent and the store flag decide; the ObjectStore and TrainingPool enforce.
+#include "store/storage_policy.h"
+
+#include "store/errors.h"
+
+namespace bgerase::store {
+
+Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
+  StoredUpload stored;
+  if (upload.store_requested) {
+    NewObject input{upload.owner,      ObjectKind::kInput,  "",
+                    upload.input_mime, upload.on_behalf_of, upload.input};
+    auto in = store_.objects().Put(input);
+    if (!in.ok()) return in.status();
+    stored.processing.push_back(*in);
+    if (upload.result) {
+      NewObject result{upload.owner,       ObjectKind::kResult, in->item_id,
+                       upload.result_mime, upload.on_behalf_of, *upload.result};
+      auto out = store_.objects().Put(result);
+      if (!out.ok()) return out.status();
+      stored.processing.push_back(*out);
+    }
+  }
+
+  auto consent = store_.consent().Current(upload.owner);
+  if (!consent.ok()) return consent.status();
+  if (consent->opted_in && consent->event_id) {
+    NewTrainingItem item;
+    item.owner = upload.owner;
+    item.consent_event_id = *consent->event_id;
+    item.on_behalf_of = upload.on_behalf_of;
+    item.input = upload.input;
+    item.input_mime = upload.input_mime;
+    if (upload.result) {
+      item.mask = *upload.result;
+      item.mask_mime = upload.result_mime;
+    }
+    auto added = store_.training().AddItem(item);
+    if (added.ok()) {
+      stored.training = std::move(added.value());
+    } else if (added.status().code() != errors::kConsentNotActive) {
+      // consent_not_active here means the owner withdrew between our read and the insert: the
+      // withdrawal wins and the upload simply does not enter the pool.
+      return added.status();
+    }
+  }
+  return stored;
+}
+
+}  // namespace bgerase::store

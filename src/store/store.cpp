@@ -1,0 +1,95 @@
+// OpenStore: picks the backend from the database URL. Also the string forms of store enums.
+#include "store/store.h"
+
+#include <system_error>
+
+#include "store/errors.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace bgerase::store {
+namespace fs = std::filesystem;
+
+std::string_view ToString(ConsentActor a) {
+  switch (a) {
+    case ConsentActor::kWeb:
+      return "web";
+    case ConsentActor::kApi:
+      return "api";
+    case ConsentActor::kCli:
+      return "cli";
+  }
+  return "api";
+}
+
+std::string_view ToString(JobStatus s) {
+  switch (s) {
+    case JobStatus::kQueued:
+      return "queued";
+    case JobStatus::kRunning:
+      return "running";
+    case JobStatus::kSucceeded:
+      return "succeeded";
+    case JobStatus::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+namespace {
+
+// The SQLite file named by the options, or an error for URLs this build cannot serve.
+Result<fs::path> SqlitePath(const StoreOptions& options) {
+  const std::string& url = options.database_url;
+  if (url.empty()) return options.data_dir / "bgerase.db";
+  if (url.starts_with("sqlite:")) {
+    std::string path = url.substr(7);
+    if (path.starts_with("//")) path = path.substr(2);  // sqlite:///abs/path
+    if (path.empty()) return Status(errors::kUnsupportedDatabase, "sqlite: URL without a path");
+    return fs::path(path);
+  }
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    return Status(errors::kUnsupportedDatabase,
+                  "PostgreSQL (--database postgres://...) is not yet supported by this build; "
+                  "use the embedded SQLite store (--data DIR or --database sqlite:PATH)");
+  }
+  return Status(errors::kUnsupportedDatabase,
+                "unrecognised database URL '" + url + "' (expected sqlite:PATH)");
+}
+
+}  // namespace
+
+Result<StoreOptions> StoreOptionsFromFlags(const std::string& data_dir,
+                                           const std::string& database_url,
+                                           const std::string& retention) {
+  StoreOptions options;
+  if (!data_dir.empty()) options.data_dir = data_dir;
+  options.database_url = database_url;
+  if (!retention.empty()) {
+    auto r = RetentionPolicy::Parse(retention);
+    if (!r.ok()) return r.status();
+    options.retention = *r;
+  }
+  auto path = SqlitePath(options);
+  if (!path.ok()) return path.status();
+  return options;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
+  auto path = SqlitePath(options);
+  if (!path.ok()) return path.status();
+  std::error_code ec;
+  const bool existed = fs::exists(options.data_dir, ec);
+  fs::create_directories(options.data_dir, ec);
+  if (ec) {
+    return Status(errors::kStorageError,
+                  "cannot create data folder " + options.data_dir.string() + ": " + ec.message());
+  }
+  // A new data folder is private to the service's user; an existing one keeps what the operator
+  // chose.
+  if (!existed)
+    fs::permissions(options.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (path->has_parent_path()) fs::create_directories(path->parent_path(), ec);
+  return sqlite::SqliteStore::Open(options, *path);
+}
+
+}  // namespace bgerase::store

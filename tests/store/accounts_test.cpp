@@ -1,0 +1,188 @@
+// PRODUCT.md §1.5: API keys and passwords are stored only as hashes. Keys are shown once, can be
+// revoked, and record their last use; sessions expire.
+#include <gtest/gtest.h>
+
+#include "store/errors.h"
+#include "test_util.h"
+
+namespace bgerase::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testutil::AnyFileContains;
+using testutil::RawDb;
+using testutil::T0;
+using testutil::TempDir;
+
+class AccountsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testutil::OpenAt(dir_.path(), clock_);
+    ASSERT_TRUE(store_);
+  }
+  // Every file the database consists of.
+  bool DatabaseContains(std::string_view needle) {
+    for (const char* f : {"bgerase.db", "bgerase.db-wal", "bgerase.db-shm"}) {
+      if (fs::exists(dir_.path() / f) && AnyFileContains(dir_.path() / f, needle)) return true;
+    }
+    return false;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(AccountsTest, CreateFindAndRefuseDuplicates) {
+  auto a = store_->accounts().Create("Ann@Example.com", std::nullopt);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->has_password);
+  EXPECT_TRUE(a->id.starts_with("acc_"));
+  EXPECT_EQ(a->id.find("ann"), std::string::npos);  // id says nothing about the person
+  EXPECT_EQ(store_->accounts().Create("ann@example.com", std::nullopt).status().code(),
+            errors::kAccountExists);
+  EXPECT_EQ(store_->accounts().FindByEmail("ANN@example.com")->id, a->id);
+  EXPECT_EQ(store_->accounts().Create("not-an-email", std::nullopt).status().code(),
+            errors::kInvalidEmail);
+  EXPECT_EQ(store_->accounts().Create("b@example.com", "short").status().code(),
+            errors::kWeakPassword);
+  EXPECT_EQ(store_->accounts().List()->size(), 1u);
+}
+
+TEST_F(AccountsTest, PasswordsAreArgon2idHashesAndVerify) {
+  const std::string password = "correct-horse-battery-staple-91";
+  auto a = store_->accounts().Create("pw@example.com", password);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->has_password);
+  EXPECT_TRUE(store_->accounts().VerifyPassword("pw@example.com", password).ok());
+  EXPECT_EQ(store_->accounts().VerifyPassword("pw@example.com", "wrong-password").status().code(),
+            errors::kInvalidCredentials);
+  EXPECT_EQ(store_->accounts().VerifyPassword("nobody@example.com", password).status().code(),
+            errors::kInvalidCredentials);
+  RawDb raw(dir_.path());
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM accounts WHERE password_hash LIKE '$argon2id$%'"), 1);
+  EXPECT_FALSE(DatabaseContains(password));
+  // API-only accounts cannot log in with any password.
+  ASSERT_TRUE(store_->accounts().Create("api@example.com", std::nullopt).ok());
+  EXPECT_FALSE(store_->accounts().VerifyPassword("api@example.com", "").ok());
+}
+
+TEST_F(AccountsTest, ApiKeysAreStoredOnlyAsHashes) {
+  auto a = store_->accounts().Create("keys@example.com", std::nullopt);
+  ASSERT_TRUE(a.ok());
+  auto k = store_->api_keys().Create(a->id);
+  ASSERT_TRUE(k.ok());
+  ASSERT_EQ(k->key.size(), 68u);
+  EXPECT_TRUE(k->key.starts_with("bge_" + k->info.prefix));
+  // Neither the key, nor its secret part, nor the raw 32 bytes are anywhere in the database.
+  const std::string secret_hex = k->key.substr(4);
+  std::string raw_bytes;
+  for (std::size_t i = 0; i < secret_hex.size(); i += 2) {
+    raw_bytes.push_back(static_cast<char>(std::stoi(secret_hex.substr(i, 2), nullptr, 16)));
+  }
+  EXPECT_FALSE(DatabaseContains(k->key));
+  EXPECT_FALSE(DatabaseContains(secret_hex.substr(8)));
+  EXPECT_FALSE(DatabaseContains(raw_bytes));
+  // The scan can fail: the public prefix is stored, and found.
+  EXPECT_TRUE(DatabaseContains(k->info.prefix));
+
+  auto auth = store_->api_keys().Authenticate(k->key);
+  ASSERT_TRUE(auth.ok());
+  EXPECT_EQ(auth->account, a->id);
+}
+
+TEST_F(AccountsTest, AuthenticationRecordsLastUseAndRejectsNearMisses) {
+  auto a = store_->accounts().Create("use@example.com", std::nullopt);
+  auto k = store_->api_keys().Create(a->id);
+  ASSERT_TRUE(k.ok());
+  EXPECT_FALSE(store_->api_keys().List(a->id)->at(0).last_used_at);
+  clock_->Advance(5min);
+  ASSERT_TRUE(store_->api_keys().Authenticate(k->key).ok());
+  EXPECT_EQ(store_->api_keys().List(a->id)->at(0).last_used_at, T0() + 5min);
+
+  std::string wrong = k->key;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';  // same prefix, different secret
+  EXPECT_EQ(store_->api_keys().Authenticate(wrong).status().code(), errors::kInvalidApiKey);
+  EXPECT_EQ(store_->api_keys().Authenticate("").status().code(), errors::kInvalidApiKey);
+  EXPECT_EQ(store_->api_keys().Authenticate(k->key.substr(0, 20)).status().code(),
+            errors::kInvalidApiKey);
+}
+
+TEST_F(AccountsTest, RevokedKeyIsRejected) {
+  auto a = store_->accounts().Create("rev@example.com", std::nullopt);
+  auto k1 = store_->api_keys().Create(a->id);
+  auto k2 = store_->api_keys().Create(a->id);
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  ASSERT_TRUE(store_->api_keys().Authenticate(k1->key).ok());
+  ASSERT_TRUE(store_->api_keys().Revoke(k1->info.prefix, std::nullopt).ok());
+  EXPECT_EQ(store_->api_keys().Authenticate(k1->key).status().code(), errors::kInvalidApiKey);
+  EXPECT_TRUE(store_->api_keys().Authenticate(k2->key).ok());  // only that key
+  // By full key; and an account cannot revoke another's key.
+  auto other = store_->accounts().Create("other@example.com", std::nullopt);
+  EXPECT_EQ(store_->api_keys().Revoke(k2->key, other->id).code(), errors::kNotFound);
+  EXPECT_TRUE(store_->api_keys().Authenticate(k2->key).ok());
+  ASSERT_TRUE(store_->api_keys().Revoke(k2->key, a->id).ok());
+  EXPECT_FALSE(store_->api_keys().Authenticate(k2->key).ok());
+  EXPECT_EQ(store_->api_keys().Revoke("deadbeef", std::nullopt).code(), errors::kNotFound);
+  EXPECT_TRUE(store_->api_keys().List(a->id)->at(0).revoked_at);
+}
+
+TEST_F(AccountsTest, SessionsStoreOnlyHashesAndExpire) {
+  auto a = store_->accounts().Create("web@example.com", "a-long-password");
+  auto s = store_->sessions().Create(a->id, 1h);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(DatabaseContains(s->token));
+  EXPECT_EQ(store_->sessions().Validate(s->token)->account, a->id);
+  clock_->Advance(1h);
+  EXPECT_EQ(store_->sessions().Validate(s->token).status().code(), errors::kInvalidSession);
+  auto s2 = store_->sessions().Create(a->id, 1h);
+  ASSERT_TRUE(store_->sessions().End(s2->token).ok());
+  EXPECT_FALSE(store_->sessions().Validate(s2->token).ok());
+  ASSERT_TRUE(store_->PurgeExpired().ok());
+  EXPECT_EQ(RawDb(dir_.path()).Int("SELECT count(*) FROM sessions"), 0);
+}
+
+TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
+  const std::string email = "leaving-person@example.com";
+  auto a = store_->accounts().Create(email, "a-long-password");
+  ASSERT_TRUE(a.ok());
+  auto k = store_->api_keys().Create(a->id);
+  ASSERT_TRUE(store_->consent().Grant(a->id, "v1", ConsentActor::kWeb).ok());
+  const std::string img = testutil::FakeImage("leaving");
+  auto o = store_->objects().Put(
+      {a->id, ObjectKind::kInput, "", "image/png", "Rights Holder Ltd", AsBytes(img)});
+  ASSERT_TRUE(o.ok());
+  auto grant = store_->consent().Current(a->id);
+  ASSERT_TRUE(store_->training()
+                  .AddItem({a->id, *grant->event_id, std::nullopt, AsBytes(img), "image/png",
+                            std::nullopt, ""})
+                  .ok());
+  ASSERT_TRUE(store_->jobs().Create(a->id).ok());
+  ASSERT_TRUE(store_->sessions().Create(a->id, 1h).ok());
+
+  ASSERT_TRUE(store_->data_rights().DeleteAccount(a->id, ConsentActor::kWeb).ok());
+
+  EXPECT_EQ(store_->api_keys().Authenticate(k->key).status().code(), errors::kInvalidApiKey);
+  EXPECT_EQ(store_->accounts().FindByEmail(email).status().code(), errors::kNotFound);
+  RawDb raw(dir_.path());
+  for (const char* table : {"objects", "api_keys", "sessions", "jobs", "accounts"}) {
+    EXPECT_EQ(raw.Int(std::string("SELECT count(*) FROM ") + table), 0) << table;
+  }
+  EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);
+  // The ledger keeps every transition, including the withdrawal the deletion implies, under the
+  // opaque id only; the deletion log records the deletions.
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events WHERE account_id='" + a->id + "'"), 2);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events WHERE action='withdraw'"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='account_deleted'"), 2);
+  // Nothing personal is left in the database files: no email, no rights holder.
+  EXPECT_FALSE(DatabaseContains(email));
+  EXPECT_FALSE(DatabaseContains("Rights Holder Ltd"));
+  // A new account with the same email starts afresh, unlinked to the old rows.
+  auto again = store_->accounts().Create(email, std::nullopt);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->id, a->id);
+  EXPECT_FALSE(store_->consent().Current(again->id)->opted_in);
+}
+
+}  // namespace
+}  // namespace bgerase::store

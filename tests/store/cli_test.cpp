@@ -1,0 +1,134 @@
+// End to end through the built `bgerase` binary: admin commands against a fresh data folder.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <regex>
+
+#include "test_util.h"
+
+namespace bgerase::store {
+namespace {
+
+using testutil::RawDb;
+using testutil::TempDir;
+
+struct CliRun {
+  int code = -1;
+  std::string out;  // stdout only; stderr goes to err
+  std::string err;
+};
+
+// Runs `bgerase ARGS` through the shell, with `input` on stdin.
+CliRun Bgerase(const std::string& args, const std::string& input = "") {
+  TempDir io;
+  const fs::path in = io.path() / "in", out = io.path() / "out", err = io.path() / "err";
+  std::ofstream(in) << input;
+  const std::string cmd = std::string("'") + BGERASE_BINARY + "' " + args + " <'" + in.string() +
+                          "' >'" + out.string() + "' 2>'" + err.string() + "'";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = testutil::ReadFileBytes(out);
+  r.err = testutil::ReadFileBytes(err);
+  return r;
+}
+
+TEST(AdminCli, CreateAccountKeyAndList) {
+  TempDir dir;
+  const std::string data = " --data '" + dir.path().string() + "'";
+  CliRun created = Bgerase("admin create-account ops@example.com" + data);
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_NE(created.out.find("ops@example.com"), std::string::npos);
+
+  CliRun dup = Bgerase("admin create-account OPS@example.com" + data);
+  EXPECT_NE(dup.code, 0);
+  EXPECT_NE(dup.err.find("account_exists"), std::string::npos) << dup.err;
+
+  CliRun key = Bgerase("admin create-key ops@example.com" + data);
+  ASSERT_EQ(key.code, 0) << key.err;
+  const std::regex key_re("bge_[0-9a-f]{64}");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(key.out, m, key_re)) << key.out;
+  const std::string the_key = m.str();
+  EXPECT_EQ(key.out, the_key + "\n");  // printed once, alone on stdout
+  EXPECT_EQ(key.err.find(the_key), std::string::npos);
+
+  CliRun list = Bgerase("admin list-accounts" + data);
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("ops@example.com"), std::string::npos);
+  EXPECT_EQ(list.out.find(the_key), std::string::npos);  // never shown again
+  EXPECT_EQ(list.out.find(the_key.substr(4)), std::string::npos);
+
+  // What the binary wrote is a working store: the key authenticates, then revoke-key kills it.
+  {
+    auto s = testutil::OpenAt(dir.path(), DefaultClock());
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->api_keys().Authenticate(the_key).ok());
+  }
+  CliRun revoke = Bgerase("admin revoke-key " + the_key.substr(0, 12) + data);
+  ASSERT_EQ(revoke.code, 0) << revoke.err;
+  {
+    auto s = testutil::OpenAt(dir.path(), DefaultClock());
+    EXPECT_FALSE(s->api_keys().Authenticate(the_key).ok());
+  }
+  EXPECT_FALSE(testutil::AnyFileContains(dir.path(), the_key));
+}
+
+TEST(AdminCli, PasswordFromStdinIsHashed) {
+  TempDir dir;
+  const std::string data = " --data '" + dir.path().string() + "'";
+  const std::string password = "stdin-password-5c1e";
+  CliRun r =
+      Bgerase("admin create-account pw@example.com --password-stdin" + data, password + "\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto s = testutil::OpenAt(dir.path(), DefaultClock());
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->accounts().VerifyPassword("pw@example.com", password).ok());
+  EXPECT_FALSE(testutil::AnyFileContains(dir.path(), password));
+}
+
+TEST(AdminCli, RefusesPostgresAndLongRetention) {
+  TempDir dir;
+  CliRun pg = Bgerase("admin list-accounts --database postgres://db.example/bgerase");
+  EXPECT_NE(pg.code, 0);
+  EXPECT_NE(pg.err.find("not yet supported"), std::string::npos) << pg.err;
+  CliRun ret = Bgerase("admin list-accounts --retention 25h --data '" + dir.path().string() + "'");
+  EXPECT_NE(ret.code, 0);
+  EXPECT_NE(ret.err.find("invalid_retention"), std::string::npos) << ret.err;
+  CliRun sqlite = Bgerase("admin create-account db@example.com --data '" + dir.path().string() +
+                          "' --database 'sqlite:" + (dir.path() / "other.db").string() + "'");
+  EXPECT_EQ(sqlite.code, 0) << sqlite.err;
+  EXPECT_TRUE(fs::exists(dir.path() / "other.db"));
+}
+
+TEST(DatasetCli, ExportWritesManifestOfConsentedItemsOnly) {
+  TempDir dir;
+  {
+    auto s = testutil::OpenAt(dir.path(), DefaultClock());
+    ASSERT_TRUE(s);
+    auto in = s->accounts().Create("in@example.com", std::nullopt);
+    auto out = s->accounts().Create("out@example.com", std::nullopt);
+    auto grant = s->consent().Grant(in->id, "v1", ConsentActor::kCli);
+    const std::string img = testutil::FakeImage("cli-consented");
+    ASSERT_TRUE(s->training()
+                    .AddItem({in->id, *grant->event_id, std::nullopt, AsBytes(img), "image/png",
+                              AsBytes(img), "image/png"})
+                    .ok());
+    const std::string other = testutil::FakeImage("cli-not-consented");
+    ASSERT_TRUE(
+        s->objects()
+            .Put({out->id, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(other)})
+            .ok());
+  }
+  const fs::path ds = dir.path() / "dataset";
+  CliRun r = Bgerase("dataset export '" + ds.string() + "' --data '" + dir.path().string() + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("exported 1 "), std::string::npos) << r.out;
+  EXPECT_TRUE(testutil::AnyFileContains(ds, "cli-consented"));
+  EXPECT_FALSE(testutil::AnyFileContains(ds, "cli-not-consented"));
+  EXPECT_EQ(testutil::CountFiles(ds), 3u);
+}
+
+}  // namespace
+}  // namespace bgerase::store

@@ -1,0 +1,153 @@
+// PRODUCT.md §1.4: a customer can list everything held (with deletion times), export it as a zip,
+// and delete it now.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "store/errors.h"
+#include "store/storage_policy.h"
+#include "store/zip_writer.h"
+#include "test_util.h"
+
+namespace bgerase::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testutil::RawDb;
+using testutil::T0;
+using testutil::TempDir;
+
+std::uint32_t Le32(const std::string& s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<std::uint8_t>(s[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+std::uint16_t Le16(const std::string& s, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(s[at]) |
+                                    (static_cast<std::uint8_t>(s[at + 1]) << 8));
+}
+
+// An independent reader of stored zips: walks the central directory, checks each local header
+// and CRC, and returns name -> contents. Fails the test on any inconsistency.
+std::map<std::string, std::string> ParseZip(const std::string& zip) {
+  std::map<std::string, std::string> out;
+  if (zip.size() < 22) {
+    ADD_FAILURE() << "too short";
+    return out;
+  }
+  const std::size_t eocd = zip.size() - 22;
+  EXPECT_EQ(Le32(zip, eocd), 0x06054b50u);
+  const std::uint16_t n = Le16(zip, eocd + 10);
+  std::size_t cd = Le32(zip, eocd + 16);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    EXPECT_EQ(Le32(zip, cd), 0x02014b50u);
+    const std::uint32_t crc = Le32(zip, cd + 16);
+    const std::uint32_t size = Le32(zip, cd + 20);
+    const std::uint16_t name_len = Le16(zip, cd + 28);
+    const std::uint32_t local = Le32(zip, cd + 42);
+    const std::string name = zip.substr(cd + 46, name_len);
+    EXPECT_EQ(Le32(zip, local), 0x04034b50u) << name;
+    EXPECT_EQ(Le16(zip, local + 8), 0) << "stored";
+    const std::string data = zip.substr(local + 30 + Le16(zip, local + 26), size);
+    EXPECT_EQ(Crc32(AsBytes(data)), crc) << name;
+    out[name] = data;
+    cd += 46 + name_len + Le16(zip, cd + 30) + Le16(zip, cd + 32);
+  }
+  return out;
+}
+
+class DataRightsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testutil::OpenAt(dir_.path(), clock_, 2h);
+    ASSERT_TRUE(store_);
+    owner_ = store_->accounts().Create("rights@example.com", std::nullopt)->id;
+    ASSERT_TRUE(store_->consent().Grant(owner_, "v1", ConsentActor::kWeb).ok());
+    StoragePolicy policy(*store_);
+    in_ = testutil::FakeImage("export-input");
+    out_ = testutil::FakeImage("export-result");
+    auto r = policy.StoreUpload(
+        {owner_, AsBytes(in_), "image/jpeg", AsBytes(out_), "image/png", "Photo Agency", true});
+    ASSERT_TRUE(r.ok());
+    stored_ = *r;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
+  std::unique_ptr<Store> store_;
+  AccountId owner_;
+  std::string in_, out_;
+  StoredUpload stored_;
+};
+
+TEST_F(DataRightsTest, ListShowsEverythingWithExpiryNullOnlyForTraining) {
+  auto items = store_->data_rights().ListHeldData(owner_);
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 4u);  // processing input + result, training input + mask
+  int training = 0;
+  for (const auto& o : *items) {
+    EXPECT_EQ(o.on_behalf_of, "Photo Agency");
+    if (o.purpose == Purpose::kTraining) {
+      ++training;
+      EXPECT_FALSE(o.expires_at);
+    } else {
+      ASSERT_TRUE(o.expires_at);
+      EXPECT_EQ(*o.expires_at, T0() + 2h);
+    }
+  }
+  EXPECT_EQ(training, 2);
+  clock_->Advance(2h);  // processing copies expire; training items stay while consent lasts
+  EXPECT_EQ(store_->data_rights().ListHeldData(owner_)->size(), 2u);
+}
+
+TEST_F(DataRightsTest, ExportIsAValidZipWithEverything) {
+  std::ostringstream zip;
+  ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
+  const std::string bytes = zip.str();
+  auto entries = ParseZip(bytes);
+  ASSERT_EQ(entries.size(), 5u);  // 4 objects + data.json
+  ASSERT_TRUE(entries.count("data.json"));
+  const auto doc = nlohmann::json::parse(entries["data.json"]);
+  EXPECT_EQ(doc["account"]["email"], "rights@example.com");
+  EXPECT_EQ(doc["items"].size(), 4u);
+  EXPECT_EQ(doc["consent_history"].size(), 1u);
+  int inputs = 0;
+  for (const auto& [name, data] : entries) {
+    if (name != "data.json") {
+      EXPECT_TRUE(data == in_ || data == out_) << name;
+      inputs += data == in_;
+    }
+  }
+  EXPECT_EQ(inputs, 2);
+
+  // And a real unzip agrees, when one is installed.
+  if (std::system("command -v unzip >/dev/null 2>&1") == 0) {
+    const fs::path file = dir_.path() / "export.zip";
+    std::ofstream(file, std::ios::binary) << bytes;
+    EXPECT_EQ(std::system(("unzip -tq '" + file.string() + "' >/dev/null").c_str()), 0);
+  }
+}
+
+TEST_F(DataRightsTest, DeleteAllNowRemovesEverything) {
+  auto n = store_->data_rights().DeleteAllData(owner_);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 4u);
+  EXPECT_TRUE(store_->data_rights().ListHeldData(owner_)->empty());
+  EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);
+  RawDb raw(dir_.path());
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='owner_request'"), 4);
+  // The account itself remains, and so does its consent.
+  EXPECT_TRUE(store_->consent().Current(owner_)->opted_in);
+  std::ostringstream zip;
+  ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
+  EXPECT_EQ(ParseZip(zip.str()).size(), 1u);  // only data.json
+}
+
+}  // namespace
+}  // namespace bgerase::store
