@@ -398,6 +398,25 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       int64_t axis = n.Int("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(P.slots[y].shape.size());
       P.pending.push_back({desc, xs, {y}, [&P, xs, y, axis](Step* st) {
+        // Each input reorders into its slice of the output (converting dtype and layout); a
+        // slice that cuts a channel block falls back to oneDNN's concat.
+        std::vector<std::pair<dnnl::reorder, std::pair<memory, memory>>> copies;
+        try {
+          int64_t off = 0;
+          for (int xi : xs) {
+            memory::dims offsets(P.slots[y].shape.size(), 0);
+            offsets[axis] = off;
+            off += P.slots[xi].shape[axis];
+            memory src = P.Mem(xi);
+            memory dst(P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets), P.eng, P.Ptr(y));
+            copies.push_back({dnnl::reorder(src, dst), {src, dst}});
+          }
+          st->run = [copies](dnnl::stream& s) mutable {
+            for (auto& [r, m] : copies) r.execute(s, m.first, m.second);
+          };
+          return;
+        } catch (const dnnl::error&) {
+        }
         std::vector<memory::desc> mds;
         std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
         for (size_t i = 0; i < xs.size(); ++i) {

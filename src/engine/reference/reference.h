@@ -35,3 +35,8 @@ Result<Tensor> Gather(const Tensor& x, const Tensor& indices, int64_t axis, cons
 Result<Tensor> Unsqueeze(const Tensor& x, const std::vector<int64_t>& axes, const Node& n);
 
 }  // namespace bgerase::engine::ref
+
+namespace bgerase::engine::ref {
+// Evaluates the whole graph with reference kernels (no passes); outputs as float32.
+Result<std::vector<Tensor>> RunGraph(Graph g, const std::vector<Tensor>& inputs);
+}  // namespace bgerase::engine::ref

@@ -1,0 +1,140 @@
+// Whole-model parity: the real ISNet model on real photographs (Debian's python3-skimage data)
+// and a random tensor, run by ONNX Runtime (npm onnxruntime-node, fp32 copy of the model) and
+// by our engine in fp32 and bf16. Thresholds are the issue's: fp32 max |diff| <= 1e-3; bf16
+// mean |diff| <= 0.01 everywhere and IoU(mask > 0.5) >= 0.99 on photos with a clear subject.
+#include <gtest/gtest.h>
+#include <vips/vips8>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/onnx_loader.h"
+#include "engine/session.h"
+#include "removal/model_registry.h"
+
+namespace bgerase::engine {
+namespace {
+namespace fs = std::filesystem;
+
+const char* kPhotoDir = "/usr/lib/python3/dist-packages/skimage/data";
+
+struct Input {
+  std::string name;
+  bool clear_subject;
+  Tensor tensor;
+};
+
+Tensor PhotoTensor(const std::string& path) {
+  vips::VImage im = vips::VImage::new_from_file(path.c_str());
+  if (im.has_alpha()) im = im.flatten();
+  if (im.bands() == 1) im = im.bandjoin({im, im});
+  im = im.colourspace(VIPS_INTERPRETATION_sRGB);
+  im = im.resize(1024.0 / im.width(), vips::VImage::option()->set("vscale", 1024.0 / im.height()));
+  im = im.cast(VIPS_FORMAT_UCHAR);
+  size_t n = 0;
+  auto* px = static_cast<uint8_t*>(im.write_to_memory(&n));
+  Tensor t(DType::kFloat32, {1, 3, 1024, 1024});
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t i = 0; i < 1024 * 1024; ++i) {
+      t.data<float>()[c * 1024 * 1024 + i] = px[i * 3 + c] / 255.f - 0.5f;
+    }
+  g_free(px);
+  return t;
+}
+
+Tensor ReadRaw(const std::string& path, const Shape& s) {
+  Tensor t(DType::kFloat32, s);
+  std::ifstream f(path, std::ios::binary);
+  f.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.bytes()));
+  EXPECT_TRUE(f.good()) << "cannot read " << path;
+  return t;
+}
+
+class ModelParity : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { VIPS_INIT("model_parity_test"); }
+};
+
+TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
+  const auto& spec = removal::DefaultModel();
+  const std::string dir = removal::ModelDir("");
+  const Status verified = removal::VerifyModel(dir, spec);
+  ASSERT_TRUE(verified.ok()) << verified.ToString();
+  const std::string model = removal::ModelPath(dir, spec);
+
+  const fs::path tmp = fs::path(::testing::TempDir()) / "bgerase-parity";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp / "ort");
+  const std::string fp32 = (tmp / "isnet-fp32.onnx").string();
+  ASSERT_TRUE(WriteFloat32Model(model, fp32).ok());
+
+  std::vector<Input> inputs;
+  for (const char* name : {"astronaut", "coffee", "chelsea"}) {
+    inputs.push_back({name, true, PhotoTensor(std::string(kPhotoDir) + "/" + name + ".png")});
+  }
+  Tensor noise(DType::kFloat32, {1, 3, 1024, 1024});
+  uint32_t seed = 12345;
+  for (int64_t i = 0; i < noise.size(); ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    noise.data<float>()[i] = static_cast<float>(seed >> 8) / 16777216.f - 0.5f;
+  }
+  inputs.push_back({"random", false, noise});
+
+  std::string cmd = "cd '" BGERASE_SOURCE_DIR "' && node bench/ort_run.mjs '" + fp32 + "'";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string p = (tmp / (std::to_string(i) + ".in.bin")).string();
+    std::ofstream(p, std::ios::binary)
+        .write(static_cast<const char*>(inputs[i].tensor.raw()),
+               static_cast<std::streamsize>(inputs[i].tensor.bytes()));
+    cmd += " --input '" + p + "'";
+  }
+  cmd += " --threads 2 --out-dir '" + (tmp / "ort").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+  for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
+    SessionOptions opts;
+    opts.precision = p;
+    opts.outputs = {spec.output};
+    auto session = Session::Load(model, opts);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      SCOPED_TRACE(inputs[i].name + " " + PrecisionName(p));
+      auto out = (*session)->Run({inputs[i].tensor});
+      ASSERT_TRUE(out.ok()) << out.status().ToString();
+      const Tensor ort = ReadRaw((tmp / "ort" / (std::to_string(i) + ".out.bin")).string(),
+                                 {1, 1, 1024, 1024});
+      ASSERT_EQ((*out)[0].shape(), ort.shape());
+      const float* a = (*out)[0].data<float>();
+      const float* b = ort.data<float>();
+      double max_abs = 0, sum_abs = 0;
+      int64_t inter = 0, uni = 0, fg = 0;
+      for (int64_t k = 0; k < ort.size(); ++k) {
+        const double d = std::abs(static_cast<double>(a[k]) - b[k]);
+        max_abs = std::max(max_abs, d);
+        sum_abs += d;
+        inter += (a[k] > 0.5f) && (b[k] > 0.5f);
+        uni += (a[k] > 0.5f) || (b[k] > 0.5f);
+        fg += b[k] > 0.5f;
+      }
+      const double mean_abs = sum_abs / static_cast<double>(ort.size());
+      const double iou = uni ? static_cast<double>(inter) / static_cast<double>(uni) : 1.0;
+      std::printf("parity %-9s %-4s max|d| %.2e mean|d| %.2e IoU %.4f (ORT fg %.1f%%)\n",
+                  inputs[i].name.c_str(), PrecisionName(p), max_abs, mean_abs, iou,
+                  100.0 * static_cast<double>(fg) / static_cast<double>(ort.size()));
+      if (p == Precision::kFloat32) {
+        EXPECT_LE(max_abs, 1e-3);
+      } else {
+        EXPECT_LE(mean_abs, 0.01);
+        if (inputs[i].clear_subject) {
+          EXPECT_GE(iou, 0.99);
+        }
+      }
+    }
+  }
+  fs::remove_all(tmp);
+}
+
+}  // namespace
+}  // namespace bgerase::engine
