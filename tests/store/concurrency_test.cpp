@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "store/errors.h"
+#include "store/storage_policy.h"
 #include "test_util.h"
 
 namespace bgerase::store {
@@ -120,6 +121,43 @@ TEST(Concurrency, NoLostResurrectedOrCorruptObjects) {
   EXPECT_EQ(raw.Int("SELECT count(DISTINCT object_id) FROM deletion_log"), kThreads * kPerThread);
   EXPECT_EQ(testutil::CountFiles(dir.path() / "blobs"), 0u);
   std::cout << "live at freeze: " << live << " of " << records.size() << "\n";
+}
+
+TEST(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
+  TempDir dir;
+  auto store = testutil::OpenAt(dir.path(), DefaultClock());
+  ASSERT_TRUE(store);
+  const AccountId owner = store->accounts().Create("racer@example.com", std::nullopt)->id;
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors_seen{0};
+  std::vector<std::thread> uploaders;
+  for (int t = 0; t < 4; ++t) {
+    uploaders.emplace_back([&, t] {
+      StoragePolicy policy(*store);
+      for (int i = 0; !stop.load(); ++i) {
+        const std::string img =
+            testutil::FakeImage("race-" + std::to_string(t) + "-" + std::to_string(i), 1024);
+        auto r = policy.StoreUpload(
+            {owner, AsBytes(img), "image/png", std::nullopt, "", std::nullopt, false});
+        if (!r.ok()) ++errors_seen;
+      }
+    });
+  }
+  RawDb raw(dir.path());
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(store->consent().Grant(owner, "v1", ConsentActor::kApi).ok());
+    std::this_thread::sleep_for(2ms);
+    auto w = store->consent().Withdraw(owner, "v1", ConsentActor::kApi);
+    ASSERT_TRUE(w.ok());
+    // Right after each withdrawal, while uploads keep coming, the pool holds nothing of theirs.
+    EXPECT_EQ(raw.Int("SELECT count(*) FROM objects WHERE purpose='training'"), 0) << round;
+  }
+  stop = true;
+  for (auto& u : uploaders) u.join();
+  EXPECT_EQ(errors_seen.load(), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects WHERE purpose='training'"), 0);
+  EXPECT_GT(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='consent_withdrawn'"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events"), 40);
 }
 
 }  // namespace
