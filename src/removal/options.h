@@ -1,0 +1,131 @@
+// RemovalOptions: the one options model for the CLI and both HTTP dialects. Every option is
+// parsed and validated here (case-insensitive keys, true/false/1/0/yes/no booleans), so the
+// CLI and api/ only map their field names onto keys. Contract: ../shared/PRODUCT.md §2-§3.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace bgerase::removal {
+
+enum class OutputFormat { kPng, kJpeg, kWebp, kAvif };
+enum class Channels { kRgba, kAlpha };
+
+struct Rgba {
+  uint8_t r = 0, g = 0, b = 0, a = 255;
+  bool operator==(const Rgba&) const = default;
+};
+
+struct CropMargin {
+  double value = 0;  // pixels, or percent of the subject box's size when `percent`
+  bool percent = false;
+  bool operator==(const CropMargin&) const = default;
+};
+
+// Output size caps by megapixels; the output is never upscaled.
+inline constexpr int64_t kPreviewPixels = 250'000;
+inline constexpr int64_t kMediumPixels = 1'500'000;
+inline constexpr int64_t kHdPixels = 4'000'000;
+inline constexpr int64_t kFullPixels = 50'000'000;
+
+// Limits on free-form values, enforced by ParseRemovalOptions (docs/options.md says why).
+inline constexpr double kMaxCropMarginPixels = 500;  // remove.bg's cap per side
+inline constexpr double kMaxCropMarginPercent = 50;  // of the subject box, remove.bg's cap
+inline constexpr size_t kMaxOnBehalfOfChars = 200;   // Unicode code points, after trimming
+
+struct RemovalOptions {
+  OutputFormat format = OutputFormat::kPng;
+  Channels channels = Channels::kRgba;  // kAlpha: a single-channel PNG mask, whatever `format`
+  std::string size = "full";            // the size name as given, normalised to lower case
+  int64_t max_pixels = kFullPixels;     // cap implied by `size`
+  bool crop = false;                    // crop to the subject
+  CropMargin crop_margin;               // around the subject when cropping
+  std::optional<Rgba> bg_color;         // composite onto this colour; none: transparent
+  bool despill = false;                 // remove background colour spill from edge pixels
+  bool keep_metadata = true;            // metadata=keep (default) | strip
+  int quality = 90;                     // 1..100, for jpg/webp/avif
+  std::string on_behalf_of;             // rights holder, free text (recorded when stored)
+  bool store = false;                   // keep input and result for later download (API)
+  // remove.bg's foreground `type` hint (auto|person|product|animal|car|car_interior|car_part|
+  // transportation|graphics|other), lower case. Recorded for X-Type; the model is general-purpose
+  // and segments the same way whatever it says.
+  std::string type = "auto";
+};
+
+// One rejected field, shaped for the API's 422 `details` entries.
+struct FieldError {
+  std::string type;     // e.g. "enum", "bool_parsing", "color", "int_parsing", "range"
+  std::string field;    // the key as the caller spelled it
+  std::string message;  // a sentence a person understands
+  std::string input;    // the offending value
+};
+
+using OptionFields = std::vector<std::pair<std::string, std::string>>;
+
+// Parses `fields` (key, value) into options. Keys are case-insensitive; `-` and `_` are the same
+// (so CLI `--crop-margin` and API `crop_margin` meet). Keys this model does not know are left
+// to the caller (returned in `unknown` when non-null), never silently treated as options.
+// Errors: "invalid_bg_color" for an unparseable colour, "validation_error" for every other bad
+// value; every bad field is appended to `details` (when non-null) so the API can list them all.
+// The Status code follows the first bad field in `fields` order; its message names that field
+// and the accepted values.
+// Values are trimmed of ASCII whitespace; an empty value means the field is absent (remove.bg
+// clients send empty strings for unused fields), for booleans too, so a bare CLI flag such as
+// `--crop` must be passed as ("crop", "true"). A key given twice with different values is an
+// error. Both dialects' names are accepted: `bg_colour` is `bg_color`; `format=auto` becomes jpg
+// when an opaque `bg_color` is given and png otherwise; `format=zip` is refused (api/ may
+// intercept it before calling this, using NormalizeOptionKey). Details: docs/options.md.
+Result<RemovalOptions> ParseRemovalOptions(const OptionFields& fields,
+                                           std::vector<FieldError>* details = nullptr,
+                                           std::vector<std::string>* unknown = nullptr);
+
+// The form keys are compared in: ASCII lower case with every `-` turned into `_`.
+std::string NormalizeOptionKey(std::string_view key);
+
+// Boolean spellings: true/false/1/0/yes/no/on/off, any case. nullopt when none. The Parse*
+// functions below ignore leading and trailing ASCII whitespace.
+std::optional<bool> ParseBool(const std::string& s);
+
+// CSS named colours, #rgb, #rgba, #rrggbb, #rrggbbaa, with or without '#'. nullopt when none.
+// All 148 CSS Color 4 names plus `transparent` (0,0,0,0); names and hex digits in any case.
+std::optional<Rgba> ParseColor(const std::string& s);
+
+// "#rrggbb" for an opaque colour, "#rrggbbaa" otherwise, lower case; ParseColor reads it back.
+std::string ColorToHex(const Rgba& c);
+
+// "20" -> 20 px, "10%" -> 10 percent, "20px" -> 20 px. nullopt when malformed or negative.
+// Decimals are allowed ("12.5%"); one value for all four sides (remove.bg's two- and four-value
+// forms are malformed here). The caps above are checked by ParseRemovalOptions, not here.
+std::optional<CropMargin> ParseCropMargin(const std::string& s);
+
+// The largest size with the same aspect ratio that fits `max_pixels`, never above (w, h), each
+// side at least 1. Each side is floor(side * s) for the real scale s = sqrt(max_pixels / (w*h))
+// (computed exactly), so the aspect ratio is kept to within one pixel of rounding; a side that
+// would round to 0 becomes 1 and the other side shrinks to keep w*h <= max_pixels. w or h below
+// 1 count as 1, max_pixels below 1 as 1.
+std::pair<int, int> CapSize(int w, int h, int64_t max_pixels);
+
+struct Box {
+  int left = 0, top = 0, width = 0, height = 0;
+  bool empty() const { return width <= 0 || height <= 0; }
+  bool operator==(const Box&) const = default;
+};
+
+// The subject's bounding box: every pixel whose alpha exceeds `threshold` (0..255), in a
+// row-major w x h alpha plane. Empty when no pixel does (or the plane is null or has no area).
+Box ForegroundBox(const uint8_t* alpha, int w, int h, uint8_t threshold = 10);
+
+// The crop rectangle for `subject` grown by `margin` on every side, clipped to the image.
+// An empty subject (or one wholly outside the image) crops to the whole image. A percent
+// margin is relative to the subject box: p% of its width on the left and right, p% of its
+// height on top and bottom; margins are rounded to the nearest pixel.
+Box CropRect(const Box& subject, const CropMargin& margin, int image_w, int image_h);
+
+}  // namespace bgerase::removal
