@@ -170,7 +170,7 @@ Result<StoredObject> SqliteObjects::Get(const AccountId& owner, const ObjectId& 
 Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
   return Guard([&]() -> Status {
     std::vector<ObjectId> deleted;
-    std::lock_guard lock(c_.db->mutex());
+    std::unique_lock lock(c_.db->mutex());
     {
       Transaction tx(*c_.db);
       const std::int64_t now = ToMillis(c_.Now());
@@ -180,6 +180,7 @@ Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
           DeletionReason::kOwnerRequest);
       tx.Commit();
     }
+    lock.unlock();
     c_.FinishDeletion(deleted);
     if (deleted.empty()) return Status(errors::kNotFound, "no such object");
     return Status::Ok();
@@ -369,7 +370,7 @@ Result<std::vector<ObjectInfo>> SqliteDataRights::ListHeldData(const AccountId& 
 Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
   return Guard([&]() -> Result<std::size_t> {
     std::vector<ObjectId> deleted;
-    std::lock_guard lock(c_.db->mutex());
+    std::unique_lock lock(c_.db->mutex());
     {
       Transaction tx(*c_.db);
       if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
@@ -380,6 +381,7 @@ Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
       jobs.Bind(1, account).Run();
       tx.Commit();
     }
+    lock.unlock();
     c_.FinishDeletion(deleted);
     return deleted.size();
   });
@@ -462,7 +464,7 @@ Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) 
 Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor actor) {
   return Guard([&]() -> Status {
     std::vector<ObjectId> deleted;
-    std::lock_guard lock(c_.db->mutex());
+    std::unique_lock lock(c_.db->mutex());
     {
       Transaction tx(*c_.db);
       if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
@@ -486,9 +488,9 @@ Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor ac
       }
       tx.Commit();
     }
-    c_.FinishDeletion(deleted);
-    // Deleting an account with no objects still removed an email and key hashes.
-    if (deleted.empty()) c_.db->CheckpointTruncate();
+    lock.unlock();
+    // Checkpoint even without objects: the email and key hashes went too.
+    c_.FinishDeletion(deleted, /*checkpoint=*/true);
     return Status::Ok();
   });
 }

@@ -85,9 +85,15 @@ std::vector<ObjectId> Core::DeleteObjectsLocked(std::string_view where,
   return ids;
 }
 
-void Core::FinishDeletion(const std::vector<ObjectId>& ids) {
+void Core::FinishDeletion(const std::vector<ObjectId>& ids, bool checkpoint) {
+  // Unlinking can cost milliseconds per file (discard on some filesystems); it happens outside
+  // the database lock so a large purge does not stall requests. The rows, and with them the
+  // keys, are already gone, so the files are unreadable whatever the timing.
   for (const ObjectId& id : ids) blobs.Remove(id);
-  if (!ids.empty()) db->CheckpointTruncate();
+  if (!ids.empty() || checkpoint) {
+    std::lock_guard lock(db->mutex());
+    db->CheckpointTruncate();
+  }
 }
 
 // ---- Consent ledger ---------------------------------------------------------------------------
@@ -125,7 +131,7 @@ Result<Withdrawal> SqliteConsentLedger::Withdraw(const AccountId& account,
     if (policy_version.empty()) {
       return Status(errors::kInvalidArgument, "a policy version is required");
     }
-    std::lock_guard lock(c_.db->mutex());
+    std::unique_lock lock(c_.db->mutex());
     Withdrawal w;
     std::vector<ObjectId> deleted;
     {
@@ -149,6 +155,7 @@ Result<Withdrawal> SqliteConsentLedger::Withdraw(const AccountId& account,
       w.state = c_.CurrentConsentLocked(account);
       tx.Commit();
     }
+    lock.unlock();
     c_.FinishDeletion(deleted);
     w.training_objects_deleted = deleted.size();
     return w;
@@ -307,7 +314,7 @@ Result<PurgeReport> SqliteStore::PurgeExpired() {
   return Guard([&]() -> Result<PurgeReport> {
     PurgeReport report;
     std::vector<ObjectId> deleted;
-    std::lock_guard lock(core_.db->mutex());
+    std::unique_lock lock(core_.db->mutex());
     {
       Transaction tx(*core_.db);
       const std::int64_t now = ToMillis(core_.Now());
@@ -322,6 +329,7 @@ Result<PurgeReport> SqliteStore::PurgeExpired() {
       report.sessions = static_cast<std::size_t>(sqlite3_changes(core_.db->handle()));
       tx.Commit();
     }
+    lock.unlock();
     core_.FinishDeletion(deleted);
     report.objects = deleted.size();
     return report;

@@ -55,8 +55,9 @@ struct Core {
   std::vector<ObjectId> DeleteObjectsLocked(std::string_view where,
                                             const std::function<void(Statement&)>& bind,
                                             DeletionReason reason);
-  // After commit: unlink the blobs of deleted objects and push the freed pages out of the WAL.
-  void FinishDeletion(const std::vector<ObjectId>& ids);
+  // After commit, with db->mutex() NOT held: unlink the blobs of deleted objects, then push the
+  // freed pages out of the WAL (always when `checkpoint`, else only if something was deleted).
+  void FinishDeletion(const std::vector<ObjectId>& ids, bool checkpoint = false);
 };
 
 class SqliteAccounts final : public AccountStore {
