@@ -2,8 +2,9 @@
 // slot (shape, dtype, layout); concat inputs may alias a slice of their concat's slot; slot
 // lifetimes over the step list decide arena offsets (greedy, largest first).
 //
-// Layout: 4-D activations whose channel count is a multiple of 16 use nChw16c (what oneDNN's
-// AVX-512 convolutions want, so no reorders between layers); everything else is plain. In bf16
+// Layout: 4-D activations whose channel count is a multiple of the block use nChw16c on AVX-512
+// and nChw8c below (what oneDNN's convolutions want there, so no reorders between layers);
+// everything else is plain. In bf16
 // mode the nChw16c activations are bf16 and the plain ones (model input, 1-channel maps) f32.
 #include "engine/plan.h"
 
@@ -27,7 +28,6 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
-constexpr int64_t kBlock = 16;
 constexpr size_t kAlign = 64;
 
 struct Slot {
@@ -78,6 +78,7 @@ struct Plan::Impl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   bool bf16 = false;
+  int64_t block = 16;  // channel block of the blocked layout: 16 on AVX-512, 8 below
   std::vector<Slot> slots;
   std::map<std::string, int> slot_of;
   std::vector<PendingOp> pending;
@@ -97,7 +98,7 @@ struct Plan::Impl {
     s.dt = dt;
     s.blocked = blocked;
     int64_t elems = NumElements(shape);
-    if (blocked) elems = elems / shape[1] * ((shape[1] + kBlock - 1) / kBlock * kBlock);
+    if (blocked) elems = elems / shape[1] * ((shape[1] + block - 1) / block * block);
     s.bytes = AlignUp(static_cast<size_t>(elems) * DTypeSize(dt));
     slots.push_back(s);
     slot_of[name] = static_cast<int>(slots.size() - 1);
@@ -120,7 +121,8 @@ struct Plan::Impl {
   memory::desc Md(int s) const {
     const Slot& sl = slots[s];
     const Dt dt = sl.dt == DType::kBFloat16 ? Dt::bf16 : Dt::f32;
-    return memory::desc(Dims(sl.shape), dt, sl.blocked ? Tag::nChw16c : PlainTag(sl.shape.size()));
+    const Tag blocked = block == 16 ? Tag::nChw16c : Tag::nChw8c;
+    return memory::desc(Dims(sl.shape), dt, sl.blocked ? blocked : PlainTag(sl.shape.size()));
   }
   memory Mem(int s) { return memory(Md(s), eng, Ptr(s)); }
   memory Constant(const Tensor& t, const memory::dims& dims, Tag tag, Dt dt = Dt::f32) {
@@ -147,6 +149,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
   auto im = std::make_unique<Impl>();
   Impl& P = *im;
   P.bf16 = precision == Precision::kBFloat16;
+  P.block = DetectCpu().isa.rfind("avx512", 0) == 0 ? 16 : 8;
   PlanStats stats;
   const DType act_bf = P.bf16 ? DType::kBFloat16 : DType::kFloat32;
 
@@ -154,7 +157,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     auto it = P.slot_of.find(v);
     if (it != P.slot_of.end()) return it->second;
     const ValueType& t = types.at(v);
-    const bool blocked = t.shape.size() == 4 && t.shape[1] % kBlock == 0;
+    const bool blocked = t.shape.size() == 4 && t.shape[1] % P.block == 0;
     return P.AddSlot(v, t.shape, blocked ? act_bf : DType::kFloat32, blocked);
   };
   auto is_output = [&](const std::string& v) {
@@ -197,7 +200,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       }
       const Slot& s = P.slots[it->second];
       if (s.parent >= 0 || s.dt != os.dt || s.blocked != os.blocked ||
-          (os.blocked && c0 % kBlock != 0)) {
+          (os.blocked && c0 % P.block != 0)) {
         ok = false;
         break;
       }
@@ -378,7 +381,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
         const Slot& xs = P.slots[x];
         const Slot& ys = P.slots[y];
         if (xs.dt != ys.dt || xs.blocked != ys.blocked) throw std::runtime_error("layout mismatch");
-        const int64_t block = xs.blocked ? kBlock : 1;
+        const int64_t block = xs.blocked ? P.block : 1;
         const int64_t planes = xs.shape[0] * xs.shape[1] / block;
         const void* src = P.Ptr(x);
         void* dst = P.Ptr(y);

@@ -61,6 +61,8 @@ Precision ResolvePrecision(Precision requested) {
   return DetectCpu().native_bf16 ? Precision::kBFloat16 : Precision::kFloat32;
 }
 
+bool Bf16Available() { return DetectCpu().isa.rfind("avx512_core", 0) == 0; }
+
 Session::Session(Graph g, Precision p, int threads)
     : graph_(std::move(g)), precision_(p), threads_(threads) {}
 Session::~Session() = default;
@@ -80,9 +82,20 @@ Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, const SessionOp
       return Status("unsupported_op", n.Describe() + ": operator '" + n.op + "' is not supported");
     }
   }
+  if (options.free_spatial_dims) {
+    for (const auto& in : graph.inputs) {
+      Shape& s = graph.declared[in].shape;
+      for (size_t i = 2; i < s.size(); ++i) s[i] = -1;
+    }
+  }
+  const Precision precision = ResolvePrecision(options.precision);
+  if (precision == Precision::kBFloat16 && !Bf16Available()) {
+    return Status("unsupported_precision", "bf16 needs a CPU with AVX-512 (this one reports " +
+                                               DetectCpu().isa + "); use fp32 or auto");
+  }
   const int threads = options.threads > 0 ? options.threads : DetectCpu().cores;
   return std::unique_ptr<Session>(
-      new Session(std::move(graph), ResolvePrecision(options.precision), threads));
+      new Session(std::move(graph), precision, threads));
 }
 
 Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {

@@ -25,14 +25,20 @@ struct CpuInfo {
 };
 // Checked at run time, never assumed at build time.
 CpuInfo DetectCpu();
-// kAuto becomes bf16 where the CPU has native bf16 and fp32 elsewhere; an explicit bf16 on a
-// CPU without native support still works (oneDNN emulates it), only slower.
+// kAuto becomes bf16 where the CPU has native bf16 and fp32 elsewhere. An explicit bf16 needs
+// at least AVX-512 (oneDNN emulates bf16 there, slower than native); see Bf16Available.
 Precision ResolvePrecision(Precision requested);
+// True when oneDNN can run bf16 convolutions on this CPU (natively or emulated on AVX-512).
+bool Bf16Available();
 
 struct SessionOptions {
   Precision precision = Precision::kAuto;
   int threads = 0;                   // 0: one per core
   std::vector<std::string> outputs;  // outputs to compute; empty: the model's first output
+  // Treat the declared spatial dimensions (axes 2 and up) of every input as free, so a model
+  // exported at one size (ISNet: 1024x1024) runs at any H x W its graph computes. Batch and
+  // channel dimensions are still checked.
+  bool free_spatial_dims = false;
 };
 
 struct PlanStats {
@@ -48,7 +54,8 @@ class Plan;
 class Session {
  public:
   // Loads and checks an ONNX model. Errors: "model_missing", "invalid_model",
-  // "unsupported_op" (naming the node).
+  // "unsupported_op" (naming the node), "unsupported_precision" (bf16 asked for on a CPU
+  // without AVX-512).
   static Result<std::unique_ptr<Session>> Load(const std::string& onnx_path,
                                                const SessionOptions& options);
   static Result<std::unique_ptr<Session>> FromGraph(Graph graph, const SessionOptions& options);

@@ -26,20 +26,20 @@ struct Input {
   Tensor tensor;
 };
 
-Tensor PhotoTensor(const std::string& path) {
+Tensor PhotoTensor(const std::string& path, int width = 1024, int height = 1024) {
   vips::VImage im = vips::VImage::new_from_file(path.c_str());
   if (im.has_alpha()) im = im.flatten();
   if (im.bands() == 1) im = im.bandjoin({im, im});
   im = im.colourspace(VIPS_INTERPRETATION_sRGB);
-  im = im.resize(1024.0 / im.width(), vips::VImage::option()->set("vscale", 1024.0 / im.height()));
+  im = im.resize(static_cast<double>(width) / im.width(),
+                 vips::VImage::option()->set("vscale", static_cast<double>(height) / im.height()));
   im = im.cast(VIPS_FORMAT_UCHAR);
   size_t n = 0;
   auto* px = static_cast<uint8_t*>(im.write_to_memory(&n));
-  Tensor t(DType::kFloat32, {1, 3, 1024, 1024});
+  const int64_t plane = static_cast<int64_t>(width) * height;
+  Tensor t(DType::kFloat32, {1, 3, height, width});
   for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < 1024 * 1024; ++i) {
-      t.data<float>()[c * 1024 * 1024 + i] = px[i * 3 + c] / 255.f - 0.5f;
-    }
+    for (int64_t i = 0; i < plane; ++i) t.data<float>()[c * plane + i] = px[i * 3 + c] / 255.f - 0.5f;
   g_free(px);
   return t;
 }
@@ -134,6 +134,41 @@ TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
     }
   }
   fs::remove_all(tmp);
+}
+
+// Later issues run non-square inputs: the same model, specialised to 768x1024, still finds the
+// astronaut (foreground share close to the square run's) and a different shape gets its own plan.
+TEST_F(ModelParity, RunsNonSquareInputs) {
+  const auto& spec = removal::DefaultModel();
+  const std::string dir = removal::ModelDir("");
+  ASSERT_TRUE(removal::VerifyModel(dir, spec).ok());
+  SessionOptions opts;
+  opts.precision = Precision::kAuto;
+  opts.outputs = {spec.output};
+  opts.free_spatial_dims = true;
+  auto session = Session::Load(removal::ModelPath(dir, spec), opts);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  const std::string photo = std::string(kPhotoDir) + "/astronaut.png";
+  auto fg_share = [](const Tensor& m) {
+    int64_t fg = 0;
+    for (int64_t k = 0; k < m.size(); ++k) fg += m.data<float>()[k] > 0.5f;
+    return static_cast<double>(fg) / static_cast<double>(m.size());
+  };
+  auto square = (*session)->Run({PhotoTensor(photo)});
+  ASSERT_TRUE(square.ok()) << square.status().ToString();
+  auto wide = (*session)->Run({PhotoTensor(photo, 1024, 768)});
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ((*wide)[0].shape(), (Shape{1, 1, 768, 1024}));
+  std::printf("foreground share: 1024x1024 %.3f, 1024x768 %.3f\n", fg_share((*square)[0]),
+              fg_share((*wide)[0]));
+  EXPECT_NEAR(fg_share((*wide)[0]), fg_share((*square)[0]), 0.05);
+
+  // Without free spatial dims the declared 1024x1024 is enforced.
+  opts.free_spatial_dims = false;
+  auto strict = Session::Load(removal::ModelPath(dir, spec), opts);
+  ASSERT_TRUE(strict.ok());
+  auto refused = (*strict)->Run({Tensor(DType::kFloat32, {1, 3, 768, 1024})});
+  EXPECT_EQ(refused.status().code(), "shape_mismatch");
 }
 
 }  // namespace

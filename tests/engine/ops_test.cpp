@@ -63,6 +63,7 @@ TEST_P(OpTest, ConvWithFusedReluAndResidualAdd) {
   b.Output(cat);
   PlanStats stats;
   ExpectMatchesReference(b.graph(), {RandomTensor({1, 16, 20, 18}, 8)}, GetParam(), &stats);
+  if (!Runs(GetParam())) return;
   EXPECT_EQ(stats.fused_post_ops, 3);  // relu, then relu + add
   // Both concat inputs are written in place, although `skip` is also read by two other nodes.
   EXPECT_EQ(stats.concats_in_place, 1);
@@ -141,7 +142,9 @@ TEST_P(OpTest, ConcatInPlaceAndFallback) {
     b.Output(b.Op("Concat", {a, c}, {{"axis", Int(1)}}));
     PlanStats stats;
     ExpectMatchesReference(b.graph(), {RandomTensor({1, 16, 9, 7}, 15)}, GetParam(), &stats);
-    EXPECT_EQ(stats.concats_in_place, c2 == 16 ? 1 : 0);
+    if (Runs(GetParam())) {
+      EXPECT_EQ(stats.concats_in_place, c2 == 16 ? 1 : 0);
+    }
   }
 }
 
