@@ -1,0 +1,110 @@
+// imaging/: everything bgerase does to pixels with libvips 8.14 — decode with limits checked
+// before pixels are read, EXIF orientation, ICC -> sRGB, the model's input tensor, the mask at
+// output resolution, compositing, cropping, size caps, encoding, and metadata carry-over.
+// Knows nothing about options parsing or storage; removal/Pipeline drives it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vips/vips8>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+
+namespace bgerase::imaging {
+
+// Calls VIPS_INIT once per process (thread-safe) and sets libvips' own limits. Returns an
+// error if libvips cannot start.
+Status InitVips();
+
+// libvips' HEIF loader (libheif 1.15) decodes a whole HEIC/AVIF image into memory before the
+// first pixel is handed on, so those formats get a lower pixel cap than the streamed ones. The
+// figure and how it was measured are in docs/imaging.md.
+inline constexpr int64_t kDefaultMaxPixelsHeif = 40'000'000;
+
+// Named, configurable limits; each has its own error code when hit.
+struct DecodeLimits {
+  size_t max_bytes = 30'000'000;     // payload_too_large
+  int64_t max_pixels = 100'000'000;  // image_too_large
+  int64_t max_pixels_heif = 0;       // HEIC/AVIF (decoded whole, not streamed); 0: default
+};
+
+// Metadata blobs exactly as libvips names and stores them on an image.
+struct Metadata {
+  std::string exif;  // "exif-data"
+  std::string xmp;   // "xmp-data"
+  std::string iptc;  // "iptc-data"
+  std::string icc;   // "icc-profile-data"
+};
+
+// `rgb` and `alpha` are views of one decoded buffer held in memory: reading them never decodes
+// the input again and allows random access. They carry no metadata fields of their own (the
+// input's metadata lives in `metadata`). Safe to read from several threads at once.
+struct DecodedImage {
+  vips::VImage rgb;                   // upright (EXIF orientation applied), sRGB, 3 bands, uchar
+  std::optional<vips::VImage> alpha;  // the input's own alpha (1 band uchar), when it had one
+  Metadata metadata;                  // from the input; EXIF orientation reset to 1
+  std::string format;         // "jpeg" | "png" | "webp" | "heif" | "tiff" | "gif" | "bmp" ...
+  int width = 0, height = 0;  // after orientation
+};
+
+// Decodes JPEG, PNG, WebP, HEIC/HEIF, AVIF, TIFF, GIF (first frame) and BMP from memory.
+// Format is recognised from the bytes, never from a name or declared type. Limits are checked
+// from the header before any pixel is decoded. Errors: "payload_too_large", "image_too_large",
+// "unsupported_image" (not an image, or a format we do not take), "corrupt_image" (truncated or
+// damaged), each with a message a person understands.
+Result<DecodedImage> Decode(std::string_view bytes, const DecodeLimits& limits = {});
+
+// How ModelInput shrinks (or enlarges) the photo to the model's square. Which gives better masks
+// is measured on the quality set; kModelResizeKernel names the current choice.
+enum class ResizeKernel {
+  kLanczos3,  // vips_resize with the lanczos3 kernel (box pre-shrink for large factors, gap 2)
+  kArea,      // vips_shrink: box averaging over each output pixel's area (bicubic when enlarging)
+};
+inline constexpr ResizeKernel kModelResizeKernel = ResizeKernel::kLanczos3;
+
+// The model's input: resized to size x size (aspect ratio not kept: the model was trained on
+// squashed inputs), RGB, (x/255 - 0.5) / 1.0, NCHW float32 1x3xSxS. The input's alpha is ignored.
+// Returns an empty Tensor only if libvips fails (out of memory).
+engine::Tensor ModelInput(const DecodedImage& im, int size = 1024,
+                          ResizeKernel kernel = kModelResizeKernel);
+
+// A model mask (float32 in [0,1], mh x mw, row-major) upsampled smoothly (bicubic, clamped) to
+// w x h as a 1-band uchar alpha image held in memory. `mask` is copied; the caller keeps it.
+vips::VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h);
+
+struct ComposeSpec {
+  std::optional<std::array<uint8_t, 4>> background;  // RGBA to flatten onto; none: keep alpha
+  int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;  // 0 width: no crop
+  int out_width = 0, out_height = 0;  // final size after crop (a downscale or the same size)
+  bool alpha_only = false;            // produce the 1-band mask instead of the cutout
+};
+
+// The cutout: `im.rgb` with `alpha` (combined with the input's own alpha), cropped, resized to
+// the output size, and flattened onto `background` when given (an opaque background gives an
+// RGB image; a translucent one keeps alpha). `alpha` must be im.width x im.height. The crop is
+// clamped to the image; out_width/out_height of 0 keep the cropped size. Resizing is done on
+// premultiplied colour so transparent pixels never bleed into edges. The result is lazy: it is
+// computed while it is encoded.
+vips::VImage Compose(const DecodedImage& im, const vips::VImage& alpha, const ComposeSpec& spec);
+
+enum class Format { kPng, kJpeg, kWebp, kAvif };
+struct EncodeSpec {
+  Format format = Format::kPng;
+  int quality = 90;           // jpeg/webp/avif
+  bool keep_metadata = true;  // carry EXIF, XMP, IPTC and ICC into the output
+};
+
+// Encodes `image` (JPEG is always opaque: flattened on white if it still has alpha). Returns
+// the bytes; `mime` receives the content type. With keep_metadata, `metadata` is written as the
+// format allows (PNG: EXIF, XMP, ICC; JPEG: EXIF, XMP, IPTC, ICC; WebP and AVIF: EXIF, XMP, ICC);
+// an RGB ICC profile other than sRGB is honoured by converting the sRGB pixels into it, a CMYK
+// or grey profile (which cannot describe an RGB output) is dropped. Without keep_metadata the
+// output carries no metadata at all. Error: "internal_error" if libvips fails. Thread-safe.
+Result<std::string> Encode(const vips::VImage& image, const Metadata& metadata,
+                           const EncodeSpec& spec, std::string* mime);
+
+}  // namespace bgerase::imaging

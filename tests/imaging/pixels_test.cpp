@@ -1,0 +1,214 @@
+// ModelInput, MaskToAlpha and Compose: shapes and exact pixel values.
+#include <cmath>
+
+#include "imaging/imaging.h"
+#include "test_images.h"
+
+namespace bgerase::imaging {
+namespace {
+
+using namespace testing;  // NOLINT
+
+DecodedImage Solid(int w, int h, std::vector<double> rgb) {
+  EXPECT_TRUE(InitVips().ok());
+  DecodedImage d;
+  d.rgb = VImage::black(w, h, VImage::option()->set("bands", 3))
+              .new_from_image(rgb)
+              .cast(VIPS_FORMAT_UCHAR)
+              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+              .copy_memory();
+  d.width = w;
+  d.height = h;
+  return d;
+}
+
+DecodedImage FromPhoto() {
+  DecodedImage d;
+  d.rgb = Photo();
+  d.width = d.rgb.width();
+  d.height = d.rgb.height();
+  return d;
+}
+
+// Left `split` columns 0, the rest 255.
+VImage SplitAlpha(int w, int h, int split) {
+  return (VImage::xyz(w, h)[0] >= split).cast(VIPS_FORMAT_UCHAR).copy_memory();
+}
+
+class ModelInputTest : public ::testing::TestWithParam<ResizeKernel> {};
+
+TEST_P(ModelInputTest, WhiteBlackAndChannelOrder) {
+  for (auto [colour, expect] : std::vector<std::pair<std::vector<double>, std::vector<float>>>{
+           {{255, 255, 255}, {0.5f, 0.5f, 0.5f}},
+           {{0, 0, 0}, {-0.5f, -0.5f, -0.5f}},
+           {{255, 0, 51}, {0.5f, -0.5f, -0.3f}}}) {
+    const engine::Tensor t = ModelInput(Solid(1500, 700, colour), 1024, GetParam());
+    ASSERT_EQ(t.shape(), (engine::Shape{1, 3, 1024, 1024}));
+    ASSERT_EQ(t.dtype(), engine::DType::kFloat32);
+    const float* p = t.data<float>();
+    for (int c = 0; c < 3; ++c) {
+      float lo = 1e9f, hi = -1e9f;
+      for (int i = 0; i < 1024 * 1024; ++i) {
+        lo = std::min(lo, p[c * 1024 * 1024 + i]);
+        hi = std::max(hi, p[c * 1024 * 1024 + i]);
+      }
+      EXPECT_NEAR(lo, expect[c], 1e-5) << "channel " << c;
+      EXPECT_NEAR(hi, expect[c], 1e-5) << "channel " << c;
+    }
+  }
+}
+
+TEST_P(ModelInputTest, SquashesWithoutKeepingAspect) {
+  // 2000x500: left half white, right half black. Squashed to 256x256 the edge sits at x=128
+  // on every row (a letterbox would add rows of padding instead).
+  DecodedImage d = Solid(2000, 500, {0, 0, 0});
+  const VImage left = (VImage::xyz(2000, 500)[0] < 1000).cast(VIPS_FORMAT_UCHAR);
+  d.rgb = VImage::bandjoin({left, left, left})
+              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+              .copy_memory();
+  const engine::Tensor t = ModelInput(d, 256, GetParam());
+  const float* r = t.data<float>();
+  for (int y : {0, 128, 255}) {
+    EXPECT_NEAR(r[y * 256 + 10], 0.5f, 1e-3) << y;
+    EXPECT_NEAR(r[y * 256 + 120], 0.5f, 0.02) << y;
+    EXPECT_NEAR(r[y * 256 + 136], -0.5f, 0.02) << y;
+    EXPECT_NEAR(r[y * 256 + 250], -0.5f, 1e-3) << y;
+  }
+}
+
+TEST_P(ModelInputTest, SmallInputsAreEnlarged) {
+  const engine::Tensor t = ModelInput(FromPhoto(), 1024, GetParam());
+  ASSERT_EQ(t.shape(), (engine::Shape{1, 3, 1024, 1024}));
+  const float* p = t.data<float>();
+  double sum = 0;
+  for (int i = 0; i < 3 * 1024 * 1024; ++i) sum += p[i];
+  const double mean = sum / (3 * 1024 * 1024);
+  const double photo_mean = Photo().avg() / 255 - 0.5;
+  EXPECT_NEAR(mean, photo_mean, 0.01);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, ModelInputTest,
+                         ::testing::Values(ResizeKernel::kLanczos3, ResizeKernel::kArea));
+
+TEST(MaskToAlphaTest, ExactSizeAndValues) {
+  std::vector<float> mask(64 * 64);
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) mask[y * 64 + x] = x < 32 ? 0.0f : 1.0f;
+  }
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1001, 677}, {40, 17}, {64, 64}}) {
+    const VImage a = MaskToAlpha(mask.data(), 64, 64, w, h);
+    EXPECT_EQ(a.width(), w);
+    EXPECT_EQ(a.height(), h);
+    EXPECT_EQ(a.bands(), 1);
+    EXPECT_EQ(a.format(), VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(Pixel(a, 0, h / 2)[0], 0);
+    EXPECT_EQ(Pixel(a, w - 1, h / 2)[0], 255);
+    EXPECT_GE(a.min(), 0);
+  }
+  // Half-way values stay half-way, and smoothly: no step wider than a few levels when enlarged.
+  std::vector<float> ramp(16 * 16);
+  for (int i = 0; i < 256; ++i) ramp[i] = (i % 16) / 15.0f;
+  const VImage a = MaskToAlpha(ramp.data(), 16, 16, 1600, 100);
+  double last = Pixel(a, 0, 50)[0];
+  for (int x = 1; x < 1600; ++x) {
+    const double v = Pixel(a, x, 50)[0];
+    EXPECT_LE(std::abs(v - last), 3) << x;
+    last = v;
+  }
+}
+
+TEST(ComposeTest, CutoutKeepsAlpha) {
+  const DecodedImage d = FromPhoto();
+  const VImage out = Compose(d, SplitAlpha(451, 300, 200), {});
+  EXPECT_EQ(out.width(), 451);
+  EXPECT_EQ(out.bands(), 4);
+  EXPECT_EQ(Pixel(out, 10, 10)[3], 0);
+  EXPECT_EQ(Pixel(out, 300, 10)[3], 255);
+  std::vector<double> rgb = Pixel(d.rgb, 300, 10);
+  rgb.push_back(255);
+  EXPECT_EQ(Pixel(out, 300, 10), rgb);
+}
+
+TEST(ComposeTest, OpaqueBackgroundGivesRgb) {
+  const DecodedImage d = FromPhoto();
+  ComposeSpec spec;
+  spec.background = std::array<uint8_t, 4>{255, 0, 0, 255};
+  const VImage out = Compose(d, SplitAlpha(451, 300, 200), spec);
+  EXPECT_EQ(out.bands(), 3);
+  EXPECT_EQ(Pixel(out, 10, 10), (std::vector<double>{255, 0, 0}));
+  EXPECT_EQ(Pixel(out, 300, 10), Pixel(d.rgb, 300, 10));
+}
+
+TEST(ComposeTest, TranslucentBackgroundBlendsAndKeepsAlpha) {
+  const DecodedImage d = FromPhoto();
+  ComposeSpec spec;
+  spec.background = std::array<uint8_t, 4>{0, 0, 255, 128};
+  const VImage out = Compose(d, SplitAlpha(451, 300, 200), spec);
+  ASSERT_EQ(out.bands(), 4);
+  const std::vector<double> bg = Pixel(out, 10, 10);
+  EXPECT_EQ(bg[2], 255);
+  EXPECT_EQ(bg[0], 0);
+  EXPECT_NEAR(bg[3], 128, 1);
+  std::vector<double> fg = Pixel(d.rgb, 300, 10);
+  fg.push_back(255);
+  const std::vector<double> got = Pixel(out, 300, 10);
+  for (int b = 0; b < 4; ++b) EXPECT_NEAR(got[b], fg[b], 1) << b;
+}
+
+TEST(ComposeTest, CropThenResize) {
+  const DecodedImage d = FromPhoto();
+  ComposeSpec spec;
+  spec.crop_left = 150;
+  spec.crop_top = 20;
+  spec.crop_width = 100;
+  spec.crop_height = 50;
+  VImage out = Compose(d, SplitAlpha(451, 300, 200), spec);
+  ASSERT_EQ(out.width(), 100);
+  ASSERT_EQ(out.height(), 50);
+  EXPECT_EQ(Pixel(out, 49, 0)[3], 0);    // x=199 in the photo
+  EXPECT_EQ(Pixel(out, 50, 0)[3], 255);  // x=200
+  std::vector<double> rgb = Pixel(d.rgb, 249, 60);
+  rgb.push_back(255);
+  EXPECT_EQ(Pixel(out, 100 - 1, 40), rgb);
+
+  spec.out_width = 50;
+  spec.out_height = 25;
+  out = Compose(d, SplitAlpha(451, 300, 200), spec);
+  EXPECT_EQ(out.width(), 50);
+  EXPECT_EQ(out.height(), 25);
+  EXPECT_EQ(Pixel(out, 5, 10)[3], 0);
+  EXPECT_EQ(Pixel(out, 45, 10)[3], 255);
+  // Premultiplied resizing: colours next to the transparent half are the photo's, not black.
+  const std::vector<double> edge = Pixel(out, 25, 10);
+  const std::vector<double> ref = Pixel(d.rgb.extract_area(200, 20, 4, 50).resize(0.5), 0, 20);
+  for (int b = 0; b < 3; ++b) EXPECT_NEAR(edge[b], ref[b], 40) << b;
+
+  // A crop reaching past the edge is clamped.
+  spec = {};
+  spec.crop_left = 400;
+  spec.crop_top = 250;
+  spec.crop_width = 500;
+  spec.crop_height = 500;
+  out = Compose(d, SplitAlpha(451, 300, 200), spec);
+  EXPECT_EQ(out.width(), 51);
+  EXPECT_EQ(out.height(), 50);
+}
+
+TEST(ComposeTest, AlphaOnlyAndInputAlpha) {
+  DecodedImage d = FromPhoto();
+  // The input itself is transparent in its bottom 100 rows.
+  d.alpha = (VImage::xyz(451, 300)[1] < 200).cast(VIPS_FORMAT_UCHAR).copy_memory();
+  ComposeSpec spec;
+  spec.alpha_only = true;
+  const VImage mask = Compose(d, SplitAlpha(451, 300, 200), spec);
+  EXPECT_EQ(mask.bands(), 1);
+  EXPECT_EQ(Pixel(mask, 10, 10)[0], 0);
+  EXPECT_EQ(Pixel(mask, 300, 10)[0], 255);
+  EXPECT_EQ(Pixel(mask, 300, 250)[0], 0) << "input transparency is lost";
+  spec.out_width = 45;
+  spec.out_height = 30;
+  EXPECT_EQ(Compose(d, SplitAlpha(451, 300, 200), spec).width(), 45);
+}
+
+}  // namespace
+}  // namespace bgerase::imaging
