@@ -661,6 +661,26 @@ TEST(CapSize, Table) {
   }
 }
 
+// Sizes where floor(sqrt()) in long double is one pixel off, in both directions (found by a
+// search; expected values from exact integer square roots): CapSize must still be exact.
+TEST(CapSize, ExactWhereFloatingPointIsNot) {
+  const std::vector<std::tuple<int, int, int64_t, std::pair<int, int>>> cases = {
+      // long double rounds up past the cap
+      {1433764734, 560563237, 756123988738, {1390666, 543713}},
+      {930579177, 52201318, 228807841543, {2019627, 113292}},
+      {736956605, 33752646, 129993575017, {1684720, 77160}},
+      // long double rounds down and would lose a pixel
+      {725578010, 362789005, 504895926728, {1004884, 502442}},
+      {1677575607, 1677575607, 717007578169, {846763, 846763}},
+      {1395229172, 348807293, 53798483025, {463890, 115972}},
+  };
+  for (const auto& [w, h, max, want] : cases) {
+    const auto got = CapSize(w, h, max);
+    EXPECT_EQ(got, want) << w << "x" << h << " max " << max;
+    EXPECT_LE(int64_t{got.first} * got.second, max);
+  }
+}
+
 TEST(ForegroundBox, Table) {
   std::vector<uint8_t> a(5 * 4, 0);
   EXPECT_TRUE(ForegroundBox(a.data(), 5, 4).empty());
@@ -692,6 +712,8 @@ TEST(CropRect, Table) {
   EXPECT_EQ(CropRect({200, 200, 10, 10}, {5, false}, 64, 48), (Box{0, 0, 64, 48}));
   // A subject reaching outside the image is clipped first.
   EXPECT_EQ(CropRect({-5, -5, 20, 20}, {0, false}, 64, 48), (Box{0, 0, 15, 15}));
+  // ... and a percent margin is taken of the clipped box (10 px wide here, not 20).
+  EXPECT_EQ(CropRect({-10, 0, 20, 10}, {50, true}, 100, 100), (Box{0, 0, 15, 15}));
 }
 
 }  // namespace
