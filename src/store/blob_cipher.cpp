@@ -81,28 +81,31 @@ Result<Bytes> OpenBlob(const ObjectKey& key, std::string_view object_id, ByteVie
                                                       key.data()) != 0) {
     return corrupt;
   }
-  Bytes out;
-  out.reserve(blob.size() - kPrefix);
+  // Every chunk carries exactly kAbytes of overhead, so the plaintext fits in blob - prefix;
+  // decrypt in place into the output instead of through a bounce buffer.
+  Bytes out(blob.size() - kPrefix);
   std::size_t off = kPrefix;
+  std::size_t out_off = 0;
   bool final_seen = false;
-  Bytes chunk(kChunk);
   while (off < blob.size()) {
     if (final_seen) return corrupt;  // data after the final chunk
     const std::size_t n = std::min(kChunk + kAbytes, blob.size() - off);
     if (n < kAbytes) return corrupt;
     unsigned long long got = 0;
     unsigned char tag = 0;
-    if (crypto_secretstream_xchacha20poly1305_pull(&st, chunk.data(), &got, &tag, blob.data() + off,
-                                                   n, Ad(object_id), object_id.size()) != 0) {
+    if (crypto_secretstream_xchacha20poly1305_pull(&st, out.data() + out_off, &got, &tag,
+                                                   blob.data() + off, n, Ad(object_id),
+                                                   object_id.size()) != 0) {
       sodium_memzero(&st, sizeof st);
       return corrupt;
     }
-    out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+    out_off += static_cast<std::size_t>(got);
     final_seen = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     off += n;
   }
   sodium_memzero(&st, sizeof st);
   if (!final_seen) return corrupt;  // truncated
+  out.resize(out_off);
   return out;
 }
 

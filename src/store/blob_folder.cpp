@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -95,10 +94,28 @@ Status BlobFolder::Write(const ObjectId& id, const ObjectKey& key, ByteView plai
 Result<Bytes> BlobFolder::Read(const ObjectId& id, const ObjectKey& key) const {
   if (!IsWellFormedObjectId(id)) return Status(errors::kNotFound, "no such object");
   const fs::path p = PathFor(id);
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Status(errors::kNotFound, "no such object");
-  Bytes blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status(errors::kStorageError, "cannot read " + p.string());
+  // An open descriptor keeps the file readable even if it is unlinked while we read.
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status(errors::kNotFound, "no such object");
+    return IoError("cannot open", p, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return IoError("cannot stat", p, err);
+  }
+  Bytes blob(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < blob.size()) {
+    const ssize_t r = ::read(fd, blob.data() + got, blob.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  blob.resize(got);  // a short read fails authentication below, as it should
   return OpenBlob(key, id, blob);
 }
 
