@@ -9,6 +9,7 @@ namespace bgerase::cli {
 void RegisterModelsCommand(CLI::App& app);
 void RegisterInfoCommand(CLI::App& app);
 void RegisterEngineCommand(CLI::App& app);
+void RegisterRemoveCommand(CLI::App& app);
 #ifdef BGERASE_HAVE_STORE
 void RegisterAdminCommand(CLI::App& app);
 void RegisterDatasetCommand(CLI::App& app);

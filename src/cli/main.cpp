@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"bgerase: self-hosted, privacy-first background removal"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "bgerase 0.1.0");
+  bgerase::cli::RegisterRemoveCommand(app);
   bgerase::cli::RegisterModelsCommand(app);
   bgerase::cli::RegisterInfoCommand(app);
   bgerase::cli::RegisterEngineCommand(app);

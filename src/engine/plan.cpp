@@ -9,6 +9,9 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
 #include <climits>
 #include <cstdlib>
 #include <dnnl.hpp>
@@ -584,11 +587,31 @@ Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
     outs.push_back(c != P.constant_outputs.end() ? c->second : Tensor(DType::kFloat32, P.out_shapes[i]));
     if (c == P.constant_outputs.end()) P.user_out[i].set_data_handle(outs.back().raw());
   }
+  // BGERASE_PROFILE=1: time every step (waiting after each) and print the slowest to stderr.
+  static const bool profile = std::getenv("BGERASE_PROFILE") != nullptr;
   try {
+    std::vector<std::pair<double, std::string>> times;
     for (auto& st : P.steps) {
-      if (st.run) st.run(P.strm);
+      if (!st.run) continue;
+      const auto t0 = std::chrono::steady_clock::now();
+      st.run(P.strm);
+      if (profile) {
+        P.strm.wait();
+        times.push_back({std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), st.name});
+      }
     }
     P.strm.wait();
+    if (profile) {
+      std::map<std::string, double> by_op;
+      double total = 0;
+      for (const auto& [ms, name] : times) {
+        by_op[name.substr(0, name.find(' '))] += ms;
+        total += ms;
+      }
+      std::fprintf(stderr, "profile: %.1f ms in %zu steps;", total, times.size());
+      for (const auto& [op, ms] : by_op) std::fprintf(stderr, " %s %.1f", op.c_str(), ms);
+      std::fprintf(stderr, "\n");
+    }
   } catch (const dnnl::error& e) {
     return Status("inference_failed", std::string("oneDNN: ") + e.what());
   }

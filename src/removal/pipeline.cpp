@@ -1,0 +1,135 @@
+// See pipeline.h. The model sees a 1024x1024 squash of the image; the mask comes back to full
+// resolution, and every later step (crop, size cap, background) works at output resolution.
+#include "removal/pipeline.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "removal/model_registry.h"
+
+namespace bgerase::removal {
+namespace {
+
+constexpr int kModelSize = 1024;
+constexpr uint8_t kForegroundThreshold = 10;  // alpha above this counts as subject
+
+double MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+imaging::Format ToImagingFormat(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::kPng: return imaging::Format::kPng;
+    case OutputFormat::kJpeg: return imaging::Format::kJpeg;
+    case OutputFormat::kWebp: return imaging::Format::kWebp;
+    case OutputFormat::kAvif: return imaging::Format::kAvif;
+  }
+  return imaging::Format::kPng;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {
+  BGERASE_RETURN_IF_ERROR(imaging::InitVips());
+  const ModelSpec& spec = DefaultModel();
+  const std::string dir = ModelDir(config.model_dir);
+  BGERASE_RETURN_IF_ERROR(VerifyModel(dir, spec));
+  engine::SessionOptions opts;
+  opts.precision = config.precision;
+  opts.threads = config.threads;
+  opts.outputs = {spec.output};
+  auto session = engine::Session::Load(ModelPath(dir, spec), opts);
+  if (!session.ok()) return session.status();
+  auto plan = (*session)->Prepare({{1, 3, kModelSize, kModelSize}});
+  if (!plan.ok()) return plan.status();
+  return std::unique_ptr<Pipeline>(
+      new Pipeline(std::move(session).value(), config, ModelPath(dir, spec)));
+}
+
+Result<PreparedImage> Pipeline::Prepare(std::string_view bytes) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto image = imaging::Decode(bytes, config_.limits);
+  if (!image.ok()) return image.status();
+  PreparedImage p;
+  p.input = imaging::ModelInput(*image, kModelSize);
+  p.image = std::move(image).value();
+  p.decode_ms = MsSince(t0);
+  return p;
+}
+
+Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOptions& options) {
+  RemovalResult r;
+  r.decode_ms = prepared.decode_ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto out = session_->Run({prepared.input});
+  if (!out.ok()) return out.status();
+  r.inference_ms = MsSince(t0);
+  t0 = std::chrono::steady_clock::now();
+
+  const imaging::DecodedImage& im = prepared.image;
+  const int w = im.width, h = im.height;
+  try {
+    // One full-resolution alpha plane, kept in memory: the box needs all of it, and compose
+    // reuses it instead of upsampling twice.
+    vips::VImage alpha =
+        imaging::MaskToAlpha((*out)[0].data<float>(), kModelSize, kModelSize, w, h).copy_memory();
+    if (im.alpha) alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
+                              .cast(VIPS_FORMAT_UCHAR)
+                              .copy_memory();
+    const auto* plane = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
+    const Box subject = ForegroundBox(plane, w, h, kForegroundThreshold);
+    const Box crop = options.crop ? CropRect(subject, options.crop_margin, w, h) : Box{0, 0, w, h};
+    const auto [ow, oh] = CapSize(crop.width, crop.height, options.max_pixels);
+
+    imaging::ComposeSpec spec;
+    if (options.bg_color) {
+      spec.background = std::array<uint8_t, 4>{options.bg_color->r, options.bg_color->g,
+                                                options.bg_color->b, options.bg_color->a};
+    }
+    spec.crop_left = crop.left;
+    spec.crop_top = crop.top;
+    spec.crop_width = crop.width;
+    spec.crop_height = crop.height;
+    spec.out_width = ow;
+    spec.out_height = oh;
+    spec.alpha_only = options.channels == Channels::kAlpha;
+    imaging::DecodedImage base = im;
+    base.alpha.reset();  // already folded into `alpha`
+    vips::VImage composed = imaging::Compose(base, alpha, spec);
+
+    imaging::EncodeSpec enc;
+    enc.format = spec.alpha_only ? imaging::Format::kPng : ToImagingFormat(options.format);
+    enc.quality = options.quality;
+    enc.keep_metadata = options.keep_metadata;
+    auto bytes = imaging::Encode(composed, im.metadata, enc, &r.mime);
+    if (!bytes.ok()) return bytes.status();
+    r.bytes = std::move(bytes).value();
+    r.width = ow;
+    r.height = oh;
+    if (!subject.empty()) {
+      // The subject box in output coordinates: relative to the crop, scaled with the output.
+      const double sx = static_cast<double>(ow) / crop.width, sy = static_cast<double>(oh) / crop.height;
+      const int l = std::max(subject.left, crop.left), t = std::max(subject.top, crop.top);
+      const int rr = std::min(subject.left + subject.width, crop.left + crop.width);
+      const int b = std::min(subject.top + subject.height, crop.top + crop.height);
+      r.foreground.left = static_cast<int>(std::floor((l - crop.left) * sx));
+      r.foreground.top = static_cast<int>(std::floor((t - crop.top) * sy));
+      r.foreground.width = std::max(1, static_cast<int>(std::ceil((rr - crop.left) * sx)) - r.foreground.left);
+      r.foreground.height = std::max(1, static_cast<int>(std::ceil((b - crop.top) * sy)) - r.foreground.top);
+      r.foreground.width = std::min(r.foreground.width, ow - r.foreground.left);
+      r.foreground.height = std::min(r.foreground.height, oh - r.foreground.top);
+    }
+  } catch (const vips::VError& e) {
+    return Status("corrupt_image", std::string("the image could not be processed: ") + e.what());
+  }
+  r.encode_ms = MsSince(t0);
+  return r;
+}
+
+Result<RemovalResult> Pipeline::Run(std::string_view bytes, const RemovalOptions& options) {
+  auto p = Prepare(bytes);
+  if (!p.ok()) return p.status();
+  return Finish(std::move(p).value(), options);
+}
+
+}  // namespace bgerase::removal
