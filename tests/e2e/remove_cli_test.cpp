@@ -1,0 +1,184 @@
+// End to end: the built `bgerase remove` with the real model on real photographs (Debian's
+// python3-skimage data), read back with libvips the way a customer's tools would.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "../imaging/test_images.h"
+
+namespace bgerase::e2e {
+namespace {
+namespace fs = std::filesystem;
+using imaging::testing::ExifBlob;
+using imaging::testing::Load;
+using imaging::testing::Photo;
+using imaging::testing::Profile;
+using imaging::testing::ReadFile;
+using imaging::testing::Save;
+using imaging::testing::WithBlob;
+using vips::VImage;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout
+};
+
+CliRun Bgerase(const std::string& args) {
+  CliRun r;
+  const std::string cmd = std::string(BGERASE_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+void WriteFile(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Mean alpha (0..255) over a rectangle of a 4-band image.
+double MeanAlpha(const VImage& im, int left, int top, int w, int h) {
+  return im.extract_area(left, top, w, h).extract_band(im.bands() - 1).avg();
+}
+
+class RemoveCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("bgerase-e2e-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "in" / "nested");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(RemoveCli, BatchKeepsSubjectsDropsBackgroundsAndSurvivesBadFiles) {
+  WriteFile(dir_ / "in" / "astronaut.png", ReadFile(imaging::testing::kSkimage + "astronaut.png"));
+  WriteFile(dir_ / "in" / "nested" / "coffee.png", ReadFile(imaging::testing::kSkimage + "coffee.png"));
+  const std::string jpeg = Save(Photo("astronaut.png"), ".jpg[Q=90]");
+  WriteFile(dir_ / "in" / "truncated.jpg", jpeg.substr(0, jpeg.size() / 2));
+  WriteFile(dir_ / "in" / "notes.png", "these are not pixels\n");
+  const CliRun r = Bgerase("remove '" + (dir_ / "in").string() + "' --out-dir '" +
+                        (dir_ / "out").string() + "' --json");
+  EXPECT_EQ(r.exit_code, 1) << "a failed file makes the batch exit non-zero";
+  std::map<std::string, nlohmann::json> lines;
+  std::stringstream ss(r.out);
+  for (std::string line; std::getline(ss, line);) {
+    auto j = nlohmann::json::parse(line);
+    lines[fs::path(j["input"].get<std::string>()).filename().string()] = j;
+  }
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines["truncated.jpg"]["error"]["code"], "corrupt_image");
+  EXPECT_EQ(lines["notes.png"]["error"]["code"], "unsupported_image");
+  ASSERT_FALSE(lines["astronaut.png"].contains("error")) << lines["astronaut.png"];
+  ASSERT_FALSE(lines["coffee.png"].contains("error")) << lines["coffee.png"];
+
+  // Astronaut 512x512 on a white studio background: face and suit kept, top-right wall gone.
+  const VImage astro = VImage::new_from_file((dir_ / "out" / "astronaut.png").string().c_str());
+  EXPECT_EQ(astro.width(), 512);
+  EXPECT_EQ(astro.bands(), 4);
+  EXPECT_GT(MeanAlpha(astro, 200, 90, 60, 60), 240) << "face";
+  EXPECT_GT(MeanAlpha(astro, 100, 350, 80, 80), 240) << "suit";
+  EXPECT_LT(MeanAlpha(astro, 400, 10, 100, 100), 15) << "wall";
+  // Coffee 600x400, mirrored into the nested folder: the cup kept, the table corner gone.
+  const VImage cup = VImage::new_from_file((dir_ / "out" / "nested" / "coffee.png").string().c_str());
+  EXPECT_EQ(cup.width(), 600);
+  EXPECT_GT(MeanAlpha(cup, 220, 120, 60, 60), 240) << "cup";
+  EXPECT_LT(MeanAlpha(cup, 0, 0, 40, 40), 15) << "corner";
+  const auto fg = lines["coffee.png"]["foreground"];
+  EXPECT_GT(fg["width"].get<int>(), 300);
+  EXPECT_LT(fg["left"].get<int>(), 220);
+}
+
+TEST_F(RemoveCli, EveryOutputFormatDecodesWithTheRightSizeAndAlpha) {
+  const fs::path in = dir_ / "in" / "chelsea.png";
+  WriteFile(in, ReadFile(imaging::testing::kSkimage + "chelsea.png"));
+  struct Case {
+    std::string args, ext;
+    int bands;
+  };
+  for (const Case& c : std::vector<Case>{{"--format png", ".png", 4},
+                                         {"--format jpg", ".jpg", 3},
+                                         {"--format webp", ".webp", 4},
+                                         {"--format avif", ".avif", 4},
+                                         {"--channels alpha", ".png", 1},
+                                         {"--format jpeg --bg-color '#00ff00'", ".jpg", 3},
+                                         {"--size preview", ".png", 4}}) {
+    SCOPED_TRACE(c.args);
+    const fs::path out = dir_ / ("out" + c.ext);
+    const CliRun r = Bgerase("remove '" + in.string() + "' -o '" + out.string() + "' " + c.args);
+    ASSERT_EQ(r.exit_code, 0);
+    const VImage im = Load(ReadFile(out.string()));
+    EXPECT_EQ(im.bands(), c.bands);
+    if (c.args == "--size preview") {
+      EXPECT_LE(static_cast<int64_t>(im.width()) * im.height(), 250'000);
+      EXPECT_LT(std::abs(static_cast<double>(im.width()) / im.height() - 451.0 / 300), 0.02);
+    } else {
+      EXPECT_EQ(im.width(), 451);
+      EXPECT_EQ(im.height(), 300);
+    }
+    fs::remove(out);
+  }
+}
+
+TEST_F(RemoveCli, MetadataTravelsByDefaultAndStripRemovesIt) {
+  VImage photo = WithBlob(Photo("coffee.png"), VIPS_META_EXIF_NAME, ExifBlob("(c) Jane Doe 2026", 1));
+  photo = WithBlob(photo, VIPS_META_ICC_NAME, Profile("srgb"));
+  const fs::path in = dir_ / "in" / "coffee.jpg";
+  WriteFile(in, Save(photo, ".jpg[Q=92]"));
+  for (const std::string fmt : {"png", "jpg", "webp", "avif"}) {
+    SCOPED_TRACE(fmt);
+    const fs::path kept = dir_ / ("kept." + fmt), stripped = dir_ / ("stripped." + fmt);
+    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + kept.string() + "' --format " + fmt).exit_code, 0);
+    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + stripped.string() + "' --format " + fmt +
+                      " --metadata strip").exit_code, 0);
+    const VImage k = Load(ReadFile(kept.string()));
+    ASSERT_GT(k.get_typeof("exif-ifd0-Copyright"), 0u) << "no EXIF copyright kept";
+    EXPECT_NE(std::string(k.get_string("exif-ifd0-Copyright")).find("Jane Doe"), std::string::npos);
+    EXPECT_GT(k.get_typeof(VIPS_META_ICC_NAME), 0u) << "no ICC profile kept";
+    const VImage s = Load(ReadFile(stripped.string()));
+    EXPECT_EQ(s.get_typeof("exif-ifd0-Copyright"), 0u);
+    EXPECT_EQ(s.get_typeof(VIPS_META_ICC_NAME), 0u);
+  }
+}
+
+TEST_F(RemoveCli, RotatedPhotoComesOutUprightAndStdinWorks) {
+  VImage stored = Photo("chelsea.png");  // 451x300, stored sideways with orientation 6
+  stored = WithBlob(stored, VIPS_META_EXIF_NAME, ExifBlob("", 6));
+  stored.set(VIPS_META_ORIENTATION, 6);
+  const fs::path in = dir_ / "in" / "sideways.jpg";
+  WriteFile(in, Save(stored, ".jpg[Q=92]"));
+  const fs::path out = dir_ / "upright.png";
+  const CliRun r = Bgerase("remove - -o '" + out.string() + "' < '" + in.string() + "'");
+  ASSERT_EQ(r.exit_code, 0);
+  const VImage up = Load(ReadFile(out.string()));
+  EXPECT_EQ(up.width(), 300);
+  EXPECT_EQ(up.height(), 451);
+  // stdout too: `bgerase remove - < in > out`
+  const CliRun piped = Bgerase("remove - < '" + in.string() + "'");
+  ASSERT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(Load(piped.out).width(), 300);
+}
+
+TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {
+  const fs::path in = dir_ / "in" / "coffee.png";
+  const std::string original = ReadFile(imaging::testing::kSkimage + "coffee.png");
+  WriteFile(in, original);
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' -o '" + in.string() + "'").exit_code, 1);
+  EXPECT_EQ(ReadFile(in.string()), original);
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' '" + in.string() + "' -o x.png").exit_code, 2);
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' --bg-color notacolour").exit_code, 2);
+  EXPECT_EQ(Bgerase("remove '" + (dir_ / "missing.png").string() + "'").exit_code, 2);
+  // With neither -o nor --out-dir the cutout lands beside the input.
+  ASSERT_EQ(Bgerase("remove '" + in.string() + "'").exit_code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "in" / "coffee.cutout.png"));
+}
+
+}  // namespace
+}  // namespace bgerase::e2e
