@@ -13,6 +13,10 @@ namespace {
 
 using vips::VImage;
 
+// zlib level 3: measured on a 50 MP photo, level 6 (libvips' default) takes about twice as long
+// for a file about 2% smaller; PNG encoding is single-threaded and dominates the output path.
+constexpr int kPngCompression = 3;
+
 void StripFields(const VImage& image) {
   gchar** fields = vips_image_get_fields(image.get_image());
   for (gchar** f = fields; *f; ++f) vips_image_remove(image.get_image(), *f);
@@ -97,7 +101,7 @@ Result<std::string> Encode(const VImage& image, const Metadata& metadata, const 
     switch (spec.format) {
       case Format::kPng:
         *mime = "image/png";
-        blob = x.pngsave_buffer(options->set("compression", 6));
+        blob = x.pngsave_buffer(options->set("compression", kPngCompression));
         break;
       case Format::kJpeg:
         *mime = "image/jpeg";

@@ -2,6 +2,7 @@
 // resolution, and the composed cutout.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "imaging/imaging.h"
 
@@ -22,12 +23,17 @@ VImage ExactSize(VImage im, int w, int h) {
 }
 
 // Resizes to exactly w x h, not keeping the aspect ratio.
+// Resizes to exactly w x h, not keeping the aspect ratio. gap 0: the kernel itself does all of
+// the shrinking (no box pre-shrink), which is both the higher-quality and, from an image in
+// memory, the faster path.
 VImage ResizeTo(const VImage& im, int w, int h, VipsKernel kernel) {
   if (im.width() == w && im.height() == h) return im;
   const double hscale = static_cast<double>(w) / im.width();
   const double vscale = static_cast<double>(h) / im.height();
   return ExactSize(
-      im.resize(hscale, VImage::option()->set("vscale", vscale)->set("kernel", kernel)), w, h);
+      im.resize(hscale,
+                VImage::option()->set("vscale", vscale)->set("kernel", kernel)->set("gap", 0.0)),
+      w, h);
 }
 
 }  // namespace
@@ -69,14 +75,38 @@ engine::Tensor ModelInput(const DecodedImage& im, int size, ResizeKernel kernel)
 }
 
 VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h) {
-  VImage m(
-      vips_image_new_from_memory_copy(mask, sizeof(float) * mw * mh, mw, mh, 1, VIPS_FORMAT_FLOAT));
-  // Bicubic may overshoot [0,1] a little; the cast to uchar clamps it.
-  return ResizeTo(m, w, h, VIPS_KERNEL_CUBIC)
-      .linear(255.0, 0.5)
-      .cast(VIPS_FORMAT_UCHAR)
-      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W))
-      .copy_memory();
+  // Plain bilinear with pixel centres aligned, written straight into the output plane: several
+  // times faster than libvips' general affine path for a 1024^2 -> 50 MP enlargement.
+  std::vector<int> x0(w), x1(w);
+  std::vector<float> fx(w);
+  auto source = [](int i, int out, int in) {
+    return std::clamp((i + 0.5f) * static_cast<float>(in) / static_cast<float>(out) - 0.5f, 0.0f,
+                      static_cast<float>(in - 1));
+  };
+  for (int x = 0; x < w; ++x) {
+    const float sx = source(x, w, mw);
+    x0[x] = static_cast<int>(sx);
+    x1[x] = std::min(x0[x] + 1, mw - 1);
+    fx[x] = sx - static_cast<float>(x0[x]);
+  }
+  auto* plane = static_cast<uint8_t*>(g_malloc(static_cast<size_t>(w) * h));
+  std::vector<float> row(mw);
+  for (int y = 0; y < h; ++y) {
+    const float sy = source(y, h, mh);
+    const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, mh - 1);
+    const float fy = sy - static_cast<float>(y0);
+    const float* r0 = mask + static_cast<size_t>(y0) * mw;
+    const float* r1 = mask + static_cast<size_t>(y1) * mw;
+    for (int x = 0; x < mw; ++x) row[x] = r0[x] + (r1[x] - r0[x]) * fy;
+    uint8_t* out = plane + static_cast<size_t>(y) * w;
+    for (int x = 0; x < w; ++x) {
+      const float v = row[x0[x]] + (row[x1[x]] - row[x0[x]]) * fx[x];
+      out[x] = static_cast<uint8_t>(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f);
+    }
+  }
+  return VImage::new_from_memory_steal(plane, static_cast<size_t>(w) * h, w, h, 1,
+                                       VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
 }
 
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
@@ -122,6 +152,9 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
                  .cast(VIPS_FORMAT_UCHAR);
     cutout = as(cutout, VIPS_INTERPRETATION_sRGB);
   }
+  // What the mask removed is gone, not hidden: fully transparent pixels carry no photo colour
+  // (which also lets PNG and WebP compress the background away).
+  cutout = (cutout[3] == 0).ifthenelse(0, cutout);
   if (spec.background && (*spec.background)[3] != 0) {
     const auto& bg = *spec.background;
     VImage base =

@@ -42,7 +42,7 @@ TEST_P(ModelInputTest, WhiteBlackAndChannelOrder) {
            {{255, 255, 255}, {0.5f, 0.5f, 0.5f}},
            {{0, 0, 0}, {-0.5f, -0.5f, -0.5f}},
            {{255, 0, 51}, {0.5f, -0.5f, -0.3f}}}) {
-    const engine::Tensor t = ModelInput(Solid(1500, 700, colour), 1024, GetParam());
+    const engine::Tensor t = ModelInput(Solid(4000, 3000, colour), 1024, GetParam());
     ASSERT_EQ(t.shape(), (engine::Shape{1, 3, 1024, 1024}));
     ASSERT_EQ(t.dtype(), engine::DType::kFloat32);
     const float* p = t.data<float>();
@@ -68,11 +68,12 @@ TEST_P(ModelInputTest, SquashesWithoutKeepingAspect) {
               .copy_memory();
   const engine::Tensor t = ModelInput(d, 256, GetParam());
   const float* r = t.data<float>();
+  // libvips' fixed-point lanczos3 coefficients may round a level down at large shrink factors.
   for (int y : {0, 128, 255}) {
-    EXPECT_NEAR(r[y * 256 + 10], 0.5f, 1e-3) << y;
+    EXPECT_NEAR(r[y * 256 + 10], 0.5f, 1.5f / 255) << y;
     EXPECT_NEAR(r[y * 256 + 120], 0.5f, 0.02) << y;
     EXPECT_NEAR(r[y * 256 + 136], -0.5f, 0.02) << y;
-    EXPECT_NEAR(r[y * 256 + 250], -0.5f, 1e-3) << y;
+    EXPECT_NEAR(r[y * 256 + 250], -0.5f, 1.5f / 255) << y;
   }
 }
 
