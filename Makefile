@@ -14,10 +14,13 @@ serve: setup
 test: setup
 	ctest --test-dir build --output-on-failure -j2
 
-bench: bench-engine
+bench: bench-engine bench-e2e
 
 bench-engine: setup
 	bench/engine.sh
+
+bench-e2e: setup
+	bench/e2e.sh
 
 clean:
 	rm -rf build
