@@ -6,8 +6,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <vips/vips8>
-
 #include "cli/commands.h"
 #include "engine/session.h"
 #include "removal/model_registry.h"
@@ -100,57 +98,6 @@ int Run(const EngineRunArgs& a) {
   return 0;
 }
 
-// Until the imaging pipeline lands (issue 3): photo -> 1024x1024 tensor -> model -> mask PNG at
-// the photo's size. Plain libvips resizes; no metadata, no compositing.
-int Mask(const std::string& in_path, const std::string& out_path, const std::string& precision) {
-  if (VIPS_INIT("bgerase")) return 1;
-  auto prec = engine::ParsePrecision(precision);
-  const auto& spec = removal::DefaultModel();
-  const std::string dir = removal::ModelDir("");
-  Status st = prec.ok() ? removal::VerifyModel(dir, spec) : prec.status();
-  if (!st.ok()) {
-    std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
-    return 1;
-  }
-  try {
-    vips::VImage im = vips::VImage::new_from_file(in_path.c_str()).autorot();
-    if (im.has_alpha()) im = im.flatten();
-    im = im.colourspace(VIPS_INTERPRETATION_sRGB).cast(VIPS_FORMAT_UCHAR);
-    const int w = im.width(), h = im.height();
-    vips::VImage small = im.resize(1024.0 / w, vips::VImage::option()->set("vscale", 1024.0 / h));
-    size_t n = 0;
-    auto* px = static_cast<uint8_t*>(small.write_to_memory(&n));
-    engine::Tensor t(engine::DType::kFloat32, {1, 3, 1024, 1024});
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t i = 0; i < 1024 * 1024; ++i) t.data<float>()[c * 1048576 + i] = px[i * 3 + c] / 255.f - 0.5f;
-    g_free(px);
-    engine::SessionOptions opts;
-    opts.precision = *prec;
-    opts.outputs = {spec.output};
-    auto session = engine::Session::Load(removal::ModelPath(dir, spec), opts);
-    if (!session.ok()) {
-      std::fprintf(stderr, "error: %s\n", session.status().ToString().c_str());
-      return 1;
-    }
-    auto out = (*session)->Run({t});
-    if (!out.ok()) {
-      std::fprintf(stderr, "error: %s\n", out.status().ToString().c_str());
-      return 1;
-    }
-    std::vector<uint8_t> m(1024 * 1024);
-    for (size_t i = 0; i < m.size(); ++i) {
-      m[i] = static_cast<uint8_t>(std::clamp((*out)[0].data<float>()[i], 0.f, 1.f) * 255.f + 0.5f);
-    }
-    vips::VImage mask = vips::VImage::new_from_memory(m.data(), m.size(), 1024, 1024, 1, VIPS_FORMAT_UCHAR);
-    mask = mask.resize(static_cast<double>(w) / 1024, vips::VImage::option()->set("vscale", static_cast<double>(h) / 1024));
-    mask.write_to_file(out_path.c_str());
-  } catch (const vips::VError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
-}
-
 }  // namespace
 
 void RegisterEngineCommand(CLI::App& app) {
@@ -169,12 +116,6 @@ void RegisterEngineCommand(CLI::App& app) {
   run->add_option("--warmup", args.warmup, "Untimed runs before timing");
   run->callback([] { ExitCode() = Run(args); });
 
-  static std::string mask_in, mask_out, mask_precision = "auto";
-  auto* mask = eng->add_subcommand("mask", "Run the model on a photo and write its mask (PNG)");
-  mask->add_option("IN", mask_in, "Input image")->required();
-  mask->add_option("OUT", mask_out, "Output mask image (e.g. mask.png)")->required();
-  mask->add_option("--precision", mask_precision, "auto | fp32 | bf16");
-  mask->callback([] { ExitCode() = Mask(mask_in, mask_out, mask_precision); });
 }
 
 }  // namespace bgerase::cli

@@ -2,6 +2,7 @@
 #include <dnnl.hpp>
 #include <cstdio>
 #include <google/protobuf/stubs/common.h>
+#include <vips/vips8>
 
 #include "cli/commands.h"
 #include "engine/session.h"
@@ -29,6 +30,7 @@ void RegisterInfoCommand(CLI::App& app) {
                 st.ok() ? "sha256 verified" : st.message().c_str());
     std::printf("oneDNN:     %d.%d.%d (%s runtime)\n", v->major, v->minor, v->patch,
                 v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    std::printf("libvips:    %s\n", vips_version_string());
     std::printf("protobuf:   %s\n",
                 google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION).c_str());
   });
