@@ -29,7 +29,7 @@ struct Input {
 Tensor PhotoTensor(const std::string& path, int width = 1024, int height = 1024) {
   vips::VImage im = vips::VImage::new_from_file(path.c_str());
   if (im.has_alpha()) im = im.flatten();
-  if (im.bands() == 1) im = im.bandjoin({im, im});
+  if (im.bands() == 1) im = im.bandjoin(im).bandjoin(im);
   im = im.colourspace(VIPS_INTERPRETATION_sRGB);
   im = im.resize(static_cast<double>(width) / im.width(),
                  vips::VImage::option()->set("vscale", static_cast<double>(height) / im.height()));
