@@ -61,13 +61,16 @@ int main() {
   const std::pair<int, int> sizes[] = {{800, 600}, {2000, 1500}, {4000, 3000}};
   double sum_mae[2] = {0, 0}, sum_iou[2] = {0, 0};
   int n = 0;
-  std::printf("%-14s %-10s %-10s  %-22s %-22s\n", "subject", "background", "size", "lanczos3 MAE / IoU",
-              "area MAE / IoU");
+  std::printf("%-14s %-10s %-10s  %-22s %-22s\n", "subject", "background", "size",
+              "lanczos3 MAE / IoU", "area MAE / IoU");
   for (const auto& s : subjects) {
     for (const char* bg : backgrounds) {
       for (const auto& [w, h] : sizes) {
-        VImage back = std::string(bg) == "#flat" ? (VImage::black(w, h, VImage::option()->set("bands", 3)) + std::vector<double>{70, 110, 160}).cast(VIPS_FORMAT_UCHAR)
-                                                 : Rgb(bg, w, h);
+        VImage back = std::string(bg) == "#flat"
+                          ? (VImage::black(w, h, VImage::option()->set("bands", 3)) +
+                             std::vector<double>{70, 110, 160})
+                                .cast(VIPS_FORMAT_UCHAR)
+                          : Rgb(bg, w, h);
         VImage truth = Ellipse(w, h, s.cx * w, s.cy * h, s.rx * w, s.ry * h);
         VImage comp = truth.ifthenelse(Rgb(s.photo, w, h), back).cast(VIPS_FORMAT_UCHAR);
         void* buf = nullptr;
@@ -82,7 +85,8 @@ int main() {
           auto out = (*session)->Run({imaging::ModelInput(*decoded, 1024, kernel)});
           if (!out.ok()) return 1;
           VImage alpha = imaging::MaskToAlpha((*out)[0].data<float>(), 1024, 1024, w, h);
-          const double mae = (alpha.cast(VIPS_FORMAT_FLOAT) - truth.cast(VIPS_FORMAT_FLOAT)).abs().avg() / 255;
+          const double mae =
+              (alpha.cast(VIPS_FORMAT_FLOAT) - truth.cast(VIPS_FORMAT_FLOAT)).abs().avg() / 255;
           VImage a = alpha > 127, t = truth > 127;
           const double inter = (a & t).avg(), uni = (a | t).avg();
           const double iou = uni > 0 ? inter / uni : 1;

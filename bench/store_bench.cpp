@@ -17,14 +17,18 @@ static double Secs(Clk::time_point a, Clk::time_point b) {
 
 int main() {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("bgerase-store-bench-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("bgerase-store-bench-" + std::to_string(getpid()));
   auto clock = std::make_shared<ManualClock>(FromMillis(1'717'000'000'000));
   StoreOptions o;
   o.data_dir = dir;
   o.clock = clock;
   o.run_reaper = false;
   auto s = OpenStore(o);
-  if (!s.ok()) { std::fprintf(stderr, "%s\n", s.status().ToString().c_str()); return 1; }
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
+    return 1;
+  }
   Store& store = **s;
   const AccountId owner = store.accounts().Create("bench@example.com", std::nullopt)->id;
   std::mt19937_64 rng(1);
@@ -36,7 +40,8 @@ int main() {
     std::vector<ObjectId> ids;
     auto t0 = Clk::now();
     for (int i = 0; i < n; ++i) {
-      auto p = store.objects().Put({owner, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(bytes)});
+      auto p = store.objects().Put(
+          {owner, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(bytes)});
       if (!p.ok()) return 2;
       ids.push_back(p->id);
     }
@@ -54,7 +59,8 @@ int main() {
   store.PurgeExpired();
   std::string small(16 << 10, 'x');
   const int n = 2000;
-  for (int i = 0; i < n; ++i) store.objects().Put({owner, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(small)});
+  for (int i = 0; i < n; ++i)
+    store.objects().Put({owner, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(small)});
   clock->Advance(std::chrono::hours(25));
   auto t0 = Clk::now();
   auto r = store.PurgeExpired();

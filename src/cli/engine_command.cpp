@@ -66,8 +66,8 @@ int Run(const EngineRunArgs& a) {
     engine::Tensor in(engine::DType::kFloat32, shape);
     std::ifstream f(a.inputs[i], std::ios::binary);
     if (!f.read(static_cast<char*>(in.raw()), static_cast<std::streamsize>(in.bytes()))) {
-      std::fprintf(stderr, "error: %s does not hold %zu bytes of float32 %s\n",
-                   a.inputs[i].c_str(), in.bytes(), engine::ShapeToString(shape).c_str());
+      std::fprintf(stderr, "error: %s does not hold %zu bytes of float32 %s\n", a.inputs[i].c_str(),
+                   in.bytes(), engine::ShapeToString(shape).c_str());
       return 1;
     }
     Result<std::vector<engine::Tensor>> out = std::vector<engine::Tensor>{};
@@ -78,12 +78,14 @@ int Run(const EngineRunArgs& a) {
         std::fprintf(stderr, "error: %s\n", out.status().ToString().c_str());
         return 1;
       }
-      if (r >= a.warmup) times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+      if (r >= a.warmup)
+        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
     }
     if (!a.out_dir.empty()) {
       const std::string path = a.out_dir + "/" + std::to_string(i) + ".out.bin";
       std::ofstream o(path, std::ios::binary);
-      o.write(static_cast<const char*>((*out)[0].raw()), static_cast<std::streamsize>((*out)[0].bytes()));
+      o.write(static_cast<const char*>((*out)[0].raw()),
+              static_cast<std::streamsize>((*out)[0].bytes()));
     }
   }
   std::sort(times.begin(), times.end());
@@ -115,7 +117,6 @@ void RegisterEngineCommand(CLI::App& app) {
   run->add_option("--repeat", args.repeat, "Timed runs per input");
   run->add_option("--warmup", args.warmup, "Untimed runs before timing");
   run->callback([] { ExitCode() = Run(args); });
-
 }
 
 }  // namespace bgerase::cli

@@ -1,7 +1,8 @@
 // `bgerase info`: CPU features, the precision auto picks, the model and library versions.
-#include <dnnl.hpp>
-#include <cstdio>
 #include <google/protobuf/stubs/common.h>
+
+#include <cstdio>
+#include <dnnl.hpp>
 #include <vips/vips8>
 
 #include "cli/commands.h"
@@ -11,7 +12,8 @@
 namespace bgerase::cli {
 
 void RegisterInfoCommand(CLI::App& app) {
-  auto* info = app.add_subcommand("info", "Show CPU features, chosen precision, model and versions");
+  auto* info =
+      app.add_subcommand("info", "Show CPU features, chosen precision, model and versions");
   static std::string model_dir;
   info->add_option("--model-dir", model_dir, "Model folder");
   info->callback([] {

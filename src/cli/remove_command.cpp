@@ -37,19 +37,25 @@ struct Job {
 const char* Extension(const removal::RemovalOptions& o) {
   if (o.channels == removal::Channels::kAlpha) return ".png";
   switch (o.format) {
-    case removal::OutputFormat::kPng: return ".png";
-    case removal::OutputFormat::kJpeg: return ".jpg";
-    case removal::OutputFormat::kWebp: return ".webp";
-    case removal::OutputFormat::kAvif: return ".avif";
+    case removal::OutputFormat::kPng:
+      return ".png";
+    case removal::OutputFormat::kJpeg:
+      return ".jpg";
+    case removal::OutputFormat::kWebp:
+      return ".webp";
+    case removal::OutputFormat::kAvif:
+      return ".avif";
   }
   return ".png";
 }
 
 bool LooksLikeImage(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::vector<std::string> kExt = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".heic",
-                                                ".heif", ".avif", ".tif", ".tiff", ".gif", ".bmp"};
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  static const std::vector<std::string> kExt = {".jpg",  ".jpeg", ".jpe",  ".jfif", ".png",
+                                                ".webp", ".heic", ".heif", ".avif", ".tif",
+                                                ".tiff", ".gif",  ".bmp"};
   return std::find(kExt.begin(), kExt.end(), ext) != kExt.end() &&
          p.stem().string().find(".cutout") == std::string::npos;
 }
@@ -67,7 +73,8 @@ Result<std::vector<Job>> PlanJobs(const RemoveArgs& a, const removal::RemovalOpt
     const fs::path p(in);
     if (fs::is_directory(p, ec)) {
       std::vector<fs::path> files;
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec) && LooksLikeImage(it->path())) files.push_back(it->path());
       }
       std::sort(files.begin(), files.end());
@@ -95,7 +102,8 @@ Result<std::vector<Job>> PlanJobs(const RemoveArgs& a, const removal::RemovalOpt
     jobs.push_back({in, out.string()});
   }
   if (!a.output.empty() && jobs.size() != 1) {
-    return Status("bad_request", "-o names the output of a single input; use --out-dir for several");
+    return Status("bad_request",
+                  "-o names the output of a single input; use --out-dir for several");
   }
   return jobs;
 }
@@ -110,7 +118,8 @@ Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
   if (ec) return Status("bad_request", "cannot read " + path + ": " + ec.message());
   if (size > max_bytes) {
     return Status("payload_too_large", "the file is " + std::to_string(size / 1000000) +
-                                           " MB; the limit is " + std::to_string(max_bytes / 1000000) + " MB");
+                                           " MB; the limit is " +
+                                           std::to_string(max_bytes / 1000000) + " MB");
   }
   std::ifstream f(path, std::ios::binary);
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -143,16 +152,19 @@ Status WriteOutput(const std::string& path, const std::string& bytes, const std:
 
 class Progress {
  public:
-  Progress(size_t total, bool tty) : total_(total), tty_(tty), start_(std::chrono::steady_clock::now()) {}
+  Progress(size_t total, bool tty)
+      : total_(total), tty_(tty), start_(std::chrono::steady_clock::now()) {}
   void Update(size_t done, const std::string& name) {
     if (!tty_ || total_ < 2) return;
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = s > 0 ? done / s : 0;
     const double eta = rate > 0 ? (total_ - done) / rate : 0;
     const int width = 24, fill = static_cast<int>(width * done / total_);
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu %.2f img/s ETA %d:%02d %-30.30s", std::string(fill, '#').c_str(),
-                 std::string(width - fill, '.').c_str(), done, total_, rate, static_cast<int>(eta) / 60,
-                 static_cast<int>(eta) % 60, name.c_str());
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu %.2f img/s ETA %d:%02d %-30.30s",
+                 std::string(fill, '#').c_str(), std::string(width - fill, '.').c_str(), done,
+                 total_, rate, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60,
+                 name.c_str());
     if (done == total_) std::fprintf(stderr, "\n");
   }
 
@@ -180,7 +192,8 @@ int Remove(const RemoveArgs& a) {
   auto options = removal::ParseRemovalOptions(fields, &details);
   if (!options.ok()) {
     std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());
-    for (const auto& d : details) std::fprintf(stderr, "  --%s %s: %s\n", d.field.c_str(), d.input.c_str(), d.message.c_str());
+    for (const auto& d : details)
+      std::fprintf(stderr, "  --%s %s: %s\n", d.field.c_str(), d.input.c_str(), d.message.c_str());
     return 2;
   }
   auto precision = engine::ParsePrecision(a.precision);
@@ -227,15 +240,18 @@ int Remove(const RemoveArgs& a) {
         prepared.ok() ? (*pipeline)->Finish(std::move(prepared).value(), *options)
                       : Result<removal::RemovalResult>(prepared.status());
     Status st = result.ok() ? WriteOutput(job.output, result->bytes, job.input) : result.status();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (a.json) {
       nlohmann::json j{{"input", job.input}};
       if (st.ok()) {
         j["output"] = job.output;
         j["width"] = result->width;
         j["height"] = result->height;
-        j["foreground"] = {{"left", result->foreground.left}, {"top", result->foreground.top},
-                           {"width", result->foreground.width}, {"height", result->foreground.height}};
+        j["foreground"] = {{"left", result->foreground.left},
+                           {"top", result->foreground.top},
+                           {"width", result->foreground.width},
+                           {"height", result->foreground.height}};
         j["ms"] = std::round(ms * 10) / 10;
       } else {
         j["error"] = {{"code", st.code()}, {"message", st.message()}};
@@ -244,8 +260,8 @@ int Remove(const RemoveArgs& a) {
       std::fwrite(line.data(), 1, line.size(), job.output == "-" ? stderr : stdout);
     } else if (!tty && job.output != "-") {
       if (st.ok()) {
-        std::fprintf(stderr, "ok    %s -> %s (%dx%d, %.0f ms)\n", job.input.c_str(), job.output.c_str(),
-                     result->width, result->height, ms);
+        std::fprintf(stderr, "ok    %s -> %s (%dx%d, %.0f ms)\n", job.input.c_str(),
+                     job.output.c_str(), result->width, result->height, ms);
       } else {
         std::fprintf(stderr, "fail  %s: %s\n", job.input.c_str(), st.ToString().c_str());
       }
@@ -253,11 +269,14 @@ int Remove(const RemoveArgs& a) {
     if (!st.ok()) failures.push_back({job.input, st});
     progress.Update(i + 1, job.input);
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (jobs->size() > 1 || !failures.empty()) {
-    std::fprintf(stderr, "%zu processed, %zu failed, %.1f s\n", jobs->size() - failures.size(), failures.size(), secs);
+    std::fprintf(stderr, "%zu processed, %zu failed, %.1f s\n", jobs->size() - failures.size(),
+                 failures.size(), secs);
     if (tty) {
-      for (const auto& [in, st] : failures) std::fprintf(stderr, "  %s: %s\n", in.c_str(), st.ToString().c_str());
+      for (const auto& [in, st] : failures)
+        std::fprintf(stderr, "  %s: %s\n", in.c_str(), st.ToString().c_str());
     }
   }
   return failures.empty() ? 0 : 1;
@@ -267,7 +286,8 @@ int Remove(const RemoveArgs& a) {
 
 void RegisterRemoveCommand(CLI::App& app) {
   static RemoveArgs a;
-  auto* rm = app.add_subcommand("remove", "Remove the background of images (files, folders, or - for stdin)");
+  auto* rm = app.add_subcommand("remove",
+                                "Remove the background of images (files, folders, or - for stdin)");
   rm->add_option("IN", a.inputs, "Input files or folders; - reads stdin")->required();
   rm->add_option("-o,--output", a.output, "Output file for a single input (- for stdout)");
   rm->add_option("--out-dir", a.out_dir, "Write outputs here, mirroring input folders");
@@ -275,7 +295,8 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_option("--channels", a.channels, "rgba (default) | alpha (a mask PNG)");
   rm->add_option("--size", a.size, "preview | medium | hd | full (default) | auto");
   rm->add_flag("--crop", a.crop, "Crop to the subject");
-  rm->add_option("--crop-margin", a.crop_margin, "Margin around the subject when cropping: px or %");
+  rm->add_option("--crop-margin", a.crop_margin,
+                 "Margin around the subject when cropping: px or %");
   rm->add_option("--bg-color", a.bg_color, "Background colour: name, #rgb, #rrggbb, #rrggbbaa");
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");

@@ -35,7 +35,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -59,8 +59,8 @@ class Result {
 }  // namespace bgerase
 
 // Returns early from the enclosing function when `expr` yields a non-ok Status.
-#define BGERASE_RETURN_IF_ERROR(expr)     \
-  do {                                    \
-    ::bgerase::Status _st = (expr);       \
-    if (!_st.ok()) return _st;            \
+#define BGERASE_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::bgerase::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)

@@ -16,15 +16,24 @@ Status Invalid(const std::string& origin, const std::string& what) {
 
 Result<DType> FromOnnxType(int t) {
   switch (t) {
-    case onnx::TensorProto::FLOAT: return DType::kFloat32;
-    case onnx::TensorProto::FLOAT16: return DType::kFloat16;
-    case onnx::TensorProto::BFLOAT16: return DType::kBFloat16;
-    case onnx::TensorProto::INT64: return DType::kInt64;
-    case onnx::TensorProto::INT32: return DType::kInt32;
-    case onnx::TensorProto::INT8: return DType::kInt8;
-    case onnx::TensorProto::UINT8: return DType::kUInt8;
-    case onnx::TensorProto::BOOL: return DType::kBool;
-    default: return Status("unsupported_dtype", "ONNX element type " + std::to_string(t));
+    case onnx::TensorProto::FLOAT:
+      return DType::kFloat32;
+    case onnx::TensorProto::FLOAT16:
+      return DType::kFloat16;
+    case onnx::TensorProto::BFLOAT16:
+      return DType::kBFloat16;
+    case onnx::TensorProto::INT64:
+      return DType::kInt64;
+    case onnx::TensorProto::INT32:
+      return DType::kInt32;
+    case onnx::TensorProto::INT8:
+      return DType::kInt8;
+    case onnx::TensorProto::UINT8:
+      return DType::kUInt8;
+    case onnx::TensorProto::BOOL:
+      return DType::kBool;
+    default:
+      return Status("unsupported_dtype", "ONNX element type " + std::to_string(t));
   }
 }
 
@@ -68,10 +77,16 @@ Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& o
       for (size_t i = 0; i < n; ++i) {
         const int32_t v = tp.int32_data(static_cast<int>(i));
         switch (*dt) {
-          case DType::kInt32: t.data<int32_t>()[i] = v; break;
+          case DType::kInt32:
+            t.data<int32_t>()[i] = v;
+            break;
           case DType::kFloat16:
-          case DType::kBFloat16: t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
-          default: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+          case DType::kBFloat16:
+            t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+            break;
+          default:
+            t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+            break;
         }
       }
     }
@@ -82,9 +97,18 @@ Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& o
 Result<Attribute> FromAttributeProto(const onnx::AttributeProto& ap, const std::string& origin) {
   Attribute a;
   switch (ap.type()) {
-    case onnx::AttributeProto::INT: a.kind = Attribute::Kind::kInt; a.i = ap.i(); break;
-    case onnx::AttributeProto::FLOAT: a.kind = Attribute::Kind::kFloat; a.f = ap.f(); break;
-    case onnx::AttributeProto::STRING: a.kind = Attribute::Kind::kString; a.s = ap.s(); break;
+    case onnx::AttributeProto::INT:
+      a.kind = Attribute::Kind::kInt;
+      a.i = ap.i();
+      break;
+    case onnx::AttributeProto::FLOAT:
+      a.kind = Attribute::Kind::kFloat;
+      a.f = ap.f();
+      break;
+    case onnx::AttributeProto::STRING:
+      a.kind = Attribute::Kind::kString;
+      a.s = ap.s();
+      break;
     case onnx::AttributeProto::INTS:
       a.kind = Attribute::Kind::kInts;
       a.ints.assign(ap.ints().begin(), ap.ints().end());
@@ -159,8 +183,8 @@ Result<Graph> LoadOnnxBytes(const std::string& bytes, const std::string& origin)
     n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(i) : np.name();
     n.op = np.op_type();
     if (!np.domain().empty() && np.domain() != "ai.onnx") {
-      return Invalid(origin, "node " + n.Describe() + " is in unsupported domain '" +
-                                 np.domain() + "'");
+      return Invalid(origin,
+                     "node " + n.Describe() + " is in unsupported domain '" + np.domain() + "'");
     }
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());

@@ -27,7 +27,8 @@ void AutoPad(const std::string& mode, int64_t in, int64_t k_eff, int64_t stride,
 }  // namespace
 
 Result<ConvParams> ParseConv(const Node& n, const Shape& x, const Shape& w) {
-  if (x.size() != 4 || w.size() != 4) return Bad(n, "only 2-D convolutions (4-D tensors) are supported");
+  if (x.size() != 4 || w.size() != 4)
+    return Bad(n, "only 2-D convolutions (4-D tensors) are supported");
   ConvParams p;
   p.group = n.Int("group", 1);
   p.kh = w[2];
@@ -39,7 +40,8 @@ Result<ConvParams> ParseConv(const Node& n, const Shape& x, const Shape& w) {
   auto st = n.Ints("strides", {1, 1});
   auto dl = n.Ints("dilations", {1, 1});
   auto pads = n.Ints("pads", {0, 0, 0, 0});
-  if (st.size() != 2 || dl.size() != 2 || pads.size() != 4) return Bad(n, "bad strides/dilations/pads");
+  if (st.size() != 2 || dl.size() != 2 || pads.size() != 4)
+    return Bad(n, "bad strides/dilations/pads");
   p.stride_h = st[0];
   p.stride_w = st[1];
   p.dil_h = dl[0];
@@ -48,7 +50,8 @@ Result<ConvParams> ParseConv(const Node& n, const Shape& x, const Shape& w) {
     return Bad(n, "input has " + std::to_string(x[1]) + " channels but the weights expect " +
                       std::to_string(w[1]) + " x group " + std::to_string(p.group));
   }
-  if (p.stride_h <= 0 || p.stride_w <= 0 || p.dil_h <= 0 || p.dil_w <= 0) return Bad(n, "bad stride");
+  if (p.stride_h <= 0 || p.stride_w <= 0 || p.dil_h <= 0 || p.dil_w <= 0)
+    return Bad(n, "bad stride");
   const int64_t keh = (p.kh - 1) * p.dil_h + 1, kew = (p.kw - 1) * p.dil_w + 1;
   const std::string ap = n.String("auto_pad", "NOTSET");
   if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
@@ -64,7 +67,8 @@ Result<ConvParams> ParseConv(const Node& n, const Shape& x, const Shape& w) {
   }
   const int64_t oh = (x[2] + p.pad_t + p.pad_b - keh) / p.stride_h + 1;
   const int64_t ow = (x[3] + p.pad_l + p.pad_r - kew) / p.stride_w + 1;
-  if (oh <= 0 || ow <= 0) return Bad(n, "input " + ShapeToString(x) + " is smaller than the kernel");
+  if (oh <= 0 || ow <= 0)
+    return Bad(n, "input " + ShapeToString(x) + " is smaller than the kernel");
   p.out = {x[0], w[0], oh, ow};
   return p;
 }
@@ -74,11 +78,13 @@ Result<PoolParams> ParseMaxPool(const Node& n, const Shape& x) {
   auto ks = n.Ints("kernel_shape");
   auto st = n.Ints("strides", {1, 1});
   auto pads = n.Ints("pads", {0, 0, 0, 0});
-  if (ks.size() != 2 || st.size() != 2 || pads.size() != 4) return Bad(n, "bad kernel/strides/pads");
+  if (ks.size() != 2 || st.size() != 2 || pads.size() != 4)
+    return Bad(n, "bad kernel/strides/pads");
   auto dl = n.Ints("dilations", {1, 1});
   if (dl != std::vector<int64_t>{1, 1}) return Bad(n, "dilated max pooling is not supported");
   if (n.Int("storage_order", 0) != 0) return Bad(n, "storage_order=1 is not supported");
-  if (n.outputs.size() > 1 && !n.outputs[1].empty()) return Bad(n, "the Indices output is not supported");
+  if (n.outputs.size() > 1 && !n.outputs[1].empty())
+    return Bad(n, "the Indices output is not supported");
   PoolParams p;
   p.kh = ks[0];
   p.kw = ks[1];
@@ -105,7 +111,8 @@ Result<PoolParams> ParseMaxPool(const Node& n, const Shape& x) {
   };
   const int64_t oh = out_len(x[2], p.kh, p.stride_h, p.pad_t, p.pad_b);
   const int64_t ow = out_len(x[3], p.kw, p.stride_w, p.pad_l, p.pad_r);
-  if (oh <= 0 || ow <= 0) return Bad(n, "input " + ShapeToString(x) + " is smaller than the window");
+  if (oh <= 0 || ow <= 0)
+    return Bad(n, "input " + ShapeToString(x) + " is smaller than the window");
   // Extra padding so that the last (partial) window is covered; padded cells never win a max.
   p.pad_b = std::max(p.pad_b, (oh - 1) * p.stride_h + p.kh - x[2] - p.pad_t);
   p.pad_r = std::max(p.pad_r, (ow - 1) * p.stride_w + p.kw - x[3] - p.pad_l);
@@ -183,13 +190,17 @@ float ResizeSourceCoord(CoordMode mode, int64_t x_out, float scale, int64_t len_
                         int64_t len_out) {
   const float xo = static_cast<float>(x_out);
   switch (mode) {
-    case CoordMode::kHalfPixel: return (xo + 0.5f) / scale - 0.5f;
-    case CoordMode::kPytorchHalfPixel: return len_out > 1 ? (xo + 0.5f) / scale - 0.5f : 0.f;
+    case CoordMode::kHalfPixel:
+      return (xo + 0.5f) / scale - 0.5f;
+    case CoordMode::kPytorchHalfPixel:
+      return len_out > 1 ? (xo + 0.5f) / scale - 0.5f : 0.f;
     case CoordMode::kAlignCorners:
       return len_out == 1 ? 0.f
                           : xo * static_cast<float>(len_in - 1) / static_cast<float>(len_out - 1);
-    case CoordMode::kAsymmetric: return xo / scale;
-    case CoordMode::kTfHalfPixelForNn: return (xo + 0.5f) / scale;
+    case CoordMode::kAsymmetric:
+      return xo / scale;
+    case CoordMode::kTfHalfPixelForNn:
+      return (xo + 0.5f) / scale;
   }
   return 0.f;
 }
@@ -205,8 +216,12 @@ int64_t ResizeNearestIndex(NearestMode mode, float x, int64_t len_in) {
       i = (x == std::floor(x) + 0.5f) ? static_cast<int64_t>(std::ceil(x))
                                       : static_cast<int64_t>(std::round(x));
       break;
-    case NearestMode::kFloor: i = static_cast<int64_t>(std::floor(x)); break;
-    case NearestMode::kCeil: i = static_cast<int64_t>(std::ceil(x)); break;
+    case NearestMode::kFloor:
+      i = static_cast<int64_t>(std::floor(x));
+      break;
+    case NearestMode::kCeil:
+      i = static_cast<int64_t>(std::ceil(x));
+      break;
   }
   return std::clamp<int64_t>(i, 0, len_in - 1);
 }
@@ -218,8 +233,8 @@ Result<Shape> BroadcastShapes(const Shape& a, const Shape& b, const Node& n) {
     const int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     const int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
     if (da != db && da != 1 && db != 1) {
-      return Bad(n, "shapes " + ShapeToString(a) + " and " + ShapeToString(b) +
-                        " cannot be broadcast");
+      return Bad(
+          n, "shapes " + ShapeToString(a) + " and " + ShapeToString(b) + " cannot be broadcast");
     }
     out[i] = da == 1 ? db : da;
   }

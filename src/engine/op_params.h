@@ -31,7 +31,13 @@ struct PoolParams {
 Result<PoolParams> ParseMaxPool(const Node& n, const Shape& x);
 
 enum class ResizeMode { kNearest, kLinear };
-enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class CoordMode {
+  kHalfPixel,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfHalfPixelForNn
+};
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
 struct ResizeParams {

@@ -124,7 +124,8 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
   TypeMap types;
   for (const auto& in : g.inputs) {
     auto it = input_shapes.find(in);
-    if (it == input_shapes.end()) return Status("shape_mismatch", "no shape given for input '" + in + "'");
+    if (it == input_shapes.end())
+      return Status("shape_mismatch", "no shape given for input '" + in + "'");
     const ValueType& decl = g.declared[in];
     if (!decl.shape.empty()) {
       bool match = decl.shape.size() == it->second.size();
@@ -156,7 +157,8 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
         const_in.push_back(nullptr);
         continue;
       }
-      if (!types.count(in)) return Status("invalid_model", n.Describe() + " reads unknown '" + in + "'");
+      if (!types.count(in))
+        return Status("invalid_model", n.Describe() + " reads unknown '" + in + "'");
       auto it = g.initializers.find(in);
       const_in.push_back(it == g.initializers.end() ? nullptr : &it->second);
       all_const &= it != g.initializers.end();
@@ -181,8 +183,10 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
     const ValueType& x = types[n.inputs[0]];
     ValueType out{x.dtype, x.shape};
     if (n.op == "Conv") {
-      if (n.inputs.size() < 2 || !types.count(n.inputs[1])) return Status("invalid_model", n.Describe() + ": no weights");
-      if (!g.IsConstant(n.inputs[1])) return Status("unsupported_op", n.Describe() + ": weights must be constant");
+      if (n.inputs.size() < 2 || !types.count(n.inputs[1]))
+        return Status("invalid_model", n.Describe() + ": no weights");
+      if (!g.IsConstant(n.inputs[1]))
+        return Status("unsupported_op", n.Describe() + ": weights must be constant");
       if (n.inputs.size() > 2 && !n.inputs[2].empty() && !g.IsConstant(n.inputs[2])) {
         return Status("unsupported_op", n.Describe() + ": bias must be constant");
       }
@@ -196,7 +200,9 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
     } else if (n.op == "Resize") {
       for (size_t i = 1; i < n.inputs.size(); ++i) {
         if (!n.inputs[i].empty() && !g.IsConstant(n.inputs[i])) {
-          return Status("unsupported_op", n.Describe() + ": roi/scales/sizes must be constant once the input shape is fixed");
+          return Status(
+              "unsupported_op",
+              n.Describe() + ": roi/scales/sizes must be constant once the input shape is fixed");
         }
       }
       auto p = ParseResize(n, x.shape, const_in.size() > 2 ? const_in[2] : nullptr,
@@ -206,14 +212,18 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
     } else if (n.op == "Concat") {
       int64_t axis = n.Int("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
-      if (axis < 0 || axis >= static_cast<int64_t>(x.shape.size())) return Status("invalid_model", n.Describe() + ": bad axis");
+      if (axis < 0 || axis >= static_cast<int64_t>(x.shape.size()))
+        return Status("invalid_model", n.Describe() + ": bad axis");
       out.shape[axis] = 0;
       for (const auto& in : n.inputs) {
         const ValueType& t = types[in];
-        if (t.shape.size() != x.shape.size()) return Status("shape_mismatch", n.Describe() + ": inputs differ in rank");
+        if (t.shape.size() != x.shape.size())
+          return Status("shape_mismatch", n.Describe() + ": inputs differ in rank");
         for (size_t d = 0; d < t.shape.size(); ++d) {
           if (static_cast<int64_t>(d) != axis && t.shape[d] != x.shape[d]) {
-            return Status("shape_mismatch", n.Describe() + ": input shapes " + ShapeToString(t.shape) + " and " + ShapeToString(x.shape) + " differ off the axis");
+            return Status("shape_mismatch", n.Describe() + ": input shapes " +
+                                                ShapeToString(t.shape) + " and " +
+                                                ShapeToString(x.shape) + " differ off the axis");
           }
         }
         out.shape[axis] += t.shape[axis];
@@ -224,10 +234,13 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
       out.shape = *s;
     } else if (n.op == "Cast") {
       const int64_t to = n.Int("to", 1);
-      if (to != 1 && to != 10) return Status("unsupported_op", n.Describe() + ": only float casts of activations are supported");
+      if (to != 1 && to != 10)
+        return Status("unsupported_op",
+                      n.Describe() + ": only float casts of activations are supported");
       out.dtype = DType::kFloat32;
     } else if (n.op != "Relu" && n.op != "Sigmoid" && n.op != "Identity") {
-      return Status("unsupported_op", n.Describe() + ": '" + n.op + "' on a non-constant input is not supported");
+      return Status("unsupported_op",
+                    n.Describe() + ": '" + n.op + "' on a non-constant input is not supported");
     }
     for (const FusedOp& f : n.fused) {
       if (f.kind == FusedOp::Kind::kAdd && types[f.operand].shape != out.shape) {

@@ -10,13 +10,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <map>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
-#include <dnnl.hpp>
 #include <cstring>
+#include <dnnl.hpp>
 #include <functional>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -64,16 +64,24 @@ memory::dims Dims(const Shape& s) {
 Tag PlainTag(size_t rank) {
   switch (rank) {
     case 0:
-    case 1: return Tag::a;
-    case 2: return Tag::ab;
-    case 3: return Tag::abc;
-    case 4: return Tag::abcd;
-    case 5: return Tag::abcde;
-    default: return Tag::undef;
+    case 1:
+      return Tag::a;
+    case 2:
+      return Tag::ab;
+    case 3:
+      return Tag::abc;
+    case 4:
+      return Tag::abcd;
+    case 5:
+      return Tag::abcde;
+    default:
+      return Tag::undef;
   }
 }
 
-size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+size_t AlignUp(size_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
 
 }  // namespace
 
@@ -175,8 +183,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     if (n.op != "Conv" && n.op != "MaxPool" && n.op != "Resize" && n.op != "Concat" &&
         n.op != "Add" && n.op != "Mul" && n.op != "Relu" && n.op != "Sigmoid" &&
         n.op != "Identity") {
-      return Status("unsupported_op", n.Describe() + ": '" + n.op +
-                                          "' cannot run on an input-dependent value");
+      return Status("unsupported_op",
+                    n.Describe() + ": '" + n.op + "' cannot run on an input-dependent value");
     }
     slot_for_value(n.outputs[0]);
   }
@@ -246,7 +254,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     if (n.op == "Conv") {
       int x = P.slot_of.at(n.inputs[0]);
       const Tensor& w = g.initializers.at(n.inputs[1]);
-      const Tensor* b = n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
+      const Tensor* b =
+          n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
       auto pr = ParseConv(n, P.slots[x].shape, w.shape());
       if (!pr.ok()) return pr.status();
       const ConvParams p = *pr;
@@ -271,168 +280,182 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       }
       stats.fused_post_ops += static_cast<int>(n.fused.size());
       const std::vector<FusedOp> fused = n.fused;
-      P.pending.push_back({desc, reads, {y}, [&P, x, y, p, wp = &w, b, fused, operands, &stats](Step* st) {
-        const Tensor& w = *wp;
-        const bool has_b = b != nullptr;
-        const Dt cdt = P.bf16 ? Dt::bf16 : Dt::f32;
-        const int64_t OC = w.shape()[0], ICg = w.shape()[1];
-        memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
-                                      : memory::dims{OC, ICg, p.kh, p.kw};
-        const Tag wtag = p.group > 1 ? Tag::goihw : Tag::oihw;
-        memory::desc wany(wd, cdt, Tag::any);
-        memory::desc bmd({OC}, Dt::f32, Tag::x);
-        const memory::dims strides{p.stride_h, p.stride_w}, dil{p.dil_h - 1, p.dil_w - 1};
-        const memory::dims pl{p.pad_t, p.pad_l}, pr{p.pad_b, p.pad_r};
-        dnnl::post_ops po;
-        size_t oi = 0;
-        for (const auto& f : fused) {
-          if (f.kind == FusedOp::Kind::kRelu) {
-            po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-          } else if (f.kind == FusedOp::Kind::kSigmoid) {
-            po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-          } else {
-            po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
-          }
-        }
-        dnnl::primitive_attr attr;
-        attr.set_post_ops(po);
-        const auto alg = dnnl::algorithm::convolution_direct;
-        const auto prop = dnnl::prop_kind::forward_inference;
-        auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
-          auto cd = has_b ? dnnl::convolution_forward::desc(prop, alg, src, wany, bmd, dst, strides, dil, pl, pr)
-                          : dnnl::convolution_forward::desc(prop, alg, src, wany, dst, strides, dil, pl, pr);
-          return dnnl::convolution_forward::primitive_desc(cd, attr, P.eng);
-        };
-        auto is_ref = [](const dnnl::convolution_forward::primitive_desc& d) {
-          return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
-        };
-        // oneDNN's fast kernels miss a few shapes in our fixed layout (large dilations on
-        // small maps, a single output channel); let it pick the layout there and reorder around.
-        auto pd = make_pd(P.Md(x), P.Md(y));
-        if (is_ref(pd)) {
-          auto any = [](const memory::desc& m) {
-            return memory::desc(m.dims(), m.data_type(), Tag::any);
-          };
-          auto alt = make_pd(any(P.Md(x)), any(P.Md(y)));
-          if (!is_ref(alt)) pd = alt;
-        }
-        memory wuser(memory::desc(wd, Dt::f32, wtag), P.eng);
-        const std::vector<float> wf = w.AsFloats();
-        std::memcpy(wuser.get_data_handle(), wf.data(), wf.size() * 4);
-        memory wmem(pd.weights_desc(), P.eng);
-        dnnl::reorder(wuser, wmem).execute(P.strm, wuser, wmem);
-        P.strm.wait();
-        P.constants.push_back(wmem);
-        stats.weight_bytes += pd.weights_desc().get_size();
-        memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
-        if (pd.src_desc() != src.get_desc()) {
-          csrc = memory(pd.src_desc(), P.eng);
-          stats.arena_bytes += pd.src_desc().get_size();
-        }
-        if (pd.dst_desc() != dst.get_desc()) {
-          cdst = memory(pd.dst_desc(), P.eng);
-          stats.arena_bytes += pd.dst_desc().get_size();
-        }
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, csrc}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, cdst}};
-        if (has_b) {
-          args[DNNL_ARG_BIAS] = P.Constant(*b, {OC}, Tag::x);
-          stats.weight_bytes += static_cast<size_t>(OC) * 4;
-        }
-        int pi = 0;
-        oi = 0;
-        for (const auto& f : fused) {
-          if (f.kind == FusedOp::Kind::kAdd) {
-            args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(pi) | DNNL_ARG_SRC_1] = P.Mem(operands[oi++]);
-          }
-          ++pi;
-        }
-        dnnl::convolution_forward prim(pd);
-        if (csrc == src && cdst == dst) {
-          st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
-        } else {
-          dnnl::reorder in = csrc == src ? dnnl::reorder() : dnnl::reorder(src, csrc);
-          dnnl::reorder out = cdst == dst ? dnnl::reorder() : dnnl::reorder(cdst, dst);
-          st->run = [prim, args, in, out, src, csrc, dst, cdst](dnnl::stream& s) {
-            if (in) in.execute(s, const_cast<memory&>(src), const_cast<memory&>(csrc));
-            prim.execute(s, args);
-            if (out) out.execute(s, const_cast<memory&>(cdst), const_cast<memory&>(dst));
-          };
-        }
-      }});
+      P.pending.push_back(
+          {desc, reads, {y}, [&P, x, y, p, wp = &w, b, fused, operands, &stats](Step* st) {
+             const Tensor& w = *wp;
+             const bool has_b = b != nullptr;
+             const Dt cdt = P.bf16 ? Dt::bf16 : Dt::f32;
+             const int64_t OC = w.shape()[0], ICg = w.shape()[1];
+             memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
+                                           : memory::dims{OC, ICg, p.kh, p.kw};
+             const Tag wtag = p.group > 1 ? Tag::goihw : Tag::oihw;
+             memory::desc wany(wd, cdt, Tag::any);
+             memory::desc bmd({OC}, Dt::f32, Tag::x);
+             const memory::dims strides{p.stride_h, p.stride_w}, dil{p.dil_h - 1, p.dil_w - 1};
+             const memory::dims pl{p.pad_t, p.pad_l}, pr{p.pad_b, p.pad_r};
+             dnnl::post_ops po;
+             size_t oi = 0;
+             for (const auto& f : fused) {
+               if (f.kind == FusedOp::Kind::kRelu) {
+                 po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+               } else if (f.kind == FusedOp::Kind::kSigmoid) {
+                 po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+               } else {
+                 po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
+               }
+             }
+             dnnl::primitive_attr attr;
+             attr.set_post_ops(po);
+             const auto alg = dnnl::algorithm::convolution_direct;
+             const auto prop = dnnl::prop_kind::forward_inference;
+             auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
+               auto cd = has_b ? dnnl::convolution_forward::desc(prop, alg, src, wany, bmd, dst,
+                                                                 strides, dil, pl, pr)
+                               : dnnl::convolution_forward::desc(prop, alg, src, wany, dst, strides,
+                                                                 dil, pl, pr);
+               return dnnl::convolution_forward::primitive_desc(cd, attr, P.eng);
+             };
+             auto is_ref = [](const dnnl::convolution_forward::primitive_desc& d) {
+               return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
+             };
+             // oneDNN's fast kernels miss a few shapes in our fixed layout (large dilations on
+             // small maps, a single output channel); let it pick the layout there and reorder
+             // around.
+             auto pd = make_pd(P.Md(x), P.Md(y));
+             if (is_ref(pd)) {
+               auto any = [](const memory::desc& m) {
+                 return memory::desc(m.dims(), m.data_type(), Tag::any);
+               };
+               auto alt = make_pd(any(P.Md(x)), any(P.Md(y)));
+               if (!is_ref(alt)) pd = alt;
+             }
+             memory wuser(memory::desc(wd, Dt::f32, wtag), P.eng);
+             const std::vector<float> wf = w.AsFloats();
+             std::memcpy(wuser.get_data_handle(), wf.data(), wf.size() * 4);
+             memory wmem(pd.weights_desc(), P.eng);
+             dnnl::reorder(wuser, wmem).execute(P.strm, wuser, wmem);
+             P.strm.wait();
+             P.constants.push_back(wmem);
+             stats.weight_bytes += pd.weights_desc().get_size();
+             memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
+             if (pd.src_desc() != src.get_desc()) {
+               csrc = memory(pd.src_desc(), P.eng);
+               stats.arena_bytes += pd.src_desc().get_size();
+             }
+             if (pd.dst_desc() != dst.get_desc()) {
+               cdst = memory(pd.dst_desc(), P.eng);
+               stats.arena_bytes += pd.dst_desc().get_size();
+             }
+             std::unordered_map<int, memory> args{
+                 {DNNL_ARG_SRC, csrc}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, cdst}};
+             if (has_b) {
+               args[DNNL_ARG_BIAS] = P.Constant(*b, {OC}, Tag::x);
+               stats.weight_bytes += static_cast<size_t>(OC) * 4;
+             }
+             int pi = 0;
+             oi = 0;
+             for (const auto& f : fused) {
+               if (f.kind == FusedOp::Kind::kAdd) {
+                 args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(pi) | DNNL_ARG_SRC_1] = P.Mem(operands[oi++]);
+               }
+               ++pi;
+             }
+             dnnl::convolution_forward prim(pd);
+             if (csrc == src && cdst == dst) {
+               st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+             } else {
+               dnnl::reorder in = csrc == src ? dnnl::reorder() : dnnl::reorder(src, csrc);
+               dnnl::reorder out = cdst == dst ? dnnl::reorder() : dnnl::reorder(cdst, dst);
+               st->run = [prim, args, in, out, src, csrc, dst, cdst](dnnl::stream& s) {
+                 if (in) in.execute(s, const_cast<memory&>(src), const_cast<memory&>(csrc));
+                 prim.execute(s, args);
+                 if (out) out.execute(s, const_cast<memory&>(cdst), const_cast<memory&>(dst));
+               };
+             }
+           }});
     } else if (n.op == "MaxPool") {
       const int x = P.slot_of.at(n.inputs[0]);
       auto pr = ParseMaxPool(n, P.slots[x].shape);
       if (!pr.ok()) return pr.status();
       const PoolParams p = *pr;
       P.pending.push_back({desc, {x}, {y}, [&P, x, y, p](Step* st) {
-        dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
-                                      P.Md(x), P.Md(y), {p.stride_h, p.stride_w}, {p.kh, p.kw},
-                                      {p.pad_t, p.pad_l}, {p.pad_b, p.pad_r});
-        dnnl::pooling_forward::primitive_desc pd(d, P.eng);
-        dnnl::pooling_forward prim(pd);
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}};
-        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
-      }});
+                             dnnl::pooling_forward::desc d(
+                                 dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                 P.Md(x), P.Md(y), {p.stride_h, p.stride_w}, {p.kh, p.kw},
+                                 {p.pad_t, p.pad_l}, {p.pad_b, p.pad_r});
+                             dnnl::pooling_forward::primitive_desc pd(d, P.eng);
+                             dnnl::pooling_forward prim(pd);
+                             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)},
+                                                                  {DNNL_ARG_DST, P.Mem(y)}};
+                             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+                           }});
     } else if (n.op == "Resize") {
       const int x = P.slot_of.at(n.inputs[0]);
-      const Tensor* sc = n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
-      const Tensor* sz = n.inputs.size() > 3 && !n.inputs[3].empty() ? &g.initializers.at(n.inputs[3]) : nullptr;
+      const Tensor* sc =
+          n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
+      const Tensor* sz =
+          n.inputs.size() > 3 && !n.inputs[3].empty() ? &g.initializers.at(n.inputs[3]) : nullptr;
       auto pr = ParseResize(n, P.slots[x].shape, sc, sz);
       if (!pr.ok()) return pr.status();
       const ResizeParams p = *pr;
-      P.pending.push_back({desc, {x}, {y}, [&P, x, y, p](Step* st) {
-        const Slot& xs = P.slots[x];
-        const Slot& ys = P.slots[y];
-        if (xs.dt != ys.dt || xs.blocked != ys.blocked) throw std::runtime_error("layout mismatch");
-        const int64_t block = xs.blocked ? P.block : 1;
-        const int64_t planes = xs.shape[0] * xs.shape[1] / block;
-        const void* src = P.Ptr(x);
-        void* dst = P.Ptr(y);
-        const bool bf = xs.dt == DType::kBFloat16;
-        const int64_t h = xs.shape[2], w = xs.shape[3], oh = ys.shape[2], ow = ys.shape[3];
-        st->run = [p, src, dst, bf, planes, block, h, w, oh, ow](dnnl::stream&) {
-          ResizeSpatial(p, src, dst, bf, planes, block, h, w, oh, ow);
-        };
-      }});
+      P.pending.push_back(
+          {desc, {x}, {y}, [&P, x, y, p](Step* st) {
+             const Slot& xs = P.slots[x];
+             const Slot& ys = P.slots[y];
+             if (xs.dt != ys.dt || xs.blocked != ys.blocked)
+               throw std::runtime_error("layout mismatch");
+             const int64_t block = xs.blocked ? P.block : 1;
+             const int64_t planes = xs.shape[0] * xs.shape[1] / block;
+             const void* src = P.Ptr(x);
+             void* dst = P.Ptr(y);
+             const bool bf = xs.dt == DType::kBFloat16;
+             const int64_t h = xs.shape[2], w = xs.shape[3], oh = ys.shape[2], ow = ys.shape[3];
+             st->run = [p, src, dst, bf, planes, block, h, w, oh, ow](dnnl::stream&) {
+               ResizeSpatial(p, src, dst, bf, planes, block, h, w, oh, ow);
+             };
+           }});
     } else if (n.op == "Concat") {
       if (aliased_concats.count(static_cast<int>(ni))) continue;  // inputs already in place
       std::vector<int> xs;
       for (const auto& in : n.inputs) {
-        if (!P.slot_of.count(in)) return Status("unsupported_op", desc + ": constant concat inputs are not supported");
+        if (!P.slot_of.count(in))
+          return Status("unsupported_op", desc + ": constant concat inputs are not supported");
         xs.push_back(P.slot_of.at(in));
       }
       int64_t axis = n.Int("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(P.slots[y].shape.size());
-      P.pending.push_back({desc, xs, {y}, [&P, xs, y, axis](Step* st) {
-        // Each input reorders into its slice of the output (converting dtype and layout); a
-        // slice that cuts a channel block falls back to oneDNN's concat.
-        std::vector<std::pair<dnnl::reorder, std::pair<memory, memory>>> copies;
-        try {
-          int64_t off = 0;
-          for (int xi : xs) {
-            memory::dims offsets(P.slots[y].shape.size(), 0);
-            offsets[axis] = off;
-            off += P.slots[xi].shape[axis];
-            memory src = P.Mem(xi);
-            memory dst(P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets), P.eng, P.Ptr(y));
-            copies.push_back({dnnl::reorder(src, dst), {src, dst}});
-          }
-          st->run = [copies](dnnl::stream& s) mutable {
-            for (auto& [r, m] : copies) r.execute(s, m.first, m.second);
-          };
-          return;
-        } catch (const dnnl::error&) {
-        }
-        std::vector<memory::desc> mds;
-        std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
-        for (size_t i = 0; i < xs.size(); ++i) {
-          mds.push_back(P.Md(xs[i]));
-          args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
-        }
-        dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng);
-        dnnl::concat prim(pd);
-        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
-      }});
+      P.pending.push_back(
+          {desc, xs, {y}, [&P, xs, y, axis](Step* st) {
+             // Each input reorders into its slice of the output (converting dtype and layout); a
+             // slice that cuts a channel block falls back to oneDNN's concat.
+             std::vector<std::pair<dnnl::reorder, std::pair<memory, memory>>> copies;
+             try {
+               int64_t off = 0;
+               for (int xi : xs) {
+                 memory::dims offsets(P.slots[y].shape.size(), 0);
+                 offsets[axis] = off;
+                 off += P.slots[xi].shape[axis];
+                 memory src = P.Mem(xi);
+                 memory dst(P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets), P.eng,
+                            P.Ptr(y));
+                 copies.push_back({dnnl::reorder(src, dst), {src, dst}});
+               }
+               st->run = [copies](dnnl::stream& s) mutable {
+                 for (auto& [r, m] : copies) r.execute(s, m.first, m.second);
+               };
+               return;
+             } catch (const dnnl::error&) {
+             }
+             std::vector<memory::desc> mds;
+             std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
+             for (size_t i = 0; i < xs.size(); ++i) {
+               mds.push_back(P.Md(xs[i]));
+               args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
+             }
+             dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng);
+             dnnl::concat prim(pd);
+             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+           }});
     } else if (n.op == "Add" || n.op == "Mul") {
       std::string a = n.inputs[0], b = n.inputs[1];
       // oneDNN broadcasts only the second source: put the full-shape operand first.
@@ -445,45 +468,50 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       const auto alg = n.op == "Add" ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
       std::vector<int> reads{xa};
       if (xb >= 0) reads.push_back(xb);
-      P.pending.push_back({desc, reads, {y}, [&P, xa, xb, bt, y, alg](Step* st) {
-        const size_t rank = P.slots[y].shape.size();
-        auto padded = [rank](Shape s) {
-          while (s.size() < rank) s.insert(s.begin(), 1);
-          return s;
-        };
-        memory mb;
-        if (xb >= 0) {
-          mb = P.Mem(xb);
-          if (P.slots[xb].shape.size() != rank) {
-            mb = memory(P.Md(xb).reshape(Dims(padded(P.slots[xb].shape))), P.eng, P.Ptr(xb));
-          }
-        } else {
-          const Shape s = padded(bt.shape());
-          mb = P.Constant(bt, Dims(s), PlainTag(s.size()));
-        }
-        dnnl::binary::desc d(alg, P.Md(xa), mb.get_desc(), P.Md(y));
-        dnnl::binary::primitive_desc pd(d, P.eng);
-        dnnl::binary prim(pd);
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC_0, P.Mem(xa)}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, P.Mem(y)}};
-        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
-      }});
+      P.pending.push_back(
+          {desc, reads, {y}, [&P, xa, xb, bt, y, alg](Step* st) {
+             const size_t rank = P.slots[y].shape.size();
+             auto padded = [rank](Shape s) {
+               while (s.size() < rank) s.insert(s.begin(), 1);
+               return s;
+             };
+             memory mb;
+             if (xb >= 0) {
+               mb = P.Mem(xb);
+               if (P.slots[xb].shape.size() != rank) {
+                 mb = memory(P.Md(xb).reshape(Dims(padded(P.slots[xb].shape))), P.eng, P.Ptr(xb));
+               }
+             } else {
+               const Shape s = padded(bt.shape());
+               mb = P.Constant(bt, Dims(s), PlainTag(s.size()));
+             }
+             dnnl::binary::desc d(alg, P.Md(xa), mb.get_desc(), P.Md(y));
+             dnnl::binary::primitive_desc pd(d, P.eng);
+             dnnl::binary prim(pd);
+             std::unordered_map<int, memory> args{
+                 {DNNL_ARG_SRC_0, P.Mem(xa)}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, P.Mem(y)}};
+             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+           }});
     } else if (n.op == "Relu" || n.op == "Sigmoid") {
       const int x = P.slot_of.at(n.inputs[0]);
-      const auto alg = n.op == "Relu" ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_logistic;
+      const auto alg =
+          n.op == "Relu" ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_logistic;
       P.pending.push_back({desc, {x}, {y}, [&P, x, y, alg](Step* st) {
-        dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg, P.Md(x), 0.f, 0.f);
-        dnnl::eltwise_forward::primitive_desc pd(d, P.eng);
-        dnnl::eltwise_forward prim(pd);
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}};
-        st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
-      }});
+                             dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg,
+                                                           P.Md(x), 0.f, 0.f);
+                             dnnl::eltwise_forward::primitive_desc pd(d, P.eng);
+                             dnnl::eltwise_forward prim(pd);
+                             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)},
+                                                                  {DNNL_ARG_DST, P.Mem(y)}};
+                             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+                           }});
     } else {  // Identity
       const int x = P.slot_of.at(n.inputs[0]);
       P.pending.push_back({desc, {x}, {y}, [&P, x, y](Step* st) {
-        memory a = P.Mem(x), c = P.Mem(y);
-        dnnl::reorder r(a, c);
-        st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
-      }});
+                             memory a = P.Mem(x), c = P.Mem(y);
+                             dnnl::reorder r(a, c);
+                             st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
+                           }});
     }
   }
 
@@ -546,8 +574,11 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     arena_bytes = std::max(arena_bytes, off + s.bytes);
     placed.push_back(r);
   }
-  P.arena = static_cast<uint8_t*>(std::aligned_alloc(4096, std::max<size_t>(4096, (arena_bytes + 4095) / 4096 * 4096)));
-  if (!P.arena) return Status("out_of_memory", "cannot allocate " + std::to_string(arena_bytes) + " bytes of activations");
+  P.arena = static_cast<uint8_t*>(
+      std::aligned_alloc(4096, std::max<size_t>(4096, (arena_bytes + 4095) / 4096 * 4096)));
+  if (!P.arena)
+    return Status("out_of_memory",
+                  "cannot allocate " + std::to_string(arena_bytes) + " bytes of activations");
   stats.arena_bytes = arena_bytes;
 
   P.steps.resize(P.pending.size());
@@ -562,8 +593,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     }
   }
   P.pending.clear();
-  stats.steps = static_cast<int>(std::count_if(P.steps.begin(), P.steps.end(),
-                                               [](const Step& s) { return bool(s.run); }));
+  stats.steps = static_cast<int>(
+      std::count_if(P.steps.begin(), P.steps.end(), [](const Step& s) { return bool(s.run); }));
   auto plan = std::unique_ptr<Plan>(new Plan(std::move(im)));
   plan->stats_ = stats;
   return plan;
@@ -584,7 +615,8 @@ Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> outs;
   for (size_t i = 0; i < P.out_shapes.size(); ++i) {
     auto c = P.constant_outputs.find(i);
-    outs.push_back(c != P.constant_outputs.end() ? c->second : Tensor(DType::kFloat32, P.out_shapes[i]));
+    outs.push_back(c != P.constant_outputs.end() ? c->second
+                                                 : Tensor(DType::kFloat32, P.out_shapes[i]));
     if (c == P.constant_outputs.end()) P.user_out[i].set_data_handle(outs.back().raw());
   }
   // BGERASE_PROFILE=1: time every step (waiting after each) and print the slowest to stderr.
@@ -597,7 +629,10 @@ Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
       st.run(P.strm);
       if (profile) {
         P.strm.wait();
-        times.push_back({std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), st.name});
+        times.push_back(
+            {std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                 .count(),
+             st.name});
       }
     }
     P.strm.wait();

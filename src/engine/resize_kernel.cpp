@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/tensor.h"
+
 namespace bgerase::engine {
 namespace {
 
@@ -43,7 +45,7 @@ AxisTable MakeTable(const ResizeParams& p, int axis, int64_t len_in, int64_t len
 template <typename T>
 inline float Load(const T* p, int64_t i) {
   if constexpr (sizeof(T) == 2) {
-    return std::bit_cast<float>(static_cast<uint32_t>(p[i]) << 16);
+    return BFloat16ToFloat(p[i]);
   } else {
     return p[i];
   }
@@ -51,9 +53,7 @@ inline float Load(const T* p, int64_t i) {
 template <typename T>
 inline void Store(T* p, int64_t i, float v) {
   if constexpr (sizeof(T) == 2) {
-    uint32_t x = std::bit_cast<uint32_t>(v);
-    x += 0x7fffu + ((x >> 16) & 1u);  // round to nearest even (activations are finite)
-    p[i] = static_cast<uint16_t>(x >> 16);
+    p[i] = FloatToBFloat16(v);
   } else {
     p[i] = v;
   }
@@ -62,8 +62,10 @@ inline void Store(T* p, int64_t i, float v) {
 // One output row: four source taps per output pixel, `block` lanes at a time (the channel
 // block is innermost, so the lanes are contiguous and vectorise).
 template <typename T>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Row(
-    const T* r0, const T* r1, float wy, T* out, const AxisTable& tx, int64_t ow, int64_t block) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void Row(const T* r0, const T* r1,
+                                                                      float wy, T* out,
+                                                                      const AxisTable& tx,
+                                                                      int64_t ow, int64_t block) {
   for (int64_t x = 0; x < ow; ++x) {
     const T* a0 = r0 + tx.i0[x] * block;
     const T* a1 = r0 + tx.i1[x] * block;
@@ -91,9 +93,9 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512 LoadBf16x16(const uint
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-__attribute__((target("avx512f,avx512bw"))) void RowBf16x16(
-    const uint16_t* r0, const uint16_t* r1, float wy, uint16_t* out, const AxisTable& tx,
-    int64_t ow) {
+__attribute__((target("avx512f,avx512bw"))) void RowBf16x16(const uint16_t* r0, const uint16_t* r1,
+                                                            float wy, uint16_t* out,
+                                                            const AxisTable& tx, int64_t ow) {
   const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
   const __m512 vy = _mm512_set1_ps(wy);
   for (int64_t x = 0; x < ow; ++x) {
@@ -115,7 +117,8 @@ void Run(const ResizeParams& p, const T* src, T* dst, int64_t planes, int64_t bl
          int64_t w, int64_t oh, int64_t ow) {
   const AxisTable ty = MakeTable(p, 2, h, oh);
   const AxisTable tx = MakeTable(p, 3, w, ow);
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  static const bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   const bool fast_bf16 = sizeof(T) == 2 && block == 16 && avx512;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t pl = 0; pl < planes; ++pl) {
@@ -140,8 +143,8 @@ void Run(const ResizeParams& p, const T* src, T* dst, int64_t planes, int64_t bl
 void ResizeSpatial(const ResizeParams& p, const void* src, void* dst, bool bf16, int64_t planes,
                    int64_t block, int64_t h, int64_t w, int64_t oh, int64_t ow) {
   if (bf16) {
-    Run(p, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), planes, block, h, w,
-        oh, ow);
+    Run(p, static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), planes, block, h, w, oh,
+        ow);
   } else {
     Run(p, static_cast<const float*>(src), static_cast<float*>(dst), planes, block, h, w, oh, ow);
   }

@@ -15,9 +15,12 @@ namespace bgerase::engine {
 
 const char* PrecisionName(Precision p) {
   switch (p) {
-    case Precision::kAuto: return "auto";
-    case Precision::kFloat32: return "fp32";
-    case Precision::kBFloat16: return "bf16";
+    case Precision::kAuto:
+      return "auto";
+    case Precision::kFloat32:
+      return "fp32";
+    case Precision::kBFloat16:
+      return "bf16";
   }
   return "?";
 }
@@ -34,14 +37,30 @@ Result<Precision> ParsePrecision(const std::string& s) {
 CpuInfo DetectCpu() {
   CpuInfo info;
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::sse41: info.isa = "sse41"; break;
-    case dnnl::cpu_isa::avx: info.isa = "avx"; break;
-    case dnnl::cpu_isa::avx2: info.isa = "avx2"; break;
-    case dnnl::cpu_isa::avx2_vnni: info.isa = "avx2_vnni"; break;
-    case dnnl::cpu_isa::avx512_mic: info.isa = "avx512_mic"; break;
-    case dnnl::cpu_isa::avx512_mic_4ops: info.isa = "avx512_mic_4ops"; break;
-    case dnnl::cpu_isa::avx512_core: info.isa = "avx512_core"; break;
-    case dnnl::cpu_isa::avx512_core_vnni: info.isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::sse41:
+      info.isa = "sse41";
+      break;
+    case dnnl::cpu_isa::avx:
+      info.isa = "avx";
+      break;
+    case dnnl::cpu_isa::avx2:
+      info.isa = "avx2";
+      break;
+    case dnnl::cpu_isa::avx2_vnni:
+      info.isa = "avx2_vnni";
+      break;
+    case dnnl::cpu_isa::avx512_mic:
+      info.isa = "avx512_mic";
+      break;
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      info.isa = "avx512_mic_4ops";
+      break;
+    case dnnl::cpu_isa::avx512_core:
+      info.isa = "avx512_core";
+      break;
+    case dnnl::cpu_isa::avx512_core_vnni:
+      info.isa = "avx512_core_vnni";
+      break;
     case dnnl::cpu_isa::avx512_core_bf16:
       info.isa = "avx512_core_bf16";
       info.native_bf16 = true;
@@ -50,7 +69,9 @@ CpuInfo DetectCpu() {
       info.isa = "avx512_core_amx";
       info.native_bf16 = true;
       break;
-    default: info.isa = "generic"; break;
+    default:
+      info.isa = "generic";
+      break;
   }
   info.cores = std::max(1, omp_get_num_procs());
   return info;
@@ -61,7 +82,9 @@ Precision ResolvePrecision(Precision requested) {
   return DetectCpu().native_bf16 ? Precision::kBFloat16 : Precision::kFloat32;
 }
 
-bool Bf16Available() { return DetectCpu().isa.rfind("avx512_core", 0) == 0; }
+bool Bf16Available() {
+  return DetectCpu().isa.rfind("avx512_core", 0) == 0;
+}
 
 Session::Session(Graph g, Precision p, int threads)
     : graph_(std::move(g)), precision_(p), threads_(threads) {}
@@ -94,8 +117,7 @@ Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, const SessionOp
                                                DetectCpu().isa + "); use fp32 or auto");
   }
   const int threads = options.threads > 0 ? options.threads : DetectCpu().cores;
-  return std::unique_ptr<Session>(
-      new Session(std::move(graph), precision, threads));
+  return std::unique_ptr<Session>(new Session(std::move(graph), precision, threads));
 }
 
 Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {

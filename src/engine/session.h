@@ -19,7 +19,7 @@ const char* PrecisionName(Precision p);
 Result<Precision> ParsePrecision(const std::string& s);
 
 struct CpuInfo {
-  std::string isa;          // oneDNN's effective ISA, e.g. "avx512_core_bf16"
+  std::string isa;           // oneDNN's effective ISA, e.g. "avx512_core_bf16"
   bool native_bf16 = false;  // the CPU computes bf16 dot products natively (AVX512-BF16, AMX)
   int cores = 1;
 };
@@ -42,10 +42,10 @@ struct SessionOptions {
 };
 
 struct PlanStats {
-  size_t arena_bytes = 0;   // activations, shared by all steps through liveness planning
-  size_t weight_bytes = 0;  // weights in the layout and precision the convolutions use
-  int steps = 0;            // primitives and kernels executed per run
-  int fused_post_ops = 0;   // relu/sigmoid/add folded into convolutions
+  size_t arena_bytes = 0;    // activations, shared by all steps through liveness planning
+  size_t weight_bytes = 0;   // weights in the layout and precision the convolutions use
+  int steps = 0;             // primitives and kernels executed per run
+  int fused_post_ops = 0;    // relu/sigmoid/add folded into convolutions
   int concats_in_place = 0;  // concat inputs written straight into their slice
 };
 

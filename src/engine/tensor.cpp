@@ -8,28 +8,44 @@ namespace bgerase::engine {
 
 size_t DTypeSize(DType t) {
   switch (t) {
-    case DType::kFloat32: return 4;
-    case DType::kFloat16: return 2;
-    case DType::kBFloat16: return 2;
-    case DType::kInt64: return 8;
-    case DType::kInt32: return 4;
-    case DType::kInt8: return 1;
-    case DType::kUInt8: return 1;
-    case DType::kBool: return 1;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat16:
+      return 2;
+    case DType::kBFloat16:
+      return 2;
+    case DType::kInt64:
+      return 8;
+    case DType::kInt32:
+      return 4;
+    case DType::kInt8:
+      return 1;
+    case DType::kUInt8:
+      return 1;
+    case DType::kBool:
+      return 1;
   }
   return 1;
 }
 
 const char* DTypeName(DType t) {
   switch (t) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kBool: return "bool";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -101,23 +117,9 @@ uint16_t FloatToHalf(float f) {
   return static_cast<uint16_t>(sign | r);
 }
 
-float BFloat16ToFloat(uint16_t b) {
-  const uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t FloatToBFloat16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(x >> 16);
-}
-
 Tensor::Tensor(DType dtype, Shape shape)
-    : dtype_(dtype), shape_(std::move(shape)),
+    : dtype_(dtype),
+      shape_(std::move(shape)),
       data_(static_cast<size_t>(NumElements(shape_)) * DTypeSize(dtype), 0) {}
 
 Tensor Tensor::Floats(Shape shape, const std::vector<float>& values) {
@@ -143,12 +145,21 @@ std::vector<int64_t> Tensor::AsInt64s() const {
   }
   for (size_t i = 0; i < out.size(); ++i) {
     switch (dtype_) {
-      case DType::kInt64: out[i] = data<int64_t>()[i]; break;
-      case DType::kInt32: out[i] = data<int32_t>()[i]; break;
-      case DType::kInt8: out[i] = data<int8_t>()[i]; break;
+      case DType::kInt64:
+        out[i] = data<int64_t>()[i];
+        break;
+      case DType::kInt32:
+        out[i] = data<int32_t>()[i];
+        break;
+      case DType::kInt8:
+        out[i] = data<int8_t>()[i];
+        break;
       case DType::kUInt8:
-      case DType::kBool: out[i] = data<uint8_t>()[i]; break;
-      default: break;
+      case DType::kBool:
+        out[i] = data<uint8_t>()[i];
+        break;
+      default:
+        break;
     }
   }
   return out;
@@ -158,14 +169,28 @@ std::vector<float> Tensor::AsFloats() const {
   std::vector<float> out(static_cast<size_t>(size()));
   for (size_t i = 0; i < out.size(); ++i) {
     switch (dtype_) {
-      case DType::kFloat32: out[i] = data<float>()[i]; break;
-      case DType::kFloat16: out[i] = HalfToFloat(data<uint16_t>()[i]); break;
-      case DType::kBFloat16: out[i] = BFloat16ToFloat(data<uint16_t>()[i]); break;
-      case DType::kInt64: out[i] = static_cast<float>(data<int64_t>()[i]); break;
-      case DType::kInt32: out[i] = static_cast<float>(data<int32_t>()[i]); break;
-      case DType::kInt8: out[i] = data<int8_t>()[i]; break;
+      case DType::kFloat32:
+        out[i] = data<float>()[i];
+        break;
+      case DType::kFloat16:
+        out[i] = HalfToFloat(data<uint16_t>()[i]);
+        break;
+      case DType::kBFloat16:
+        out[i] = BFloat16ToFloat(data<uint16_t>()[i]);
+        break;
+      case DType::kInt64:
+        out[i] = static_cast<float>(data<int64_t>()[i]);
+        break;
+      case DType::kInt32:
+        out[i] = static_cast<float>(data<int32_t>()[i]);
+        break;
+      case DType::kInt8:
+        out[i] = data<int8_t>()[i];
+        break;
       case DType::kUInt8:
-      case DType::kBool: out[i] = data<uint8_t>()[i]; break;
+      case DType::kBool:
+        out[i] = data<uint8_t>()[i];
+        break;
     }
   }
   return out;
@@ -181,14 +206,30 @@ Tensor Tensor::CastTo(DType to) const {
     const std::vector<float> v = AsFloats();
     for (size_t i = 0; i < n; ++i) {
       switch (to) {
-        case DType::kFloat32: out.data<float>()[i] = v[i]; break;
-        case DType::kFloat16: out.data<uint16_t>()[i] = FloatToHalf(v[i]); break;
-        case DType::kBFloat16: out.data<uint16_t>()[i] = FloatToBFloat16(v[i]); break;
-        case DType::kInt64: out.data<int64_t>()[i] = static_cast<int64_t>(v[i]); break;
-        case DType::kInt32: out.data<int32_t>()[i] = static_cast<int32_t>(v[i]); break;
-        case DType::kInt8: out.data<int8_t>()[i] = static_cast<int8_t>(v[i]); break;
-        case DType::kUInt8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]); break;
-        case DType::kBool: out.data<uint8_t>()[i] = v[i] != 0.f; break;
+        case DType::kFloat32:
+          out.data<float>()[i] = v[i];
+          break;
+        case DType::kFloat16:
+          out.data<uint16_t>()[i] = FloatToHalf(v[i]);
+          break;
+        case DType::kBFloat16:
+          out.data<uint16_t>()[i] = FloatToBFloat16(v[i]);
+          break;
+        case DType::kInt64:
+          out.data<int64_t>()[i] = static_cast<int64_t>(v[i]);
+          break;
+        case DType::kInt32:
+          out.data<int32_t>()[i] = static_cast<int32_t>(v[i]);
+          break;
+        case DType::kInt8:
+          out.data<int8_t>()[i] = static_cast<int8_t>(v[i]);
+          break;
+        case DType::kUInt8:
+          out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]);
+          break;
+        case DType::kBool:
+          out.data<uint8_t>()[i] = v[i] != 0.f;
+          break;
       }
     }
     return out;
@@ -196,16 +237,30 @@ Tensor Tensor::CastTo(DType to) const {
   const std::vector<int64_t> v = AsInt64s();
   for (size_t i = 0; i < n; ++i) {
     switch (to) {
-      case DType::kFloat32: out.data<float>()[i] = static_cast<float>(v[i]); break;
-      case DType::kFloat16: out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v[i])); break;
+      case DType::kFloat32:
+        out.data<float>()[i] = static_cast<float>(v[i]);
+        break;
+      case DType::kFloat16:
+        out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v[i]));
+        break;
       case DType::kBFloat16:
         out.data<uint16_t>()[i] = FloatToBFloat16(static_cast<float>(v[i]));
         break;
-      case DType::kInt64: out.data<int64_t>()[i] = v[i]; break;
-      case DType::kInt32: out.data<int32_t>()[i] = static_cast<int32_t>(v[i]); break;
-      case DType::kInt8: out.data<int8_t>()[i] = static_cast<int8_t>(v[i]); break;
-      case DType::kUInt8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]); break;
-      case DType::kBool: out.data<uint8_t>()[i] = v[i] != 0; break;
+      case DType::kInt64:
+        out.data<int64_t>()[i] = v[i];
+        break;
+      case DType::kInt32:
+        out.data<int32_t>()[i] = static_cast<int32_t>(v[i]);
+        break;
+      case DType::kInt8:
+        out.data<int8_t>()[i] = static_cast<int8_t>(v[i]);
+        break;
+      case DType::kUInt8:
+        out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]);
+        break;
+      case DType::kBool:
+        out.data<uint8_t>()[i] = v[i] != 0;
+        break;
     }
   }
   return out;

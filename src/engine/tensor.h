@@ -3,6 +3,7 @@
 // arena and only exchanges plain float tensors with callers.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -21,8 +22,16 @@ std::string ShapeToString(const Shape& s);
 
 float HalfToFloat(uint16_t h);
 uint16_t FloatToHalf(float f);
-float BFloat16ToFloat(uint16_t b);
-uint16_t FloatToBFloat16(float f);  // round to nearest even
+inline float BFloat16ToFloat(uint16_t b) {
+  return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
+}
+// Round to nearest even; NaN stays NaN. Inline: the resize kernel's inner loop uses it.
+inline uint16_t FloatToBFloat16(float f) {
+  uint32_t x = std::bit_cast<uint32_t>(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>(x >> 16);
+}
 
 class Tensor {
  public:

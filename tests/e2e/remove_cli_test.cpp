@@ -39,7 +39,8 @@ CliRun Bgerase(const std::string& args) {
 }
 
 void WriteFile(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Mean alpha (0..255) over a rectangle of a 4-band image.
@@ -50,6 +51,7 @@ double MeanAlpha(const VImage& im, int left, int top, int w, int h) {
 class RemoveCli : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_TRUE(imaging::InitVips().ok());  // gtest_discover_tests runs each test alone
     dir_ = fs::path(::testing::TempDir()) / ("bgerase-e2e-" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "in" / "nested");
@@ -60,12 +62,13 @@ class RemoveCli : public ::testing::Test {
 
 TEST_F(RemoveCli, BatchKeepsSubjectsDropsBackgroundsAndSurvivesBadFiles) {
   WriteFile(dir_ / "in" / "astronaut.png", ReadFile(imaging::testing::kSkimage + "astronaut.png"));
-  WriteFile(dir_ / "in" / "nested" / "coffee.png", ReadFile(imaging::testing::kSkimage + "coffee.png"));
+  WriteFile(dir_ / "in" / "nested" / "coffee.png",
+            ReadFile(imaging::testing::kSkimage + "coffee.png"));
   const std::string jpeg = Save(Photo("astronaut.png"), ".jpg[Q=90]");
   WriteFile(dir_ / "in" / "truncated.jpg", jpeg.substr(0, jpeg.size() / 2));
   WriteFile(dir_ / "in" / "notes.png", "these are not pixels\n");
   const CliRun r = Bgerase("remove '" + (dir_ / "in").string() + "' --out-dir '" +
-                        (dir_ / "out").string() + "' --json");
+                           (dir_ / "out").string() + "' --json");
   EXPECT_EQ(r.exit_code, 1) << "a failed file makes the batch exit non-zero";
   std::map<std::string, nlohmann::json> lines;
   std::stringstream ss(r.out);
@@ -87,7 +90,8 @@ TEST_F(RemoveCli, BatchKeepsSubjectsDropsBackgroundsAndSurvivesBadFiles) {
   EXPECT_GT(MeanAlpha(astro, 100, 350, 80, 80), 240) << "suit";
   EXPECT_LT(MeanAlpha(astro, 400, 10, 100, 100), 15) << "wall";
   // Coffee 600x400, mirrored into the nested folder: the cup kept, the table corner gone.
-  const VImage cup = VImage::new_from_file((dir_ / "out" / "nested" / "coffee.png").string().c_str());
+  const VImage cup =
+      VImage::new_from_file((dir_ / "out" / "nested" / "coffee.png").string().c_str());
   EXPECT_EQ(cup.width(), 600);
   EXPECT_GT(MeanAlpha(cup, 220, 120, 60, 60), 240) << "cup";
   EXPECT_LT(MeanAlpha(cup, 0, 0, 40, 40), 15) << "corner";
@@ -128,16 +132,21 @@ TEST_F(RemoveCli, EveryOutputFormatDecodesWithTheRightSizeAndAlpha) {
 }
 
 TEST_F(RemoveCli, MetadataTravelsByDefaultAndStripRemovesIt) {
-  VImage photo = WithBlob(Photo("coffee.png"), VIPS_META_EXIF_NAME, ExifBlob("(c) Jane Doe 2026", 1));
+  VImage photo =
+      WithBlob(Photo("coffee.png"), VIPS_META_EXIF_NAME, ExifBlob("(c) Jane Doe 2026", 1));
   photo = WithBlob(photo, VIPS_META_ICC_NAME, Profile("srgb"));
   const fs::path in = dir_ / "in" / "coffee.jpg";
   WriteFile(in, Save(photo, ".jpg[Q=92]"));
   for (const std::string fmt : {"png", "jpg", "webp", "avif"}) {
     SCOPED_TRACE(fmt);
     const fs::path kept = dir_ / ("kept." + fmt), stripped = dir_ / ("stripped." + fmt);
-    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + kept.string() + "' --format " + fmt).exit_code, 0);
-    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + stripped.string() + "' --format " + fmt +
-                      " --metadata strip").exit_code, 0);
+    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + kept.string() + "' --format " + fmt)
+                  .exit_code,
+              0);
+    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + stripped.string() + "' --format " +
+                      fmt + " --metadata strip")
+                  .exit_code,
+              0);
     const VImage k = Load(ReadFile(kept.string()));
     ASSERT_GT(k.get_typeof("exif-ifd0-Copyright"), 0u) << "no EXIF copyright kept";
     EXPECT_NE(std::string(k.get_string("exif-ifd0-Copyright")).find("Jane Doe"), std::string::npos);

@@ -14,7 +14,8 @@ TEST(CpuTest, AutoPicksBf16ExactlyWhenTheCpuHasNativeBf16) {
   const CpuInfo cpu = DetectCpu();
   const bool native = cpu.isa == "avx512_core_bf16" || cpu.isa == "avx512_core_amx";
   EXPECT_EQ(cpu.native_bf16, native) << cpu.isa;
-  EXPECT_EQ(ResolvePrecision(Precision::kAuto), native ? Precision::kBFloat16 : Precision::kFloat32);
+  EXPECT_EQ(ResolvePrecision(Precision::kAuto),
+            native ? Precision::kBFloat16 : Precision::kFloat32);
   EXPECT_EQ(ResolvePrecision(Precision::kFloat32), Precision::kFloat32);
   EXPECT_EQ(ResolvePrecision(Precision::kBFloat16), Precision::kBFloat16);
   EXPECT_GE(cpu.cores, 1);

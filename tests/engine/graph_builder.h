@@ -71,7 +71,9 @@ class GraphBuilder {
 };
 
 // Whether this CPU runs precision `p` (bf16 needs AVX-512); tests of plan statistics use it.
-inline bool Runs(Precision p) { return p != Precision::kBFloat16 || Bf16Available(); }
+inline bool Runs(Precision p) {
+  return p != Precision::kBFloat16 || Bf16Available();
+}
 
 struct Diff {
   double max_abs = 0;
@@ -99,8 +101,8 @@ inline Diff Compare(const Tensor& a, const Tensor& ref) {
 // Runs `g` on the engine in `p` precision and on the reference kernels; expects agreement:
 // fp32 within 1e-4 relative to the output's magnitude, bf16 within 1% relative L2 error. The
 // oracle runs the fp16-promoted graph: the engine's contract is to compute fp16 models in fp32.
-inline void ExpectMatchesReference(const Graph& g, const std::vector<Tensor>& inputs,
-                                   Precision p, PlanStats* stats = nullptr) {
+inline void ExpectMatchesReference(const Graph& g, const std::vector<Tensor>& inputs, Precision p,
+                                   PlanStats* stats = nullptr) {
   Graph promoted = g;
   PromoteFloat16(promoted);
   auto expected = ref::RunGraph(promoted, inputs);

@@ -117,7 +117,8 @@ TEST(LoaderTest, WrongInputShapeIsAnErrorWithTheDeclaredShape) {
 }
 
 TEST(LoaderTest, Float32CopyHasNoHalfTensorsAndTheSameOutputs) {
-  const std::string in = ::testing::TempDir() + "/tiny16.onnx", out = ::testing::TempDir() + "/tiny32.onnx";
+  const std::string in = ::testing::TempDir() + "/tiny16.onnx",
+                    out = ::testing::TempDir() + "/tiny32.onnx";
   std::ofstream(in, std::ios::binary) << TinyModel();
   ASSERT_TRUE(WriteFloat32Model(in, out).ok());
   auto g16 = LoadOnnxFile(in);

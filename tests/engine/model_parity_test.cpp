@@ -3,12 +3,12 @@
 // by our engine in fp32 and bf16. Thresholds are the issue's: fp32 max |diff| <= 1e-3; bf16
 // mean |diff| <= 0.01 everywhere and IoU(mask > 0.5) >= 0.99 on photos with a clear subject.
 #include <gtest/gtest.h>
-#include <vips/vips8>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <vips/vips8>
 
 #include "engine/onnx_loader.h"
 #include "engine/session.h"
@@ -39,7 +39,8 @@ Tensor PhotoTensor(const std::string& path, int width = 1024, int height = 1024)
   const int64_t plane = static_cast<int64_t>(width) * height;
   Tensor t(DType::kFloat32, {1, 3, height, width});
   for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < plane; ++i) t.data<float>()[c * plane + i] = px[i * 3 + c] / 255.f - 0.5f;
+    for (int64_t i = 0; i < plane; ++i)
+      t.data<float>()[c * plane + i] = px[i * 3 + c] / 255.f - 0.5f;
   g_free(px);
   return t;
 }
@@ -103,8 +104,8 @@ TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
       SCOPED_TRACE(inputs[i].name + " " + PrecisionName(p));
       auto out = (*session)->Run({inputs[i].tensor});
       ASSERT_TRUE(out.ok()) << out.status().ToString();
-      const Tensor ort = ReadRaw((tmp / "ort" / (std::to_string(i) + ".out.bin")).string(),
-                                 {1, 1, 1024, 1024});
+      const Tensor ort =
+          ReadRaw((tmp / "ort" / (std::to_string(i) + ".out.bin")).string(), {1, 1, 1024, 1024});
       ASSERT_EQ((*out)[0].shape(), ort.shape());
       const float* a = (*out)[0].data<float>();
       const float* b = ort.data<float>();

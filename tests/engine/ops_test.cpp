@@ -30,9 +30,9 @@ TEST_P(OpTest, Conv) {
       {16, 16, 14, 10, 5, 2, 1, 2, 1, true},   // 5x5 stride 2
   };
   for (const auto& c : cases) {
-    SCOPED_TRACE(::testing::Message() << "c" << c.c << " oc" << c.oc << " " << c.h << "x" << c.w
-                                      << " k" << c.k << " s" << c.stride << " d" << c.dil
-                                      << " g" << c.group);
+    SCOPED_TRACE(::testing::Message()
+                 << "c" << c.c << " oc" << c.oc << " " << c.h << "x" << c.w << " k" << c.k << " s"
+                 << c.stride << " d" << c.dil << " g" << c.group);
     GraphBuilder b;
     auto x = b.Input("x", {1, c.c, c.h, c.w});
     auto w = b.Const("w", RandomTensor({c.oc, c.c / c.group, c.k, c.k}, 2, -0.3f, 0.3f));
@@ -53,10 +53,12 @@ TEST_P(OpTest, ConvWithFusedReluAndResidualAdd) {
   // The RSU block's tail: relu(conv(x)) + skip, written into a concat slice.
   GraphBuilder b;
   auto x = b.Input("x", {1, 16, 20, 18});
-  auto skip = b.Op("Relu", {b.Op("Conv", {x, b.Const("w0", RandomTensor({32, 16, 3, 3}, 5, -.2f, .2f))},
-                                 {{"pads", Ints({1, 1, 1, 1})}})});
-  auto conv = b.Op("Conv", {skip, b.Const("w1", RandomTensor({32, 32, 3, 3}, 6, -.2f, .2f)),
-                            b.Const("b1", RandomTensor({32}, 7))},
+  auto skip =
+      b.Op("Relu", {b.Op("Conv", {x, b.Const("w0", RandomTensor({32, 16, 3, 3}, 5, -.2f, .2f))},
+                         {{"pads", Ints({1, 1, 1, 1})}})});
+  auto conv = b.Op("Conv",
+                   {skip, b.Const("w1", RandomTensor({32, 32, 3, 3}, 6, -.2f, .2f)),
+                    b.Const("b1", RandomTensor({32}, 7))},
                    {{"pads", Ints({2, 2, 2, 2})}, {"dilations", Ints({2, 2})}});
   auto sum = b.Op("Add", {b.Op("Relu", {conv}), skip});
   auto cat = b.Op("Concat", {sum, skip}, {{"axis", Int(1)}});
@@ -75,12 +77,12 @@ TEST_P(OpTest, MaxPool) {
     bool ceil;
   };
   for (const Case& c : std::vector<Case>{{16, 17, 13, 2, 2, 0, true},
-                                          {16, 17, 13, 2, 2, 0, false},
-                                          {3, 9, 9, 3, 2, 1, true},
-                                          {32, 8, 8, 2, 2, 0, true},
-                                          {5, 7, 12, 3, 3, 0, true}}) {
-    SCOPED_TRACE(::testing::Message() << c.c << "x" << c.h << "x" << c.w << " k" << c.k
-                                      << " ceil" << c.ceil);
+                                         {16, 17, 13, 2, 2, 0, false},
+                                         {3, 9, 9, 3, 2, 1, true},
+                                         {32, 8, 8, 2, 2, 0, true},
+                                         {5, 7, 12, 3, 3, 0, true}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << c.c << "x" << c.h << "x" << c.w << " k" << c.k << " ceil" << c.ceil);
     GraphBuilder b;
     auto x = b.Input("x", {1, c.c, c.h, c.w});
     b.Output(b.Op("MaxPool", {x},
@@ -100,13 +102,14 @@ TEST_P(OpTest, ResizeEveryMode) {
   struct Size {
     int64_t c, h, w, oh, ow;
   };
-  for (const Size& s : std::vector<Size>{{16, 7, 9, 14, 18},   // 2x up, blocked
-                                         {3, 10, 10, 23, 7},   // odd up and down, plain
-                                         {32, 16, 16, 8, 5},   // down
+  for (const Size& s : std::vector<Size>{{16, 7, 9, 14, 18},    // 2x up, blocked
+                                         {3, 10, 10, 23, 7},    // odd up and down, plain
+                                         {32, 16, 16, 8, 5},    // down
                                          {1, 5, 5, 20, 20}}) {  // 1 channel, 4x up
     for (const auto& cm : coords) {
       for (const std::string mode : {"linear", "nearest"}) {
-        for (const auto& nm : mode == std::string("linear") ? std::vector<std::string>{"floor"} : nearest) {
+        for (const auto& nm :
+             mode == std::string("linear") ? std::vector<std::string>{"floor"} : nearest) {
           SCOPED_TRACE(::testing::Message() << mode << " " << cm << " " << nm << " " << s.c << "x"
                                             << s.h << "x" << s.w << "->" << s.oh << "x" << s.ow);
           GraphBuilder b;
@@ -157,8 +160,8 @@ TEST_P(OpTest, ElementwiseOps) {
   auto r = b.Op("Relu", {m});
   b.Output(b.Op("Sigmoid", {r}));
   b.Output(m);
-  ExpectMatchesReference(b.graph(), {RandomTensor({1, 16, 5, 6}, 17), RandomTensor({1, 16, 5, 6}, 18)},
-                         GetParam());
+  ExpectMatchesReference(
+      b.graph(), {RandomTensor({1, 16, 5, 6}, 17), RandomTensor({1, 16, 5, 6}, 18)}, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, OpTest,

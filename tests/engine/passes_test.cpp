@@ -1,17 +1,18 @@
 // Each graph pass alone, and the memory planner through Session::Prepare.
+#include "engine/passes.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "engine/passes.h"
 #include "graph_builder.h"
 
 namespace bgerase::engine::testing {
 namespace {
 
 int CountOp(const Graph& g, const std::string& op) {
-  return static_cast<int>(std::count_if(g.nodes.begin(), g.nodes.end(),
-                                        [&](const Node& n) { return n.op == op; }));
+  return static_cast<int>(
+      std::count_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op == op; }));
 }
 
 TEST(PassesTest, TopologicalSortOrdersShuffledNodesAndFindsCycles) {
@@ -64,12 +65,14 @@ Graph UpsampleLike() {
   auto x = b.Input("x", {1, 16, -1, -1});
   auto big = b.Op("Conv", {x, b.Const("w", RandomTensor({16, 16, 3, 3}, 1, -.1f, .1f))},
                   {{"pads", Ints({1, 1, 1, 1})}});
-  auto small = b.Op("MaxPool", {big}, {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})},
-                                       {"ceil_mode", Int(1)}});
+  auto small =
+      b.Op("MaxPool", {big},
+           {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})}, {"ceil_mode", Int(1)}});
   auto shape = b.Op("Shape", {big});
   auto hw = b.Op("Slice", {shape, b.Const("s", Tensor::Int64s({1}, {2})),
                            b.Const("e", Tensor::Int64s({1}, {4}))});
-  auto sizes = b.Op("Concat", {b.Const("nc", Tensor::Int64s({2}, {1, 16})), hw}, {{"axis", Int(0)}});
+  auto sizes =
+      b.Op("Concat", {b.Const("nc", Tensor::Int64s({2}, {1, 16})), hw}, {{"axis", Int(0)}});
   auto up = b.Op("Resize", {small, "", "", sizes}, {{"mode", Str("linear")}});
   b.Output(b.Op("Add", {up, big}));
   return b.graph();
@@ -149,12 +152,16 @@ TEST(PassesTest, MemoryPlanReusesDeadActivations) {
   GraphBuilder b;
   std::string v = b.Input("x", {1, 16, 32, 32});
   for (int i = 0; i < 12; ++i) {
-    v = b.Op("Relu", {b.Op("Conv", {v, b.Const("w" + std::to_string(i), RandomTensor({16, 16, 3, 3}, 5 + i, -.1f, .1f))},
-                           {{"pads", Ints({1, 1, 1, 1})}})});
+    v = b.Op(
+        "Relu",
+        {b.Op("Conv",
+              {v, b.Const("w" + std::to_string(i), RandomTensor({16, 16, 3, 3}, 5 + i, -.1f, .1f))},
+              {{"pads", Ints({1, 1, 1, 1})}})});
   }
   b.Output(v);
   PlanStats stats;
-  ExpectMatchesReference(b.graph(), {RandomTensor({1, 16, 32, 32}, 40)}, Precision::kFloat32, &stats);
+  ExpectMatchesReference(b.graph(), {RandomTensor({1, 16, 32, 32}, 40)}, Precision::kFloat32,
+                         &stats);
   const size_t activation = 16 * 32 * 32 * 4;
   // 13 activations exist over the run; liveness keeps at most two alive at once.
   EXPECT_LE(stats.arena_bytes, 2 * activation + 256);

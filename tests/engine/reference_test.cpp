@@ -31,8 +31,9 @@ TEST(ReferenceTest, MaxPoolCeilModeMatchesPyTorchShapes) {
   // PyTorch: MaxPool2d(2, 2, ceil_mode=True) on 5x5 gives 3x3; the last window is partial.
   Tensor x(DType::kFloat32, {1, 1, 5, 5});
   for (int i = 0; i < 25; ++i) x.data<float>()[i] = static_cast<float>(i);
-  Node n = MakeNode("MaxPool", {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})},
-                                {"ceil_mode", Int(1)}});
+  Node n =
+      MakeNode("MaxPool",
+               {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})}, {"ceil_mode", Int(1)}});
   n.inputs = {"x"};
   auto y = ref::Evaluate(n, {&x});
   ASSERT_TRUE(y.ok());

@@ -146,7 +146,12 @@ TEST(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
   RawDb raw(dir.path());
   for (int round = 0; round < 20; ++round) {
     ASSERT_TRUE(store->consent().Grant(owner, "v1", ConsentActor::kApi).ok());
-    std::this_thread::sleep_for(2ms);
+    // Let at least one upload land in the pool before withdrawing (bounded: a slow disk under
+    // load must not turn the race into one where nothing was ever granted in time).
+    for (int i = 0;
+         i < 400 && raw.Int("SELECT count(*) FROM objects WHERE purpose='training'") == 0; ++i) {
+      std::this_thread::sleep_for(5ms);
+    }
     auto w = store->consent().Withdraw(owner, "v1", ConsentActor::kApi);
     ASSERT_TRUE(w.ok());
     // Right after each withdrawal, while uploads keep coming, the pool holds nothing of theirs.

@@ -24,8 +24,8 @@ Result<Tensor> Binary(const std::string& op, const Tensor& a, const Tensor& b, c
     return st;
   };
   const auto sa = strides(a.shape()), sb = strides(b.shape());
-  const bool is_float = a.dtype() == DType::kFloat32 || a.dtype() == DType::kFloat16 ||
-                        a.dtype() == DType::kBFloat16;
+  const bool is_float =
+      a.dtype() == DType::kFloat32 || a.dtype() == DType::kFloat16 || a.dtype() == DType::kBFloat16;
   const int64_t total = NumElements(out);
   std::vector<int64_t> idx(r, 0);
   auto offsets = [&](int64_t* oa, int64_t* ob) {

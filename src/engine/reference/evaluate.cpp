@@ -1,8 +1,7 @@
 // Dispatch from a Node to its reference kernel, then its fused post-ops.
-#include <set>
-
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "engine/reference/reference.h"
 
@@ -10,7 +9,8 @@ namespace bgerase::engine::ref {
 namespace {
 
 Status Missing(const Node& n, size_t i) {
-  return Status("invalid_model", n.Describe() + ": required input " + std::to_string(i) + " missing");
+  return Status("invalid_model",
+                n.Describe() + ": required input " + std::to_string(i) + " missing");
 }
 
 Result<Tensor> EvaluateOwn(const Node& n, const std::vector<const Tensor*>& in) {
@@ -36,8 +36,8 @@ Result<Tensor> EvaluateOwn(const Node& n, const std::vector<const Tensor*>& in) 
   if (op == "Identity") return x;
   if (op == "Cast") {
     static const std::map<int64_t, DType> kTypes = {
-        {1, DType::kFloat32}, {2, DType::kUInt8},  {3, DType::kInt8},     {6, DType::kInt32},
-        {7, DType::kInt64},   {9, DType::kBool},   {10, DType::kFloat16}, {16, DType::kBFloat16}};
+        {1, DType::kFloat32}, {2, DType::kUInt8}, {3, DType::kInt8},     {6, DType::kInt32},
+        {7, DType::kInt64},   {9, DType::kBool},  {10, DType::kFloat16}, {16, DType::kBFloat16}};
     auto it = kTypes.find(n.Int("to", 1));
     if (it == kTypes.end()) return Status("unsupported_op", n.Describe() + ": unsupported target");
     return x.CastTo(it->second);
@@ -92,9 +92,9 @@ Result<Tensor> EvaluateOwn(const Node& n, const std::vector<const Tensor*>& in) 
 }  // namespace
 
 bool Supports(const std::string& op) {
-  static const std::set<std::string> kOps = {
-      "Constant", "Identity", "Cast",    "Shape", "Relu", "Sigmoid", "Add",     "Mul",
-      "Concat",   "Gather",   "Unsqueeze", "Slice", "Conv", "MaxPool", "Resize"};
+  static const std::set<std::string> kOps = {"Constant",  "Identity", "Cast", "Shape",   "Relu",
+                                             "Sigmoid",   "Add",      "Mul",  "Concat",  "Gather",
+                                             "Unsqueeze", "Slice",    "Conv", "MaxPool", "Resize"};
   return kOps.count(op) != 0;
 }
 
@@ -105,8 +105,12 @@ Result<std::vector<Tensor>> Evaluate(const Node& node, const std::vector<const T
   size_t operand = node.inputs.size();
   for (const FusedOp& f : node.fused) {
     switch (f.kind) {
-      case FusedOp::Kind::kRelu: out = Relu(out); break;
-      case FusedOp::Kind::kSigmoid: out = Sigmoid(out); break;
+      case FusedOp::Kind::kRelu:
+        out = Relu(out);
+        break;
+      case FusedOp::Kind::kSigmoid:
+        out = Sigmoid(out);
+        break;
       case FusedOp::Kind::kAdd: {
         if (operand >= inputs.size() || !inputs[operand]) return Missing(node, operand);
         auto s = Binary("Add", out, *inputs[operand++], node);

@@ -1,8 +1,7 @@
 // Reference MaxPool: padded cells are ignored (never win the max).
-#include <limits>
-
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "engine/reference/reference.h"
 

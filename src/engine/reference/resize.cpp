@@ -21,7 +21,8 @@ Tensor Resize(const Tensor& x, const ResizeParams& p) {
         const float* plane = &xf[nc * H * W];
         float v;
         if (p.mode == ResizeMode::kNearest) {
-          v = plane[ResizeNearestIndex(p.nearest, sy, H) * W + ResizeNearestIndex(p.nearest, sx, W)];
+          v = plane[ResizeNearestIndex(p.nearest, sy, H) * W +
+                    ResizeNearestIndex(p.nearest, sx, W)];
         } else {
           const float cy = std::clamp(sy, 0.f, static_cast<float>(H - 1));
           const float cx = std::clamp(sx, 0.f, static_cast<float>(W - 1));

@@ -1,7 +1,6 @@
 // Reference Sigmoid, 1 / (1 + e^-x), evaluated in double.
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/reference/reference.h"

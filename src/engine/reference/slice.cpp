@@ -1,8 +1,7 @@
 // Reference Slice (opset 10+: starts/ends/axes/steps as inputs), any dtype.
-#include <limits>
-
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "engine/reference/reference.h"
 
@@ -17,7 +16,8 @@ Result<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& starts,
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   }
   std::vector<int64_t> steps = steps_in.empty() ? std::vector<int64_t>(starts.size(), 1) : steps_in;
-  if (starts.size() != ends.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+  if (starts.size() != ends.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
     return Status("invalid_model", n.Describe() + ": starts/ends/axes/steps differ in length");
   }
   std::vector<int64_t> b(rank, 0), st(rank, 1), len(rank);
