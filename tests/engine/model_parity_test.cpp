@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <vips/vips8>
 
 #include "engine/onnx_loader.h"
 #include "engine/session.h"
+#include "imaging/imaging.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::engine {
@@ -26,23 +26,13 @@ struct Input {
   Tensor tensor;
 };
 
-Tensor PhotoTensor(const std::string& path, int width = 1024, int height = 1024) {
-  vips::VImage im = vips::VImage::new_from_file(path.c_str());
-  if (im.has_alpha()) im = im.flatten();
-  if (im.bands() == 1) im = im.bandjoin(im).bandjoin(im);
-  im = im.colourspace(VIPS_INTERPRETATION_sRGB);
-  im = im.resize(static_cast<double>(width) / im.width(),
-                 vips::VImage::option()->set("vscale", static_cast<double>(height) / im.height()));
-  im = im.cast(VIPS_FORMAT_UCHAR);
-  size_t n = 0;
-  auto* px = static_cast<uint8_t*>(im.write_to_memory(&n));
-  const int64_t plane = static_cast<int64_t>(width) * height;
-  Tensor t(DType::kFloat32, {1, 3, height, width});
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < plane; ++i)
-      t.data<float>()[c * plane + i] = px[i * 3 + c] / 255.f - 0.5f;
-  g_free(px);
-  return t;
+// The photo as the product feeds it to the model (imaging/ decode + 1024² model input).
+Tensor PhotoTensor(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto im = imaging::Decode(bytes);
+  EXPECT_TRUE(im.ok()) << im.status().ToString();
+  return imaging::ModelInput(*im, 1024);
 }
 
 Tensor ReadRaw(const std::string& path, const Shape& s) {
@@ -55,7 +45,7 @@ Tensor ReadRaw(const std::string& path, const Shape& s) {
 
 class ModelParity : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { VIPS_INIT("model_parity_test"); }
+  void SetUp() override { ASSERT_TRUE(imaging::InitVips().ok()); }
 };
 
 TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
