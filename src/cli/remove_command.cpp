@@ -109,8 +109,16 @@ Result<std::vector<Job>> PlanJobs(const RemoveArgs& a, const removal::RemovalOpt
 }
 
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
-  if (path == "-") {
-    std::string s((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  if (path == "-") {  // read at most one byte past the cap, so a huge stream is refused early
+    std::string s;
+    char buf[1 << 16];
+    while (s.size() <= max_bytes && std::cin.read(buf, sizeof buf).gcount() > 0) {
+      s.append(buf, static_cast<size_t>(std::cin.gcount()));
+    }
+    if (s.size() > max_bytes) {
+      return Status("payload_too_large", "standard input holds more than the " +
+                                             std::to_string(max_bytes / 1000000) + " MB limit");
+    }
     return s;
   }
   std::error_code ec;

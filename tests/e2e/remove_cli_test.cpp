@@ -184,6 +184,18 @@ TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {
   EXPECT_EQ(Bgerase("remove '" + in.string() + "' '" + in.string() + "' -o x.png").exit_code, 2);
   EXPECT_EQ(Bgerase("remove '" + in.string() + "' --bg-color notacolour").exit_code, 2);
   EXPECT_EQ(Bgerase("remove '" + (dir_ / "missing.png").string() + "'").exit_code, 2);
+  // Over 30 MB is refused before decoding, from a file and from a pipe.
+  const fs::path big = dir_ / "in" / "big.png";
+  WriteFile(big, std::string(31'000'000, '\0'));
+  const CliRun too_big =
+      Bgerase("remove '" + big.string() + "' -o '" + (dir_ / "b.png").string() + "' --json");
+  EXPECT_EQ(too_big.exit_code, 1);
+  EXPECT_NE(too_big.out.find("payload_too_large"), std::string::npos) << too_big.out;
+  const CliRun piped =
+      Bgerase("remove - -o '" + (dir_ / "p.png").string() + "' --json < '" + big.string() + "'");
+  EXPECT_EQ(piped.exit_code, 1);
+  EXPECT_NE(piped.out.find("payload_too_large"), std::string::npos) << piped.out;
+  fs::remove(big);
   // With neither -o nor --out-dir the cutout lands beside the input.
   ASSERT_EQ(Bgerase("remove '" + in.string() + "'").exit_code, 0);
   EXPECT_TRUE(fs::exists(dir_ / "in" / "coffee.cutout.png"));
