@@ -167,6 +167,16 @@ std::vector<int64_t> Tensor::AsInt64s() const {
 
 std::vector<float> Tensor::AsFloats() const {
   std::vector<float> out(static_cast<size_t>(size()));
+  if (dtype_ == DType::kFloat16) {  // the model's weights: a table beats the bit twiddling
+    static const std::vector<float> kHalf = [] {
+      std::vector<float> t(65536);
+      for (uint32_t h = 0; h < 65536; ++h) t[h] = HalfToFloat(static_cast<uint16_t>(h));
+      return t;
+    }();
+    const uint16_t* h = data<uint16_t>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = kHalf[h[i]];
+    return out;
+  }
   for (size_t i = 0; i < out.size(); ++i) {
     switch (dtype_) {
       case DType::kFloat32:
@@ -202,6 +212,11 @@ Tensor Tensor::CastTo(DType to) const {
   const bool from_float =
       dtype_ == DType::kFloat32 || dtype_ == DType::kFloat16 || dtype_ == DType::kBFloat16;
   const size_t n = static_cast<size_t>(size());
+  if (from_float && to == DType::kFloat32) {
+    const std::vector<float> v = AsFloats();
+    std::memcpy(out.raw(), v.data(), v.size() * 4);
+    return out;
+  }
   if (from_float) {
     const std::vector<float> v = AsFloats();
     for (size_t i = 0; i < n; ++i) {
