@@ -13,6 +13,7 @@ void RegisterRemoveCommand(CLI::App& app);
 #ifdef BGERASE_HAVE_STORE
 void RegisterAdminCommand(CLI::App& app);
 void RegisterDatasetCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
 #endif
 
 // Exit code to return from main when a subcommand's callback failed; set by the callbacks.

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 #ifdef BGERASE_HAVE_STORE
   bgerase::cli::RegisterAdminCommand(app);
   bgerase::cli::RegisterDatasetCommand(app);
+  bgerase::cli::RegisterServeCommand(app);
 #endif
   try {
     app.parse(argc, argv);

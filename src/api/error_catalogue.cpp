@@ -1,0 +1,82 @@
+// The error catalogue and its two renderings.
+#include "api/error_catalogue.h"
+
+#include <nlohmann/json.hpp>
+
+namespace bgerase::api {
+
+const std::vector<CatalogueEntry>& ErrorCatalogue() {
+  static const std::vector<CatalogueEntry> kEntries = {
+      {"bad_request", 400, "The request is malformed."},
+      {"invalid_bg_color", 400, "bg_color is not a colour."},
+      {"invalid_base64", 400, "The image is not valid base64."},
+      {"image_url_fetch_failed", 400, "The image at image_url could not be fetched."},
+      {"unsupported_image", 400, "The file is not an image type bgerase reads."},
+      {"corrupt_image", 400, "The image is damaged or truncated."},
+      {"unsupported_option", 400, "This option is not implemented by bgerase."},
+      {"missing_api_key", 401, "Send your API key in the x-api-key header."},
+      {"invalid_api_key", 401, "The API key is unknown or revoked."},
+      {"not_found", 404, "No such resource."},
+      {"method_not_allowed", 405, "This method is not allowed here."},
+      {"payload_too_large", 413, "The request body is larger than 30 MB."},
+      {"image_too_large", 413, "The image has more than 100 megapixels."},
+      {"validation_error", 422, "Some fields are invalid."},
+      {"rate_limited", 429, "Too many requests for this key; retry later."},
+      {"internal_error", 500, "Something went wrong on our side."},
+      {"overloaded", 503, "The server is busy; retry shortly."},
+      {"not_ready", 503, "The server is starting; retry shortly."},
+  };
+  return kEntries;
+}
+
+const CatalogueEntry& LookupError(std::string_view code) {
+  for (const auto& e : ErrorCatalogue())
+    if (e.code == code) return e;
+  // Store codes that a caller may legitimately cause keep their meaning.
+  if (code == "invalid_argument") return LookupError("bad_request");
+  static const CatalogueEntry kInternal = {"internal_error", 500,
+                                           "Something went wrong on our side."};
+  return kInternal;
+}
+
+int HttpStatus(const ApiError& e) {
+  return LookupError(e.code).http_status;
+}
+
+std::string RenderError(const ApiError& e, Dialect dialect, std::string_view request_id) {
+  const CatalogueEntry& entry = LookupError(e.code);
+  // An uncatalogued code is an internal failure: its message may describe internals, so the
+  // client gets the catalogue's text and the log keeps the rest.
+  const bool known = entry.code == e.code;
+  const std::string code(entry.code);
+  const std::string message = known && !e.message.empty() ? e.message : std::string(entry.message);
+  nlohmann::json body;
+  if (dialect == Dialect::kV2) {
+    nlohmann::json err = {{"code", code},
+                          {"message", message},
+                          {"status", entry.http_status},
+                          {"request_id", request_id}};
+    if (!e.details.empty()) {
+      nlohmann::json details = nlohmann::json::array();
+      for (const auto& d : e.details)
+        details.push_back({{"type", d.type},
+                           {"loc", nlohmann::json::array({"body", d.field})},
+                           {"msg", d.message},
+                           {"input", d.input}});
+      err["details"] = std::move(details);
+    }
+    body["error"] = std::move(err);
+  } else {
+    nlohmann::json errors = nlohmann::json::array();
+    if (e.details.empty()) {
+      errors.push_back({{"title", message}, {"code", code}});
+    } else {
+      for (const auto& d : e.details)
+        errors.push_back({{"title", message}, {"code", code}, {"detail", d.message}});
+    }
+    body["errors"] = std::move(errors);
+  }
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace bgerase::api

@@ -1,0 +1,47 @@
+// The one error catalogue of the HTTP API: every failure the server answers is a code from here,
+// with its HTTP status and a default message, rendered in either dialect (BackgroundErase v2 or
+// remove.bg). Contract: ../shared/PRODUCT.md §3; docs/api.md lists the codes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "removal/options.h"
+
+namespace bgerase::api {
+
+enum class Dialect { kV2, kRemoveBg };
+
+struct CatalogueEntry {
+  std::string_view code;
+  int http_status;
+  std::string_view message;  // the default, used when the failure brings no message of its own
+};
+
+// The entry for `code`. Codes not in the catalogue (a module's internal failure) map to
+// `internal_error` (500), so nothing unexpected leaks as an unknown status.
+const CatalogueEntry& LookupError(std::string_view code);
+
+// Every entry, for docs and tests.
+const std::vector<CatalogueEntry>& ErrorCatalogue();
+
+// One failure, ready to render. `details` only for 422 validation errors.
+struct ApiError {
+  std::string code;
+  std::string message;  // empty: the catalogue's default
+  std::vector<removal::FieldError> details;
+  int retry_after_s = 0;  // > 0: send Retry-After
+
+  static ApiError From(const Status& st) { return {st.code(), st.message(), {}, 0}; }
+};
+
+// The HTTP status for `e` (from the catalogue).
+int HttpStatus(const ApiError& e);
+
+// The JSON body. v2: {"error":{"code","message","status","request_id"[,"details"]}};
+// remove.bg: {"errors":[{"title","code","detail"}]} with one extra entry per field detail.
+std::string RenderError(const ApiError& e, Dialect dialect, std::string_view request_id);
+
+}  // namespace bgerase::api

@@ -1,0 +1,867 @@
+// ApiServer: routes, auth, limits and the access log. Each request runs on an httplib thread;
+// the removal itself runs on an InferenceQueue worker while the httplib thread waits for it.
+#include "api/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "api/error_catalogue.h"
+#include "api/inference_queue.h"
+#include "api/metrics.h"
+#include "removal/model_registry.h"
+#include "store/storage_policy.h"
+
+namespace bgerase::api {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// What the access log and metrics need about the request being answered. httplib runs the
+// pre-routing handler, the route and the logger on the same thread, one request at a time.
+struct RequestContext {
+  std::string request_id;
+  std::string route = "unmatched";
+  std::string key_prefix;
+  Dialect dialect = Dialect::kV2;
+  Clock::time_point start;
+};
+thread_local RequestContext t_ctx;
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "req_%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// The metrics label for a path: the route itself when it is one of ours, so label values stay
+// bounded whatever paths clients try.
+std::string RouteLabel(const std::string& path) {
+  static const char* const kRoutes[] = {
+      "/v2",         "/v1.0/removebg",   "/v1.0/account",      "/v2/health",
+      "/v2/account", "/v2/account/data", "/v2/account/export", "/v2/account/training-consent",
+      "/metrics"};
+  for (const char* r : kRoutes)
+    if (path == r) return r;
+  return "unmatched";
+}
+
+Dialect DialectOf(const std::string& path) {
+  return path.rfind("/v1.0/", 0) == 0 ? Dialect::kRemoveBg : Dialect::kV2;
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+void SendError(httplib::Response& res, const ApiError& e) {
+  res.status = HttpStatus(e);
+  if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+  res.set_content(RenderError(e, t_ctx.dialect, t_ctx.request_id), "application/json");
+}
+
+void SendJson(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool IsJson(const httplib::Request& req) {
+  return Lower(req.get_header_value("Content-Type")).rfind("application/json", 0) == 0;
+}
+
+// Standard and URL-safe alphabets, padding optional, whitespace ignored; a `data:...;base64,`
+// prefix is skipped. nullopt on any other character or an impossible length.
+std::optional<std::string> DecodeBase64(std::string_view in) {
+  if (in.rfind("data:", 0) == 0) {
+    const auto comma = in.find(',');
+    if (comma == std::string_view::npos || in.substr(0, comma).find(";base64") == in.npos)
+      return std::nullopt;
+    in.remove_prefix(comma + 1);
+  }
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  unsigned buffer = 0;
+  int bits = 0, pad = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=') {
+      ++pad;
+      continue;
+    } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+    if (pad > 0) return std::nullopt;  // data after padding
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  if (bits >= 6 || pad > 2) return std::nullopt;  // a dangling sextet is not base64
+  return out;
+}
+
+std::string EncodeBase64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += {kAlphabet[n >> 18], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63],
+            kAlphabet[n & 63]};
+  }
+  if (i < in.size()) {
+    unsigned n = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// The stored input's type, recognised from its bytes (the declared type is not trusted).
+std::string SniffMime(std::string_view b) {
+  auto starts = [&](std::string_view sig, std::size_t at = 0) {
+    return b.size() >= at + sig.size() && b.substr(at, sig.size()) == sig;
+  };
+  if (starts("\x89PNG")) return "image/png";
+  if (starts("\xFF\xD8\xFF")) return "image/jpeg";
+  if (starts("RIFF") && starts("WEBP", 8)) return "image/webp";
+  if (starts("GIF8")) return "image/gif";
+  if (starts("II*") || starts("MM\0*")) return "image/tiff";
+  if (starts("ftypavif", 4)) return "image/avif";
+  if (starts("ftyp", 4)) return "image/heic";
+  return "application/octet-stream";
+}
+
+// One request's image and option fields, gathered from whichever encoding it used.
+struct RemovalRequest {
+  std::optional<std::string> image;      // raw bytes
+  std::optional<std::string> image_b64;  // base64 (image_base64, image_file_b64, legacy image)
+  std::optional<std::string> image_url;
+  removal::OptionFields fields;
+  bool json = false;  // the request was JSON, so the answer is too (v2)
+  int images = 0;     // how many image fields were given; more than one is refused
+};
+
+// The field's string form for the options parser: JSON booleans and numbers as text.
+std::optional<std::string> JsonFieldText(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number()) return v.dump();
+  if (v.is_null()) return std::string();
+  return std::nullopt;
+}
+
+// A POST body, read by our own content reader: httplib's built-in reading caps form-encoded
+// bodies at 8 KB, too small for remove.bg's image_file_b64.
+struct RawBody {
+  std::vector<httplib::MultipartFormData> parts;  // multipart requests
+  std::string body;                               // all others
+  bool complete = true;  // false: reading failed (over the size cap, malformed, cut short)
+};
+
+RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader) {
+  RawBody raw;
+  if (req.is_multipart_form_data()) {
+    raw.complete = reader(
+        [&](const httplib::MultipartFormData& part) {
+          raw.parts.push_back(part);
+          return true;
+        },
+        [&](const char* data, std::size_t n) {
+          raw.parts.back().content.append(data, n);
+          return true;
+        });
+  } else {
+    raw.complete = reader([&](const char* data, std::size_t n) {
+      raw.body.append(data, n);
+      return true;
+    });
+  }
+  return raw;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 &&
+               HexDigit(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// What to answer when the body could not be read; httplib has set 413 when it was over the cap.
+ApiError BodyError(int httplib_status) {
+  if (httplib_status == 413) return {"payload_too_large", "", {}, 0};
+  return {"bad_request", "The request body could not be read (malformed or cut short).", {}, 0};
+}
+
+// Reads the request's fields. `image_keys` maps a (normalised) field name to where its value
+// goes: 'f' raw file, 'b' base64, 'u' url, 'l' legacy base64 forcing channels=alpha.
+Result<RemovalRequest> GatherFields(const httplib::Request& req, const RawBody& raw,
+                                    const std::vector<std::pair<std::string, char>>& image_keys) {
+  RemovalRequest r;
+  auto place = [&](const std::string& key, std::string value) {
+    const std::string k = removal::NormalizeOptionKey(key);
+    for (const auto& [name, kind] : image_keys) {
+      if (k != name) continue;
+      if (value.empty()) return;  // remove.bg clients send empty strings for unused fields
+      ++r.images;
+      if (kind == 'f') r.image = std::move(value);
+      if (kind == 'b') r.image_b64 = std::move(value);
+      if (kind == 'u') r.image_url = std::move(value);
+      if (kind == 'l') {
+        r.image_b64 = std::move(value);
+        r.fields.emplace_back("channels", "alpha");
+      }
+      return;
+    }
+    r.fields.emplace_back(key, std::move(value));
+  };
+  if (req.is_multipart_form_data()) {
+    for (const auto& part : raw.parts) place(part.name, part.content);
+  } else if (IsJson(req)) {
+    r.json = true;
+    json body;
+    try {
+      body = json::parse(raw.body);
+    } catch (const json::exception&) {
+      return Status("bad_request", "The body is not valid JSON.");
+    }
+    if (!body.is_object()) return Status("bad_request", "The JSON body must be an object.");
+    for (const auto& [key, value] : body.items()) {
+      auto text = JsonFieldText(value);
+      if (!text)
+        return Status("bad_request",
+                      "Field '" + key + "' must be a string, number, boolean or null.");
+      place(key, std::move(*text));
+    }
+  } else {
+    // application/x-www-form-urlencoded (also what a body without a type is read as).
+    std::string_view rest = raw.body;
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      place(UrlDecode(pair.substr(0, eq)),
+            eq == std::string_view::npos ? std::string() : UrlDecode(pair.substr(eq + 1)));
+    }
+  }
+  return r;
+}
+
+// Field names and their normalised forms for image sources in each dialect.
+const std::vector<std::pair<std::string, char>>& V2ImageKeys() {
+  static const std::vector<std::pair<std::string, char>> k = {{"image_file", 'f'},
+                                                              {"image_base64", 'b'},
+                                                              {"image", 'l'},
+                                                              {"image_url", 'u'},
+                                                              {"imageurl", 'u'}};
+  return k;
+}
+const std::vector<std::pair<std::string, char>>& RemoveBgImageKeys() {
+  static const std::vector<std::pair<std::string, char>> k = {
+      {"image_file", 'f'}, {"image_file_b64", 'b'}, {"image_url", 'u'}};
+  return k;
+}
+
+// Turns the gathered request into image bytes, or the error to answer.
+Result<std::string> ResolveImage(const RemovalRequest& r) {
+  if (r.images == 0)
+    return Status("bad_request", "No image: send image_file, a base64 image or image_url.");
+  if (r.images > 1) return Status("bad_request", "Send exactly one image field.");
+  if (r.image) return *r.image;
+  if (r.image_b64) {
+    auto bytes = DecodeBase64(*r.image_b64);
+    if (!bytes || bytes->empty()) return Status("invalid_base64", "The image is not valid base64.");
+    return std::move(*bytes);
+  }
+  // Fetching needs SSRF protection (private ranges refused, size cap, timeout): a later
+  // increment, documented in docs/api.md.
+  return Status("image_url_fetch_failed",
+                "Fetching image_url is not supported by this server yet; send the image itself.");
+}
+
+// Options through the one parser; unknown fields are refused (never silently ignored).
+Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error) {
+  std::vector<removal::FieldError> details;
+  std::vector<std::string> unknown;
+  auto options = removal::ParseRemovalOptions(fields, &details, &unknown);
+  for (const auto& key : unknown) {
+    std::string input;
+    for (const auto& [k, v] : fields)
+      if (k == key) input = v;
+    details.push_back({"extra_forbidden", key, "Unknown field '" + key + "'.", input});
+  }
+  if (options.ok() && details.empty()) return options;
+  if (!options.ok() && options.status().code() == "invalid_bg_color") {
+    *error = {"invalid_bg_color", options.status().message(), {}, 0};
+  } else {
+    *error = {
+        "validation_error",
+        options.ok() ? "Unknown field '" + unknown.front() + "'." : options.status().message(),
+        std::move(details), 0};
+  }
+  return Status(error->code, error->message);
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  ServerConfig config;
+  store::Store& store;
+  store::StoragePolicy policy;
+  httplib::Server http;
+  Metrics metrics;
+  std::unique_ptr<InferenceQueue> queue;  // set once the model is loaded (before ready_)
+  std::atomic<bool>* ready = nullptr;
+  std::mutex log_mu;
+  std::mutex usage_mu;
+  std::map<std::string, std::uint64_t> images_by_account;  // since start, for GET /v2/account
+
+  Impl(ServerConfig c, store::Store& s) : config(std::move(c)), store(s), policy(s) {}
+
+  // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
+  Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
+    const std::string key = req.get_header_value("x-api-key");
+    if (key.empty()) return Status("missing_api_key", "Send your API key in the x-api-key header.");
+    auto info = store.api_keys().Authenticate(key);
+    if (!info.ok()) {
+      if (info.status().code() == "invalid_api_key")
+        return Status("invalid_api_key", "The API key is unknown or revoked.");
+      return info.status();
+    }
+    t_ctx.key_prefix = info->prefix;
+    return info;
+  }
+
+  // Runs a removal on a worker and waits for it. 503 at once when the queue is full.
+  Result<removal::RemovalResult> Remove(std::string bytes, const removal::RemovalOptions& options,
+                                        ApiError* error) {
+    if (!ready->load()) {
+      *error = {"not_ready", "", {}, 1};
+      return Status("not_ready", "");
+    }
+    auto promise = std::make_shared<std::promise<Result<removal::RemovalResult>>>();
+    auto future = promise->get_future();
+    auto input = std::make_shared<std::string>(std::move(bytes));
+    const bool queued = queue->TrySubmit([this, promise, input, options](removal::Pipeline& p) {
+      const auto start = Clock::now();
+      auto result = p.Run(*input, options);
+      metrics.RecordInference(Seconds(start));
+      promise->set_value(std::move(result));
+    });
+    if (!queued) {
+      // A client should come back after roughly one removal per waiting request and worker.
+      *error = {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())};
+      return Status("overloaded", "");
+    }
+    auto result = future.get();
+    if (!result.ok()) *error = ApiError::From(result.status());
+    return result;
+  }
+
+  // Asks the storage policy what to keep of this upload; it decides (store flag, consent).
+  Result<store::StoredUpload> Keep(const store::ApiKeyInfo& key, std::string_view input,
+                                   const removal::RemovalResult& result,
+                                   const removal::RemovalOptions& options) {
+    store::Upload upload;
+    upload.owner = key.account;
+    upload.input = store::AsBytes(input);
+    upload.input_mime = SniffMime(input);
+    upload.result = store::AsBytes(result.bytes);
+    upload.result_mime = result.mime;
+    if (!options.on_behalf_of.empty()) upload.on_behalf_of = options.on_behalf_of;
+    upload.store_requested = options.store;
+    auto stored = policy.StoreUpload(upload);
+    if (stored.ok()) {
+      if (!stored->processing.empty())
+        metrics.RecordStored("processing", stored->processing.size());
+      if (stored->training) metrics.RecordStored("training", 1);
+    }
+    {
+      std::lock_guard lock(usage_mu);
+      ++images_by_account[key.account];
+    }
+    return stored;
+  }
+
+  void HandleV2(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader);
+  void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader);
+  void RegisterRoutes();
+  void Log(const httplib::Request& req, const httplib::Response& res);
+};
+
+void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader) {
+  // The body is read first, whatever follows, so a refused request leaves the connection clean.
+  const RawBody raw = ReadBody(req, reader);
+  if (!raw.complete) return SendError(res, BodyError(res.status));
+  t_ctx.route = "/v2";
+  auto key = Authenticate(req);
+  if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+  auto gathered = GatherFields(req, raw, V2ImageKeys());
+  if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));
+  ApiError error;
+  auto options = ParseOptions(gathered->fields, &error);
+  if (!options.ok()) return SendError(res, error);
+  auto image = ResolveImage(*gathered);
+  if (!image.ok()) return SendError(res, ApiError::From(image.status()));
+  const std::string input = *image;
+  auto result = Remove(std::move(*image), *options, &error);
+  if (!result.ok()) return SendError(res, error);
+  auto stored = Keep(*key, input, *result, *options);
+  if (!stored.ok()) {
+    std::cerr << "bgerase serve: " << t_ctx.request_id
+              << " storing failed: " << stored.status().ToString() << "\n";
+    return SendError(res, {"internal_error", "", {}, 0});
+  }
+  const auto& r = *result;
+  res.set_header("X-Processing-Time-Ms",
+                 std::to_string(static_cast<long long>(Seconds(t_ctx.start) * 1000)));
+  res.set_header("X-Image-Width", std::to_string(r.width));
+  res.set_header("X-Image-Height", std::to_string(r.height));
+  res.set_header("X-Foreground-Top", std::to_string(r.foreground.top));
+  res.set_header("X-Foreground-Left", std::to_string(r.foreground.left));
+  res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
+  res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
+  std::optional<std::string> item_id;
+  if (!stored->processing.empty()) {
+    item_id = stored->processing.front().item_id;
+    res.set_header("X-Stored-Item-Id", *item_id);
+  }
+  if (!gathered->json) {
+    res.set_content(r.bytes, r.mime);
+    return;
+  }
+  json body;
+  if (options->channels == removal::Channels::kAlpha) {
+    body["mask"] = EncodeBase64(r.bytes);
+  } else {
+    body["image_base64"] = EncodeBase64(r.bytes);
+  }
+  body["mime"] = r.mime;
+  body["width"] = r.width;
+  body["height"] = r.height;
+  if (item_id) body["stored_item_id"] = *item_id;
+  SendJson(res, body);
+}
+
+void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& reader) {
+  // The body is read first, whatever follows, so a refused request leaves the connection clean.
+  const RawBody raw = ReadBody(req, reader);
+  if (!raw.complete) return SendError(res, BodyError(res.status));
+  t_ctx.route = "/v1.0/removebg";
+  auto key = Authenticate(req);
+  if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+  auto gathered = GatherFields(req, raw, RemoveBgImageKeys());
+  if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));
+  // remove.bg fields bgerase does not implement: accepted only empty or at their default, so a
+  // client never gets a result that silently ignored what it asked for.
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
+      {"scale", {"original"}},
+      {"position", {"original"}},
+      {"roi", {"0% 0% 100% 100%"}},
+      {"add_shadow", {"false", "0", "no", "off"}},
+      {"bg_image_url", {}},
+      {"bg_image_file", {}},
+      {"type_level", {"1", "latest"}},
+      {"semitransparency", {"true", "1", "yes", "on"}},
+  };
+  removal::OptionFields fields;
+  for (auto& [k, v] : gathered->fields) {
+    const std::string norm = removal::NormalizeOptionKey(k);
+    bool handled = false;
+    for (const auto& [name, defaults] : kDefaults) {
+      if (norm != name) continue;
+      handled = true;
+      std::string value = Lower(v);
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+        value.pop_back();
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
+        value.erase(value.begin());
+      bool ok = value.empty();
+      for (const auto& d : defaults) ok = ok || value == d;
+      if (!ok)
+        return SendError(res, {"unsupported_option",
+                               "bgerase does not implement '" + name + "' (got '" + v +
+                                   "'); leave it empty or at its default.",
+                               {},
+                               0});
+    }
+    if (norm == "format" && Lower(v) == "zip")
+      return SendError(
+          res, {"unsupported_option", "format=zip is not implemented yet; use png or jpg.", {}, 0});
+    if (!handled) fields.emplace_back(k, v);
+  }
+  ApiError error;
+  auto options = ParseOptions(fields, &error);
+  if (!options.ok()) return SendError(res, error);
+  auto image = ResolveImage(*gathered);
+  if (!image.ok()) return SendError(res, ApiError::From(image.status()));
+  const std::string input = *image;
+  auto result = Remove(std::move(*image), *options, &error);
+  if (!result.ok()) return SendError(res, error);
+  auto stored = Keep(*key, input, *result, *options);
+  if (!stored.ok()) {
+    std::cerr << "bgerase serve: " << t_ctx.request_id
+              << " storing failed: " << stored.status().ToString() << "\n";
+    return SendError(res, {"internal_error", "", {}, 0});
+  }
+  const auto& r = *result;
+  res.set_header("X-Width", std::to_string(r.width));
+  res.set_header("X-Height", std::to_string(r.height));
+  res.set_header("X-Type", options->type == "auto" ? "other" : options->type);
+  res.set_header("X-Foreground-Top", std::to_string(r.foreground.top));
+  res.set_header("X-Foreground-Left", std::to_string(r.foreground.left));
+  res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
+  res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
+  res.set_header("X-Credits-Charged", "0");
+  if (Lower(req.get_header_value("Accept")).find("application/json") != std::string::npos) {
+    SendJson(res, {{"data",
+                    {{"result_b64", EncodeBase64(r.bytes)},
+                     {"foreground_top", r.foreground.top},
+                     {"foreground_left", r.foreground.left},
+                     {"foreground_width", r.foreground.width},
+                     {"foreground_height", r.foreground.height}}}});
+    return;
+  }
+  res.set_content(r.bytes, r.mime);
+}
+
+void ApiServer::Impl::RegisterRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  http.Post("/v2", [this](const Request& q, Response& s, const httplib::ContentReader& r) {
+    HandleV2(q, s, r);
+  });
+  http.Post("/v1.0/removebg", [this](const Request& q, Response& s,
+                                     const httplib::ContentReader& r) { HandleRemoveBg(q, s, r); });
+
+  http.Get("/v2/health", [this](const Request&, Response& res) {
+    t_ctx.route = "/v2/health";
+    const Status store_health = store.Health();
+    const bool loaded = ready->load();
+    json body = {{"status", loaded && store_health.ok() ? "ok" : "starting"},
+                 {"model",
+                  {{"loaded", loaded},
+                   {"workers", config.workers},
+                   {"path", loaded ? json(removal::ModelDir(config.pipeline.model_dir)) : json()}}},
+                 {"store", {{"ok", store_health.ok()}, {"startup_purge_done", true}}}};
+    if (!store_health.ok()) body["status"] = "store_unavailable";
+    SendJson(res, body, loaded && store_health.ok() ? 200 : 503);
+  });
+
+  http.Get("/metrics", [this](const Request&, Response& res) {
+    t_ctx.route = "/metrics";
+    Metrics::Gauges g;
+    g.ready = ready->load();
+    g.workers = static_cast<std::size_t>(config.workers);
+    g.max_queue = config.max_queue;
+    if (g.ready) {
+      g.queue_waiting = queue->waiting();
+      g.queue_running = queue->running();
+    }
+    if (auto deleted = store.DeletionCounts(); deleted.ok()) g.deleted_by_reason = *deleted;
+    res.set_content(metrics.Render(g), "text/plain; version=0.0.4");
+  });
+
+  http.Get("/v2/account", [this](const Request& req, Response& res) {
+    t_ctx.route = "/v2/account";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    auto account = store.accounts().FindById(key->account);
+    auto consent = store.consent().Current(key->account);
+    if (!account.ok() || !consent.ok()) return SendError(res, {"internal_error", "", {}, 0});
+    std::uint64_t images = 0;
+    {
+      std::lock_guard lock(usage_mu);
+      images = images_by_account[key->account];
+    }
+    SendJson(res,
+             {{"key", {{"valid", true}, {"prefix", key->prefix}}},
+              {"account", {{"id", account->id}, {"email", account->email}}},
+              {"training_consent",
+               {{"opt_in", consent->opted_in},
+                {"changed_at",
+                 consent->changed_at ? json(store::FormatTime(*consent->changed_at)) : json()}}},
+              {"usage", {{"images_since_start", images}}}});
+  });
+
+  http.Get("/v1.0/account", [this](const Request& req, Response& res) {
+    t_ctx.route = "/v1.0/account";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    // Self-hosted: no credits are charged, so there is nothing to count down.
+    SendJson(res,
+             {{"data",
+               {{"attributes",
+                 {{"credits", {{"total", 0}, {"subscription", 0}, {"payg", 0}, {"enterprise", 0}}},
+                  {"api", {{"free_calls", 0}, {"sizes", "all"}}}}}}}});
+  });
+
+  auto consent_answer = [](const store::ConsentState& s) {
+    return json{{"opt_in", s.opted_in},
+                {"changed_at", s.changed_at ? json(store::FormatTime(*s.changed_at)) : json()}};
+  };
+  http.Get("/v2/account/training-consent",
+           [this, consent_answer](const Request& req, Response& res) {
+             t_ctx.route = "/v2/account/training-consent";
+             auto key = Authenticate(req);
+             if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+             auto state = store.consent().Current(key->account);
+             if (!state.ok()) return SendError(res, ApiError::From(state.status()));
+             SendJson(res, consent_answer(*state));
+           });
+  http.Put("/v2/account/training-consent", [this, consent_answer](const Request& req,
+                                                                  Response& res) {
+    t_ctx.route = "/v2/account/training-consent";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::exception&) {
+      return SendError(res,
+                       {"bad_request", "The body must be JSON: {\"opt_in\": true|false}.", {}, 0});
+    }
+    if (!body.is_object() || !body.contains("opt_in") || !body["opt_in"].is_boolean())
+      return SendError(
+          res, {"validation_error",
+                "opt_in must be true or false.",
+                {{"bool_parsing", "opt_in", "opt_in must be true or false.",
+                  body.is_object() && body.contains("opt_in") ? body["opt_in"].dump() : ""}},
+                0});
+    if (body["opt_in"].get<bool>()) {
+      auto state =
+          store.consent().Grant(key->account, kTrainingPolicyVersion, store::ConsentActor::kApi);
+      if (!state.ok()) return SendError(res, ApiError::From(state.status()));
+      return SendJson(res, consent_answer(*state));
+    }
+    auto w =
+        store.consent().Withdraw(key->account, kTrainingPolicyVersion, store::ConsentActor::kApi);
+    if (!w.ok()) return SendError(res, ApiError::From(w.status()));
+    json answer = consent_answer(w->state);
+    answer["training_objects_deleted"] = w->training_objects_deleted;
+    SendJson(res, answer);
+  });
+
+  http.Get("/v2/account/data", [this](const Request& req, Response& res) {
+    t_ctx.route = "/v2/account/data";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    auto held = store.data_rights().ListHeldData(key->account);
+    if (!held.ok()) return SendError(res, ApiError::From(held.status()));
+    json items = json::array();
+    for (const auto& o : *held)
+      items.push_back(
+          {{"id", o.id},
+           {"item_id", o.item_id},
+           {"kind", std::string(store::ToString(o.kind))},
+           {"purpose", std::string(store::ToString(o.purpose))},
+           {"mime", o.mime},
+           {"size", o.size},
+           {"on_behalf_of", o.on_behalf_of ? json(*o.on_behalf_of) : json()},
+           {"created_at", store::FormatTime(o.created_at)},
+           {"expires_at", o.expires_at ? json(store::FormatTime(*o.expires_at)) : json()}});
+    SendJson(res, {{"items", items}});
+  });
+  http.Delete("/v2/account/data", [this](const Request& req, Response& res) {
+    t_ctx.route = "/v2/account/data";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    auto deleted = store.data_rights().DeleteAllData(key->account);
+    if (!deleted.ok()) return SendError(res, ApiError::From(deleted.status()));
+    SendJson(res, {{"deleted", *deleted}});
+  });
+  http.Get("/v2/account/export", [this](const Request& req, Response& res) {
+    t_ctx.route = "/v2/account/export";
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    std::ostringstream out;
+    const Status st = store.data_rights().ExportZip(key->account, out);
+    if (!st.ok()) return SendError(res, ApiError::From(st));
+    res.set_header("Content-Disposition", "attachment; filename=\"bgerase-export.zip\"");
+    res.set_content(out.str(), "application/zip");
+  });
+}
+
+void ApiServer::Impl::Log(const httplib::Request& req, const httplib::Response& res) {
+  const double seconds = Seconds(t_ctx.start);
+  metrics.RecordRequest(t_ctx.route, res.status, seconds);
+  if (!config.access_log) return;
+  // Never the body, never a full key: the key's public prefix identifies the caller.
+  const json line = {{"request_id", t_ctx.request_id},
+                     {"method", req.method},
+                     {"route", t_ctx.route},
+                     {"status", res.status},
+                     {"key", t_ctx.key_prefix},
+                     {"bytes_in", req.get_header_value<uint64_t>("Content-Length")},
+                     {"bytes_out", res.body.size()},
+                     {"ms", std::llround(seconds * 1000)}};
+  std::lock_guard lock(log_mu);
+  std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+ApiServer::ApiServer(ServerConfig config, store::Store& store)
+    : impl_(std::make_unique<Impl>(std::move(config), store)) {
+  Impl& s = *impl_;
+  s.ready = &ready_;
+  // Enough HTTP threads that requests beyond the inference queue reach a handler and get their
+  // 503 at once, rather than waiting unseen in httplib's own unbounded connection queue.
+  const std::size_t threads = static_cast<std::size_t>(s.config.workers) + s.config.max_queue + 8;
+  s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.http.set_payload_max_length(kMaxBodyBytes);
+  s.http.set_read_timeout(s.config.read_timeout_s, 0);
+  s.http.set_write_timeout(s.config.write_timeout_s, 0);
+  s.http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    t_ctx = RequestContext{};
+    t_ctx.start = Clock::now();
+    t_ctx.request_id = NewRequestId();
+    t_ctx.dialect = DialectOf(req.path);
+    t_ctx.route = RouteLabel(req.path);
+    res.set_header("X-Request-ID", t_ctx.request_id);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // httplib's own failures (body over the cap, malformed multipart, no route) get catalogue
+  // bodies too. Our handlers' errors already have a body and are left alone.
+  s.http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        if (t_ctx.request_id.empty()) {
+          // Failed before routing (e.g. unreadable headers).
+          t_ctx.start = Clock::now();
+          t_ctx.request_id = NewRequestId();
+          t_ctx.dialect = DialectOf(req.path);
+        }
+        if (!res.has_header("X-Request-ID")) res.set_header("X-Request-ID", t_ctx.request_id);
+        std::string code = "bad_request";
+        if (res.status == 413) code = "payload_too_large";
+        if (res.status == 404) code = "not_found";
+        if (res.status == 405) code = "method_not_allowed";
+        if (res.status >= 500) code = "internal_error";
+        const int status = res.status;
+        SendError(res, {code, "", {}, 0});
+        if (code == "bad_request" && status != 400) res.status = status;
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  s.http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        SendError(res, {"internal_error", "", {}, 0});
+      });
+  s.http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    impl_->Log(req, res);
+    t_ctx = RequestContext{};
+  });
+  s.RegisterRoutes();
+}
+
+ApiServer::~ApiServer() = default;
+
+Status ApiServer::Bind() {
+  Impl& s = *impl_;
+  if (s.config.port == 0) {
+    const int port = s.http.bind_to_any_port(s.config.host);
+    if (port < 0) return Status("bind_failed", "cannot listen on " + s.config.host);
+    port_ = port;
+    return Status::Ok();
+  }
+  if (!s.http.bind_to_port(s.config.host, s.config.port))
+    return Status("bind_failed", "cannot listen on " + s.config.host + ":" +
+                                     std::to_string(s.config.port) + " (in use or not allowed)");
+  port_ = s.config.port;
+  return Status::Ok();
+}
+
+Status ApiServer::Run() {
+  Impl& s = *impl_;
+  Status load_status;
+  std::thread loader([this, &s, &load_status] {
+    std::vector<std::unique_ptr<removal::Pipeline>> pipelines;
+    for (int i = 0; i < std::max(1, s.config.workers); ++i) {
+      auto p = removal::Pipeline::Create(s.config.pipeline);
+      if (!p.ok()) {
+        load_status = p.status();
+        std::cerr << "bgerase serve: cannot load the model: " << load_status.ToString() << "\n";
+        Stop();
+        return;
+      }
+      pipelines.push_back(std::move(p.value()));
+    }
+    s.queue = std::make_unique<InferenceQueue>(std::move(pipelines), s.config.max_queue);
+    ready_.store(true);
+    std::cerr << "bgerase serve: ready on http://" << s.config.host << ":" << port_ << " ("
+              << s.config.workers << " worker(s), queue " << s.config.max_queue << ")\n";
+  });
+  s.http.listen_after_bind();
+  loader.join();
+  ready_.store(false);
+  s.queue.reset();  // drains anything still accepted
+  return load_status;
+}
+
+void ApiServer::Stop() {
+  // httplib ignores stop() before its accept loop runs; a signal that early must not be lost.
+  for (int i = 0; i < 200 && !impl_->http.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  impl_->http.stop();
+}
+
+}  // namespace bgerase::api

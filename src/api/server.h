@@ -1,0 +1,65 @@
+// ApiServer: the HTTP API of `bgerase serve` (PRODUCT.md §3) on cpp-httplib. It owns the routes
+// of both dialects, auth, request ids, the inference queue, metrics and the access log; what is
+// stored is asked of store::StoragePolicy, never decided here. docs/api.md is the reference.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "removal/pipeline.h"
+#include "store/store.h"
+
+namespace bgerase::api {
+
+// Bodies above this are refused with 413 while reading. It leaves room for a 30 MB image sent as
+// base64 (4/3 larger); the image itself is capped at 30 MB by the decoder (payload_too_large).
+inline constexpr std::size_t kMaxBodyBytes = 30'000'000 / 3 * 4 + 1'000'000;
+
+// The consent policy version that PUT /v2/account/training-consent grants under.
+inline constexpr char kTrainingPolicyVersion[] = "v1";
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;                   // 0: any free port (see ApiServer::port)
+  int workers = 1;                   // inference workers, each with its own loaded model
+  removal::PipelineConfig pipeline;  // threads = inference threads per worker
+  std::size_t max_queue = 8;         // requests that may wait for a worker; more get 503
+  int read_timeout_s = 30;
+  int write_timeout_s = 30;
+  bool access_log = true;  // one JSON line per request on stderr
+};
+
+class ApiServer {
+ public:
+  // `store` must outlive the server and should be opened (start-up purge done) before Bind.
+  ApiServer(ServerConfig config, store::Store& store);
+  ~ApiServer();
+
+  // Binds the listening socket. Error "bind_failed".
+  Status Bind();
+  // The bound port (after Bind).
+  int port() const { return port_; }
+
+  // Loads the model on `workers` pipelines in the background while answering (health says 503
+  // and /v2 "not_ready" until loaded), and serves until Stop. Returns an error if the model
+  // could not be loaded (the server stops then) — otherwise OK after a Stop, once every accepted
+  // request has been answered.
+  Status Run();
+
+  // Stops accepting connections; requests in flight finish. Safe from any thread, any time.
+  void Stop();
+
+  bool ready() const { return ready_.load(); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace bgerase::api

@@ -1,0 +1,130 @@
+// `bgerase serve`: opens the store (which purges expired data before anything else), binds, loads
+// the model and answers the HTTP API until SIGTERM or SIGINT, then finishes what was accepted.
+#ifdef BGERASE_HAVE_STORE
+#include <pthread.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/server.h"
+#include "cli/commands.h"
+#include "imaging/imaging.h"
+#include "store/store.h"
+
+namespace bgerase::cli {
+namespace {
+
+struct ServeFlags {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string data = "./data";
+  std::string database;
+  std::string retention;
+  int workers = 1;
+  int threads_per_worker = 0;
+  int max_queue = 8;
+  std::string model_dir;
+  bool quiet = false;
+};
+
+int Fail(const Status& st) {
+  std::cerr << "bgerase serve: error: " << st.ToString() << "\n";
+  ExitCode() = 1;
+  return 1;
+}
+
+void Serve(const ServeFlags& f) {
+  // Block the stop signals in every thread (the mask is inherited), so that only the waiter
+  // below receives them and can stop the server in an orderly way.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);  // internal: wakes the waiter when the server ends itself
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (Status st = imaging::InitVips(); !st.ok()) {
+    Fail(st);
+    return;
+  }
+  auto options = store::StoreOptionsFromFlags(f.data, f.database, f.retention);
+  if (!options.ok()) {
+    Fail(options.status());
+    return;
+  }
+  // OpenStore purges whatever expired while we were down before it returns: nothing is served
+  // or listed past its time, even after a crash.
+  auto s = store::OpenStore(*options);
+  if (!s.ok()) {
+    Fail(s.status());
+    return;
+  }
+  api::ServerConfig config;
+  config.host = f.host;
+  config.port = f.port;
+  config.workers = f.workers;
+  config.max_queue = static_cast<std::size_t>(f.max_queue);
+  config.pipeline.model_dir = f.model_dir;
+  config.pipeline.threads = f.threads_per_worker;
+  config.access_log = !f.quiet;
+  api::ApiServer server(config, **s);
+  if (Status st = server.Bind(); !st.ok()) {
+    Fail(st);
+    return;
+  }
+  std::cerr << "bgerase serve: listening on http://" << f.host << ":" << server.port()
+            << ", loading the model\n";
+  std::thread waiter([&server, stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == SIGUSR1) return;  // our own wake-up after the server stopped by itself
+    std::cerr << "bgerase serve: stopping (finishing requests in flight)\n";
+    server.Stop();
+  });
+  const Status st = server.Run();
+  // Wake the waiter if the server stopped for another reason (model load failure).
+  pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+  if (!st.ok()) {
+    Fail(st);
+    return;
+  }
+  std::cerr << "bgerase serve: stopped\n";
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app) {
+  auto f = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "serve the HTTP API (docs/api.md)");
+  cmd->add_option("--host", f->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", f->port, "port to listen on (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--data", f->data, "data folder (database and encrypted blobs)")
+      ->capture_default_str();
+  cmd->add_option("--database", f->database, "database URL: sqlite:PATH (default DATA/bgerase.db)");
+  cmd->add_option("--retention", f->retention,
+                  "retention of stored processing data, e.g. 30m or 2h (at most and by default "
+                  "24h)");
+  cmd->add_option("--workers", f->workers, "inference workers, each with its own model copy")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--threads-per-worker", f->threads_per_worker,
+                  "inference threads per worker (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--max-queue", f->max_queue,
+                  "requests that may wait for a worker; beyond it 503 overloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--model-dir", f->model_dir, "model folder (default: the installed model)");
+  cmd->add_flag("--quiet", f->quiet, "no access log");
+  cmd->callback([f] { Serve(*f); });
+}
+
+}  // namespace bgerase::cli
+#endif  // BGERASE_HAVE_STORE

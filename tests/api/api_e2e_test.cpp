@@ -1,0 +1,448 @@
+// End to end: the HTTP API of a real `bgerase serve` (real model, real store) on loopback, in
+// both dialects, with real photographs from Debian's python3-skimage. Each test starts its own
+// server (ctest runs every test alone), so each groups the assertions of one concern.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <vips/vips8>
+
+#include "imaging/imaging.h"
+#include "test_server.h"
+
+namespace bgerase::api::testing {
+namespace {
+
+using json = nlohmann::json;
+using vips::VImage;
+
+const std::string kSkimage = "/usr/lib/python3/dist-packages/skimage/data/";
+
+std::string Photo(const std::string& name) {
+  return ReadAll(kSkimage + name);
+}
+
+std::string Base64(const std::string& in) {
+  static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], k[n & 63]};
+  }
+  if (i < in.size()) {
+    unsigned n = uint8_t(in[i]) << 16;
+    if (i + 1 < in.size()) n |= uint8_t(in[i + 1]) << 8;
+    out += {k[n >> 18], k[(n >> 12) & 63], i + 1 < in.size() ? k[(n >> 6) & 63] : '=', '='};
+  }
+  return out;
+}
+
+std::string Unbase64(const std::string& in) {
+  std::string out;
+  unsigned buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char* p = std::strchr(k, c);
+    if (c == '=' || !p) continue;
+    buf = (buf << 6) | unsigned(p - k);
+    bits += 6;
+    if (bits >= 8) out += char((buf >> (bits -= 8)) & 0xFF);
+  }
+  return out;
+}
+
+VImage Decode(const std::string& bytes) {
+  return VImage::new_from_buffer(bytes.data(), bytes.size(), "").copy_memory();
+}
+
+// Mean alpha (0..255) of a rectangle of an image with alpha.
+double MeanAlpha(const VImage& im, int left, int top, int w, int h) {
+  return im.extract_area(left, top, w, h).extract_band(im.bands() - 1).avg();
+}
+
+httplib::MultipartFormDataItems Form(const std::string& image,
+                                     const std::vector<std::pair<std::string, std::string>>& f) {
+  httplib::MultipartFormDataItems items = {{"image_file", image, "photo.png", "image/png"}};
+  for (const auto& [k, v] : f) items.push_back({k, v, "", ""});
+  return items;
+}
+
+// The v2 error body's code, after checking its shape and the request id it carries.
+std::string V2Code(const httplib::Result& res, int status) {
+  EXPECT_TRUE(res);
+  if (!res) return "";
+  EXPECT_EQ(res->status, status) << res->body;
+  json j = json::parse(res->body, nullptr, false);
+  EXPECT_TRUE(j.contains("error")) << res->body;
+  if (!j.contains("error")) return "";
+  EXPECT_EQ(j["error"]["status"], status);
+  EXPECT_EQ(j["error"]["request_id"], res->get_header_value("X-Request-ID"));
+  EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  return j["error"]["code"];
+}
+
+std::string RemoveBgCode(const httplib::Result& res, int status) {
+  EXPECT_TRUE(res);
+  if (!res) return "";
+  EXPECT_EQ(res->status, status) << res->body;
+  json j = json::parse(res->body, nullptr, false);
+  EXPECT_TRUE(j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) << res->body;
+  if (!j.contains("errors")) return "";
+  EXPECT_FALSE(j["errors"][0]["title"].get<std::string>().empty());
+  return j["errors"][0]["code"];
+}
+
+class Api : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(imaging::InitVips().ok()); }
+  void TearDown() override { server_.Stop(); }
+  TestServer server_;
+};
+
+TEST_F(Api, HealthAuthAndEveryErrorCodeInBothDialects) {
+  server_.Start();
+  auto c = server_.Client();
+  auto health = c.Get("/v2/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  json h = json::parse(health->body);
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_EQ(h["model"]["loaded"], true);
+  EXPECT_EQ(h["store"]["ok"], true);
+
+  const std::string photo = Photo("astronaut.png");
+  // 401s: no key, wrong key; header name in any case.
+  EXPECT_EQ(V2Code(c.Post("/v2", Form(photo, {})), 401), "missing_api_key");
+  EXPECT_EQ(V2Code(c.Post("/v2", {{"x-api-key", "bge_0000"}}, Form(photo, {})), 401),
+            "invalid_api_key");
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", Form(photo, {})), 401), "missing_api_key");
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", {{"X-API-KEY", "nope"}}, Form(photo, {})), 401),
+            "invalid_api_key");
+  EXPECT_EQ(V2Code(c.Get("/v2/account"), 401), "missing_api_key");
+
+  const auto auth = server_.Auth();
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"bg_color", "notacolour"}})), 400),
+            "invalid_bg_color");
+  {
+    auto res = c.Post("/v2", auth, Form(photo, {{"size", "huge"}, {"favourite", "1"}}));
+    EXPECT_EQ(V2Code(res, 422), "validation_error");
+    json j = json::parse(res->body);
+    ASSERT_EQ(j["error"]["details"].size(), 2u) << res->body;
+    EXPECT_EQ(j["error"]["details"][0]["loc"], json::array({"body", "size"}));
+    EXPECT_EQ(j["error"]["details"][0]["input"], "huge");
+    EXPECT_EQ(j["error"]["details"][0]["type"], "enum");
+    EXPECT_EQ(j["error"]["details"][1]["loc"], json::array({"body", "favourite"}));
+    EXPECT_EQ(j["error"]["details"][1]["type"], "extra_forbidden");
+  }
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo.substr(0, 2000), {})), 400), "corrupt_image");
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form("just some text, not pixels\n", {})), 400),
+            "unsupported_image");
+  EXPECT_EQ(
+      V2Code(c.Post("/v2", auth, R"({"image_base64":"@@not base64@@"})", "application/json"), 400),
+      "invalid_base64");
+  EXPECT_EQ(
+      V2Code(c.Post("/v2", auth, R"({"image_url":"http://127.0.0.1/x.png"})", "application/json"),
+             400),
+      "image_url_fetch_failed");
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, "{not json", "application/json"), 400), "bad_request");
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, R"({"size":"preview"})", "application/json"), 400),
+            "bad_request");
+  // Over the body cap: refused with 413 without the body being processed.
+  const std::string huge(45'000'000, '\0');
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, huge, "application/octet-stream"), 413),
+            "payload_too_large");
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, huge, "application/octet-stream"), 413),
+            "payload_too_large");
+  // remove.bg fields bgerase does not implement: refused when not at their default.
+  EXPECT_EQ(
+      RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"add_shadow", "true"}})), 400),
+      "unsupported_option");
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"scale", "50%"}})), 400),
+            "unsupported_option");
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"bg_color", "nope"}})), 400),
+            "invalid_bg_color");
+  EXPECT_EQ(V2Code(c.Get("/v2/nothing-here"), 404), "not_found");
+
+  // Every answer above was counted, by route and status.
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("bgerase_http_requests_total{route=\"/v2\",status=\"422\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("bgerase_http_request_duration_seconds_bucket{route=\"/v2\""),
+            std::string::npos);
+  // The access log names requests by id and key prefix, never the full key.
+  const std::string log = server_.log();
+  EXPECT_NE(log.find("\"route\":\"/v2\""), std::string::npos);
+  EXPECT_EQ(log.find(server_.key()), std::string::npos) << "the full API key reached the log";
+}
+
+TEST_F(Api, V2MultipartAndJsonRoundTripWithHeaders) {
+  server_.Start();
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string photo = Photo("astronaut.png");  // 512x512, the astronaut fills the middle
+
+  auto res = c.Post("/v2", auth, Form(photo, {}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/png");
+  EXPECT_EQ(res->get_header_value("X-Request-ID").rfind("req_", 0), 0u);
+  EXPECT_FALSE(res->get_header_value("X-Processing-Time-Ms").empty());
+  EXPECT_EQ(res->get_header_value("X-Image-Width"), "512");
+  EXPECT_EQ(res->get_header_value("X-Image-Height"), "512");
+  const int fg_w = std::stoi(res->get_header_value("X-Foreground-Width"));
+  const int fg_h = std::stoi(res->get_header_value("X-Foreground-Height"));
+  EXPECT_GT(fg_w, 100);
+  EXPECT_GT(fg_h, 100);
+  EXPECT_LE(std::stoi(res->get_header_value("X-Foreground-Left")) + fg_w, 512);
+  EXPECT_LE(std::stoi(res->get_header_value("X-Foreground-Top")) + fg_h, 512);
+  VImage cut = Decode(res->body);
+  EXPECT_EQ(cut.width(), 512);
+  EXPECT_EQ(cut.bands(), 4);
+  EXPECT_GT(MeanAlpha(cut, 200, 150, 100, 100), 200) << "the astronaut's body is kept";
+  EXPECT_LT(MeanAlpha(cut, 0, 0, 40, 40), 60) << "the corner background is removed";
+
+  // Case-insensitive keys, boolean spellings, jpg on a colour, preview size.
+  res = c.Post("/v2", auth,
+               Form(photo, {{"Format", "jpeg"},
+                            {"BG_COLOR", "#00ff00"},
+                            {"size", "preview"},
+                            {"crop", "no"},
+                            {"despill", "1"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/jpeg");
+  VImage jpg = Decode(res->body);
+  EXPECT_EQ(jpg.bands(), 3);
+  EXPECT_EQ(jpg.width(), 500);  // 0.25 MP cap on a square
+  EXPECT_EQ(res->get_header_value("X-Image-Width"), "500");
+
+  // JSON in, JSON out, with a data URL prefix.
+  json req = {{"image_base64", "data:image/png;base64," + Base64(Photo("coffee.png"))},
+              {"size", "preview"},
+              {"crop", true}};
+  res = c.Post("/v2", auth, req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["mime"], "image/png");
+  VImage coffee = Decode(Unbase64(j["image_base64"]));
+  EXPECT_EQ(coffee.width(), j["width"].get<int>());
+  EXPECT_EQ(coffee.height(), j["height"].get<int>());
+  EXPECT_LT(coffee.width() * coffee.height(), 250'001);
+
+  // Legacy `image` forces a single-channel mask, answered as `mask`.
+  res = c.Post("/v2", auth, json{{"image", Base64(photo)}, {"size", "preview"}}.dump(),
+               "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  j = json::parse(res->body);
+  ASSERT_TRUE(j.contains("mask")) << res->body;
+  EXPECT_FALSE(j.contains("image_base64"));
+  VImage mask = Decode(Unbase64(j["mask"]));
+  EXPECT_EQ(mask.bands(), 1);
+  EXPECT_EQ(mask.width(), j["width"].get<int>());
+}
+
+TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
+  server_.Start();
+  auto c = server_.Client();
+  const std::string photo = Photo("astronaut.png");
+  // What the removebg Python client sends: every field, unused ones empty or at their default.
+  const httplib::Headers auth = {{"X-Api-Key", server_.key()}};
+  auto res = c.Post("/v1.0/removebg", auth,
+                    Form(photo, {{"size", "regular"},
+                                 {"type", "person"},
+                                 {"type_level", "1"},
+                                 {"format", "auto"},
+                                 {"roi", "0% 0% 100% 100%"},
+                                 {"crop", "false"},
+                                 {"crop_margin", "0"},
+                                 {"scale", "original"},
+                                 {"position", "original"},
+                                 {"channels", "rgba"},
+                                 {"add_shadow", "false"},
+                                 {"semitransparency", "true"},
+                                 {"bg_color", ""},
+                                 {"bg_image_url", ""}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/png");
+  EXPECT_EQ(res->get_header_value("X-Width"), "500");
+  EXPECT_EQ(res->get_header_value("X-Height"), "500");
+  EXPECT_EQ(res->get_header_value("X-Type"), "person");
+  EXPECT_FALSE(res->get_header_value("X-Foreground-Width").empty());
+  EXPECT_EQ(Decode(res->body).width(), 500);
+
+  // image_file_b64, form-encoded, JSON answer.
+  httplib::Headers json_auth = auth;
+  json_auth.emplace("Accept", "application/json");
+  res = c.Post("/v1.0/removebg", json_auth,
+               httplib::Params{
+                   {"image_file_b64", Base64(photo)}, {"size", "preview"}, {"bg_color", "white"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  ASSERT_TRUE(j["data"].contains("result_b64")) << res->body;
+  EXPECT_TRUE(j["data"]["foreground_width"].get<int>() > 0);
+  // format=auto with an opaque colour gives jpg.
+  EXPECT_EQ(Decode(Unbase64(j["data"]["result_b64"])).bands(), 3);
+
+  auto account = c.Get("/v1.0/account", auth);
+  ASSERT_TRUE(account);
+  EXPECT_EQ(account->status, 200);
+  EXPECT_TRUE(json::parse(account->body)["data"]["attributes"].contains("credits"));
+}
+
+size_t FilesUnder(const fs::path& dir) {
+  size_t n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  return n;
+}
+
+json HeldItems(httplib::Client& c, const httplib::Headers& auth) {
+  auto res = c.Get("/v2/account/data", auth);
+  EXPECT_TRUE(res && res->status == 200);
+  return res ? json::parse(res->body)["items"] : json::array();
+}
+
+TEST_F(Api, StoreFlagDecidesWhatIsKeptAndRetentionDeletesIt) {
+  server_.Start({"--retention", "6s"});
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string photo = Photo("coffee.png");
+
+  auto res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}, {"store", "false"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(FilesUnder(server_.data() / "blobs"), 0u) << "a plain request stored something";
+  EXPECT_TRUE(HeldItems(c, auth).empty());
+
+  res = c.Post("/v2", auth,
+               Form(photo, {{"size", "preview"}, {"store", "yes"}, {"on_behalf_of", "Ann Lee"}}));
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  EXPECT_FALSE(res->get_header_value("X-Stored-Item-Id").empty());
+  json items = HeldItems(c, auth);
+  ASSERT_EQ(items.size(), 2u) << items.dump();  // the input and the result
+  for (const auto& it : items) {
+    EXPECT_EQ(it["purpose"], "processing");
+    EXPECT_TRUE(it["expires_at"].is_string()) << it.dump();
+    EXPECT_EQ(it["on_behalf_of"], "Ann Lee");
+  }
+  EXPECT_EQ(FilesUnder(server_.data() / "blobs"), 2u);
+
+  auto exported = c.Get("/v2/account/export", auth);
+  ASSERT_TRUE(exported);
+  EXPECT_EQ(exported->status, 200);
+  EXPECT_EQ(exported->get_header_value("Content-Type"), "application/zip");
+  EXPECT_EQ(exported->body.rfind("PK\x03\x04", 0), 0u);
+
+  // With a 6 s retention the items vanish on their own (the reaper, bounded wait).
+  for (int i = 0; i < 300 && !HeldItems(c, auth).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(HeldItems(c, auth).empty());
+  for (int i = 0; i < 100 && FilesUnder(server_.data() / "blobs") > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(FilesUnder(server_.data() / "blobs"), 0u);
+
+  // DELETE removes whatever is held now.
+  res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}, {"store", "true"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(HeldItems(c, auth).size(), 2u);
+  auto del = c.Delete("/v2/account/data", auth);
+  ASSERT_TRUE(del && del->status == 200);
+  EXPECT_EQ(json::parse(del->body)["deleted"], 2);
+  EXPECT_TRUE(HeldItems(c, auth).empty());
+}
+
+TEST_F(Api, TrainingConsentOptInAndWithdrawal) {
+  server_.Start();
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string photo = Photo("coffee.png");
+
+  auto state = c.Get("/v2/account/training-consent", auth);
+  ASSERT_TRUE(state && state->status == 200);
+  EXPECT_EQ(json::parse(state->body)["opt_in"], false) << "accounts start opted out";
+
+  auto put = c.Put("/v2/account/training-consent", auth, R"({"opt_in": true})", "application/json");
+  ASSERT_TRUE(put && put->status == 200) << (put ? put->body : "");
+  json j = json::parse(put->body);
+  EXPECT_EQ(j["opt_in"], true);
+  EXPECT_TRUE(j["changed_at"].is_string());
+  auto account = c.Get("/v2/account", auth);
+  ASSERT_TRUE(account && account->status == 200);
+  EXPECT_EQ(json::parse(account->body)["training_consent"]["opt_in"], true);
+  EXPECT_EQ(json::parse(account->body)["account"]["email"], "alice@example.com");
+
+  auto res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  json items = HeldItems(c, auth);
+  ASSERT_FALSE(items.empty()) << "an opted-in upload enters the training pool";
+  for (const auto& it : items) {
+    EXPECT_EQ(it["purpose"], "training");
+    EXPECT_TRUE(it["expires_at"].is_null());
+  }
+
+  put = c.Put("/v2/account/training-consent", auth, R"({"opt_in": false})", "application/json");
+  ASSERT_TRUE(put && put->status == 200);
+  j = json::parse(put->body);
+  EXPECT_EQ(j["opt_in"], false);
+  EXPECT_EQ(j["training_objects_deleted"].get<size_t>(), items.size());
+  EXPECT_TRUE(HeldItems(c, auth).empty()) << "withdrawal deletes the training items at once";
+
+  res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_TRUE(HeldItems(c, auth).empty()) << "opted out again: nothing kept";
+
+  EXPECT_EQ(V2Code(c.Put("/v2/account/training-consent", auth, R"({"opt_in": "maybe"})",
+                         "application/json"),
+                   422),
+            "validation_error");
+}
+
+TEST_F(Api, OverloadAnswers503WithRetryAfterAndCompletesEveryAcceptedRequest) {
+  // One worker, one waiting slot: at most two requests are accepted at a time.
+  server_.Start({"--workers", "1", "--max-queue", "1"});
+  const std::string photo = Photo("astronaut.png");
+  constexpr int kClients = 8;
+  std::vector<int> status(kClients, 0);
+  std::vector<std::string> retry_after(kClients), bodies(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&, i] {
+      auto c = server_.Client();
+      auto res = c.Post("/v2", server_.Auth(), Form(photo, {}));
+      if (!res) return;
+      status[i] = res->status;
+      retry_after[i] = res->get_header_value("Retry-After");
+      bodies[i] = res->body;
+    });
+  for (auto& t : threads) t.join();
+  int ok = 0, overloaded = 0;
+  for (int i = 0; i < kClients; ++i) {
+    if (status[i] == 200) {
+      ++ok;
+      EXPECT_EQ(Decode(bodies[i]).width(), 512);
+    } else {
+      EXPECT_EQ(status[i], 503) << "only 503 may answer overload: " << bodies[i];
+      if (status[i] != 503) continue;
+      ++overloaded;
+      EXPECT_EQ(json::parse(bodies[i])["error"]["code"], "overloaded");
+      EXPECT_FALSE(retry_after[i].empty());
+      EXPECT_GE(std::stoi(retry_after[i]), 1);
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(overloaded, 1) << "8 concurrent requests against 1 worker + 1 slot";
+  EXPECT_EQ(ok + overloaded, kClients);
+}
+
+}  // namespace
+}  // namespace bgerase::api::testing

@@ -1,0 +1,132 @@
+// A real `bgerase serve` for one test: a fresh --data folder with one account and key, the server
+// started as a child process on a free loopback port, and stopped with SIGTERM at the end (its
+// exit status is checked, so graceful shutdown is tested by every test).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace bgerase::api::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string ReadAll(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Runs `bgerase ARGS`, returning stdout (stderr discarded).
+inline std::string RunCli(const std::string& args) {
+  std::string out;
+  FILE* p = popen((std::string(BGERASE_BINARY) + " " + args + " 2>/dev/null").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+class TestServer {
+ public:
+  // Creates the data folder, an account and a key (through the CLI, as an operator would),
+  // starts the server with `extra` flags and waits (bounded) until /v2/health says ready.
+  void Start(const std::vector<std::string>& extra = {}) {
+    dir_ = fs::path(::testing::TempDir()) / ("bgerase-api-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    data_ = dir_ / "data";
+    RunCli("admin create-account alice@example.com --data '" + data_.string() + "'");
+    key_ = RunCli("admin create-key alice@example.com --data '" + data_.string() + "'");
+    ASSERT_EQ(key_.rfind("bge_", 0), 0u) << "no key: " << key_;
+
+    std::vector<std::string> args = {BGERASE_BINARY, "serve", "--host", "127.0.0.1",
+                                     "--port",       "0",     "--data", data_.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    log_ = dir_ / "serve.log";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    ASSERT_EQ(posix_spawn(&pid_, BGERASE_BINARY, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+
+    // The port comes from the server's own start-up line; then health must turn 200.
+    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+    for (int i = 0; i < 600 && port_ == 0; ++i) {
+      std::smatch m;
+      const std::string log = ReadAll(log_);
+      if (std::regex_search(log, m, listening))
+        port_ = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(port_, 0) << "server did not start: " << ReadAll(log_);
+    for (int i = 0; i < 1200; ++i) {
+      auto res = Client().Get("/v2/health");
+      if (res && res->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "server never became ready: " << ReadAll(log_);
+  }
+
+  // SIGTERM, then the exit status must be 0 (graceful shutdown).
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "serve did not exit cleanly on SIGTERM: " << ReadAll(log_);
+  }
+
+  ~TestServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  httplib::Client Client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(300, 0);
+    c.set_write_timeout(60, 0);
+    return c;
+  }
+  httplib::Headers Auth() const { return {{"X-Api-Key", key_}}; }
+  const std::string& key() const { return key_; }
+  const fs::path& data() const { return data_; }
+  std::string log() const { return ReadAll(log_); }
+  int port() const { return port_; }
+
+ private:
+  fs::path dir_, data_, log_;
+  std::string key_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace bgerase::api::testing
