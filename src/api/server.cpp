@@ -16,12 +16,14 @@
 #include <random>
 #include <sstream>
 #include <vector>
+#include <vips/vips8>
 
 #include "api/error_catalogue.h"
 #include "api/inference_queue.h"
 #include "api/metrics.h"
 #include "removal/model_registry.h"
 #include "store/storage_policy.h"
+#include "store/zip_writer.h"
 
 namespace bgerase::api {
 namespace {
@@ -67,8 +69,14 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-void SendError(httplib::Response& res, const ApiError& e) {
+void SendError(httplib::Response& res, ApiError e) {
   res.status = HttpStatus(e);
+  if (e.code == "rate_limited" && e.retry_after_s == 0) {
+    // The wait is in the message ("retry in N s"); the header carries it for clients.
+    const auto at = e.message.find("retry in ");
+    e.retry_after_s =
+        at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
+  }
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
   res.set_content(RenderError(e, t_ctx.dialect, t_ctx.request_id), "application/json");
 }
@@ -76,6 +84,12 @@ void SendError(httplib::Response& res, const ApiError& e) {
 void SendJson(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
+}
+
+std::string Trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "";
+  return std::string(s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1));
 }
 
 std::string Lower(std::string s) {
@@ -359,6 +373,69 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   return Status(error->code, error->message);
 }
 
+// Token buckets by key prefix. Thread-safe. Buckets are never dropped: there is one per API key,
+// a number the operator controls.
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rate) : rate_(rate), burst_(std::max(1.0, rate)) {}
+
+  // 0 when the request may go ahead (a token is taken), else the seconds to wait.
+  int Take(const std::string& key) {
+    if (rate_ <= 0) return 0;
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens =
+          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.at = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return static_cast<int>(std::ceil((1 - b.tokens) / rate_));
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point at;
+  };
+  const double rate_, burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+// remove.bg's format=zip: color.jpg (the foreground's colours, opaque) and alpha.png (the
+// matte), split from one RGBA cut-out so the model runs once.
+Result<std::string> ZipColorAndAlpha(const std::string& rgba_png) {
+  try {
+    vips::VImage im = vips::VImage::new_from_buffer(rgba_png.data(), rgba_png.size(), "");
+    if (im.bands() != 4) return Status("internal_error", "zip needs an RGBA cut-out");
+    void* buf = nullptr;
+    std::size_t len = 0;
+    im.extract_band(0, vips::VImage::option()->set("n", 3))
+        .write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 90));
+    const std::string color(static_cast<const char*>(buf), len);
+    g_free(buf);
+    im.extract_band(3).write_to_buffer(".png", &buf, &len);
+    const std::string alpha(static_cast<const char*>(buf), len);
+    g_free(buf);
+    std::ostringstream out;
+    store::ZipWriter zip(out);
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    BGERASE_RETURN_IF_ERROR(zip.Add("color.jpg", store::AsBytes(color), now));
+    BGERASE_RETURN_IF_ERROR(zip.Add("alpha.png", store::AsBytes(alpha), now));
+    BGERASE_RETURN_IF_ERROR(zip.Finish());
+    return out.str();
+  } catch (const vips::VError& e) {
+    return Status("internal_error", std::string("zip: ") + e.what());
+  }
+}
+
 }  // namespace
 
 struct ApiServer::Impl {
@@ -373,7 +450,10 @@ struct ApiServer::Impl {
   std::mutex usage_mu;
   std::map<std::string, std::uint64_t> images_by_account;  // since start, for GET /v2/account
 
-  Impl(ServerConfig c, store::Store& s) : config(std::move(c)), store(s), policy(s) {}
+  RateLimiter limiter;
+
+  Impl(ServerConfig c, store::Store& s)
+      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {}
 
   // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
   Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
@@ -386,6 +466,9 @@ struct ApiServer::Impl {
       return info.status();
     }
     t_ctx.key_prefix = info->prefix;
+    if (const int wait = limiter.Take(info->prefix); wait > 0)
+      return Status("rate_limited",
+                    "Too many requests for this key; retry in " + std::to_string(wait) + " s.");
     return info;
   }
 
@@ -526,17 +609,14 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
       {"semitransparency", {"true", "1", "yes", "on"}},
   };
   removal::OptionFields fields;
+  bool zip = false;
   for (auto& [k, v] : gathered->fields) {
     const std::string norm = removal::NormalizeOptionKey(k);
     bool handled = false;
     for (const auto& [name, defaults] : kDefaults) {
       if (norm != name) continue;
       handled = true;
-      std::string value = Lower(v);
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
-        value.pop_back();
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
-        value.erase(value.begin());
+      const std::string value = Lower(Trim(v));
       bool ok = value.empty();
       for (const auto& d : defaults) ok = ok || value == d;
       if (!ok)
@@ -546,10 +626,28 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
                                {},
                                0});
     }
-    if (norm == "format" && Lower(v) == "zip")
-      return SendError(
-          res, {"unsupported_option", "format=zip is not implemented yet; use png or jpg.", {}, 0});
+    if (norm == "format" && Lower(Trim(v)) == "zip") {
+      zip = true;
+      continue;
+    }
     if (!handled) fields.emplace_back(k, v);
+  }
+  if (zip) {
+    // color.jpg + alpha.png come from one RGBA cut-out; a background colour or a mask-only
+    // answer would make one of the two meaningless, so they are refused rather than ignored.
+    for (const auto& [k, v] : fields) {
+      const std::string norm = removal::NormalizeOptionKey(k);
+      if ((norm == "bg_color" || norm == "bg_colour") && !v.empty())
+        return SendError(
+            res, {"unsupported_option", "format=zip cannot be combined with bg_color.", {}, 0});
+      if (norm == "channels" && !v.empty() && Lower(v) != "rgba")
+        return SendError(res,
+                         {"unsupported_option",
+                          "format=zip returns color.jpg and alpha.png; leave channels at rgba.",
+                          {},
+                          0});
+    }
+    fields.emplace_back("format", "png");
   }
   ApiError error;
   auto options = ParseOptions(fields, &error);
@@ -565,7 +663,13 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
               << " storing failed: " << stored.status().ToString() << "\n";
     return SendError(res, {"internal_error", "", {}, 0});
   }
-  const auto& r = *result;
+  auto& r = *result;
+  if (zip) {
+    auto archive = ZipColorAndAlpha(r.bytes);
+    if (!archive.ok()) return SendError(res, ApiError::From(archive.status()));
+    r.bytes = std::move(*archive);
+    r.mime = "application/zip";
+  }
   res.set_header("X-Width", std::to_string(r.width));
   res.set_header("X-Height", std::to_string(r.height));
   res.set_header("X-Type", options->type == "auto" ? "other" : options->type);

@@ -28,6 +28,9 @@ struct ServerConfig {
   int workers = 1;                   // inference workers, each with its own loaded model
   removal::PipelineConfig pipeline;  // threads = inference threads per worker
   std::size_t max_queue = 8;         // requests that may wait for a worker; more get 503
+  // Per-key token bucket: this many requests per second on average, bursts of up to
+  // max(1, rate) at once; beyond it 429 rate_limited with Retry-After. 0: no limit.
+  double rate_limit = 0;
   int read_timeout_s = 30;
   int write_timeout_s = 30;
   bool access_log = true;  // one JSON line per request on stderr

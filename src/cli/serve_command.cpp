@@ -26,6 +26,7 @@ struct ServeFlags {
   int workers = 1;
   int threads_per_worker = 0;
   int max_queue = 8;
+  double rate_limit = 0;
   std::string model_dir;
   bool quiet = false;
 };
@@ -70,6 +71,7 @@ void Serve(const ServeFlags& f) {
   config.pipeline.model_dir = f.model_dir;
   config.pipeline.threads = f.threads_per_worker;
   config.access_log = !f.quiet;
+  config.rate_limit = f.rate_limit;
   api::ApiServer server(config, **s);
   if (Status st = server.Bind(); !st.ok()) {
     Fail(st);
@@ -121,6 +123,10 @@ void RegisterServeCommand(CLI::App& app) {
                   "requests that may wait for a worker; beyond it 503 overloaded")
       ->capture_default_str()
       ->check(CLI::Range(0, 10000));
+  cmd->add_option("--rate-limit", f->rate_limit,
+                  "requests per second per API key, bursts up to max(1, R); 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--model-dir", f->model_dir, "model folder (default: the installed model)");
   cmd->add_flag("--quiet", f->quiet, "no access log");
   cmd->callback([f] { Serve(*f); });

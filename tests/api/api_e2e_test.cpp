@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <vips/vips8>
 
@@ -92,6 +93,22 @@ std::string RemoveBgCode(const httplib::Result& res, int status) {
   if (!j.contains("errors")) return "";
   EXPECT_FALSE(j["errors"][0]["title"].get<std::string>().empty());
   return j["errors"][0]["code"];
+}
+
+// The entries of a zip with stored (uncompressed) entries, read from the local headers.
+std::map<std::string, std::string> StoredZipEntries(const std::string& zip) {
+  std::map<std::string, std::string> out;
+  auto u16 = [&](size_t at) { return uint8_t(zip[at]) | (uint8_t(zip[at + 1]) << 8); };
+  auto u32 = [&](size_t at) { return uint32_t(u16(at)) | (uint32_t(u16(at + 2)) << 16); };
+  size_t at = 0;
+  while (at + 30 <= zip.size() && u32(at) == 0x04034b50) {
+    EXPECT_EQ(u16(at + 8), 0) << "stored entries expected";
+    const size_t size = u32(at + 18), name_len = u16(at + 26), extra = u16(at + 28);
+    const std::string name = zip.substr(at + 30, name_len);
+    out[name] = zip.substr(at + 30 + name_len + extra, size);
+    at += 30 + name_len + extra + size;
+  }
+  return out;
 }
 
 class Api : public ::testing::Test {
@@ -292,6 +309,25 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
   // format=auto with an opaque colour gives jpg.
   EXPECT_EQ(Decode(Unbase64(j["data"]["result_b64"])).bands(), 3);
 
+  // format=zip: color.jpg (opaque foreground colours) and alpha.png (the matte), same size.
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"format", "zip"}, {"size", "preview"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/zip");
+  std::map<std::string, std::string> entries = StoredZipEntries(res->body);
+  ASSERT_EQ(entries.size(), 2u);
+  VImage color = Decode(entries["color.jpg"]);
+  VImage alpha = Decode(entries["alpha.png"]);
+  EXPECT_EQ(color.bands(), 3);
+  EXPECT_EQ(alpha.bands(), 1);
+  EXPECT_EQ(color.width(), 500);
+  EXPECT_EQ(alpha.width(), 500);
+  EXPECT_GT(alpha.extract_area(200, 150, 100, 100).avg(), 200) << "the astronaut is opaque";
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth,
+                                Form(photo, {{"format", "zip"}, {"bg_color", "red"}})),
+                         400),
+            "unsupported_option");
+
   auto account = c.Get("/v1.0/account", auth);
   ASSERT_TRUE(account);
   EXPECT_EQ(account->status, 200);
@@ -405,6 +441,36 @@ TEST_F(Api, TrainingConsentOptInAndWithdrawal) {
                          "application/json"),
                    422),
             "validation_error");
+}
+
+TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
+  // Half a request per second, bursts of one: the second request in a row is over the limit.
+  server_.Start({"--rate-limit", "0.5"});
+  auto c = server_.Client();
+  auto first = c.Get("/v2/account", server_.Auth());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  int limited = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto res = c.Get("/v2/account", server_.Auth());
+    ASSERT_TRUE(res);
+    if (res->status == 200) continue;
+    EXPECT_EQ(V2Code(res, 429), "rate_limited");
+    EXPECT_GE(std::stoi(res->get_header_value("Retry-After")), 1);
+    ++limited;
+  }
+  EXPECT_GE(limited, 1);
+  auto rb = c.Get("/v1.0/account", server_.Auth());
+  ASSERT_TRUE(rb);
+  if (rb->status != 200) {
+    EXPECT_EQ(RemoveBgCode(rb, 429), "rate_limited");
+  }
+  // Unauthenticated health checks are not rate limited.
+  for (int i = 0; i < 3; ++i) {
+    auto h = c.Get("/v2/health");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+  }
 }
 
 TEST_F(Api, OverloadAnswers503WithRetryAfterAndCompletesEveryAcceptedRequest) {
