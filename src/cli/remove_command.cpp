@@ -238,45 +238,69 @@ int Remove(const RemoveArgs& a) {
       return (*pipeline)->Prepare(*bytes);
     });
   };
-  auto next = prepare(0);
-  for (size_t i = 0; i < jobs->size(); ++i) {
-    const Job& job = (*jobs)[i];
-    const auto t0 = std::chrono::steady_clock::now();
-    auto prepared = next.get();
-    if (i + 1 < jobs->size()) next = prepare(i + 1);  // decode the next while this one runs
-    Result<removal::RemovalResult> result =
-        prepared.ok() ? (*pipeline)->Finish(std::move(prepared).value(), *options)
-                      : Result<removal::RemovalResult>(prepared.status());
-    Status st = result.ok() ? WriteOutput(job.output, result->bytes, job.input) : result.status();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  // Three stages in flight: decode image i+1, infer image i, render + write image i-1.
+  struct Done {
+    size_t index;
+    Result<removal::RemovalResult> result;
+    Status written;
+    double ms;
+  };
+  auto report = [&](Done d) {
+    const Job& job = (*jobs)[d.index];
+    const Status st = d.result.ok() ? d.written : d.result.status();
     if (a.json) {
       nlohmann::json j{{"input", job.input}};
       if (st.ok()) {
         j["output"] = job.output;
-        j["width"] = result->width;
-        j["height"] = result->height;
-        j["foreground"] = {{"left", result->foreground.left},
-                           {"top", result->foreground.top},
-                           {"width", result->foreground.width},
-                           {"height", result->foreground.height}};
-        j["ms"] = std::round(ms * 10) / 10;
+        j["width"] = d.result->width;
+        j["height"] = d.result->height;
+        j["foreground"] = {{"left", d.result->foreground.left},
+                           {"top", d.result->foreground.top},
+                           {"width", d.result->foreground.width},
+                           {"height", d.result->foreground.height}};
+        j["ms"] = std::round(d.ms * 10) / 10;
       } else {
         j["error"] = {{"code", st.code()}, {"message", st.message()}};
       }
       std::string line = j.dump() + "\n";
       std::fwrite(line.data(), 1, line.size(), job.output == "-" ? stderr : stdout);
+      std::fflush(job.output == "-" ? stderr : stdout);
     } else if (!tty && job.output != "-") {
       if (st.ok()) {
         std::fprintf(stderr, "ok    %s -> %s (%dx%d, %.0f ms)\n", job.input.c_str(),
-                     job.output.c_str(), result->width, result->height, ms);
+                     job.output.c_str(), d.result->width, d.result->height, d.ms);
       } else {
         std::fprintf(stderr, "fail  %s: %s\n", job.input.c_str(), st.ToString().c_str());
       }
     }
     if (!st.ok()) failures.push_back({job.input, st});
-    progress.Update(i + 1, job.input);
+    progress.Update(d.index + 1, job.input);
+  };
+  auto next = prepare(0);
+  std::future<Done> rendering;
+  for (size_t i = 0; i < jobs->size(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto prepared = next.get();
+    if (i + 1 < jobs->size()) next = prepare(i + 1);
+    Result<removal::InferredImage> inferred =
+        prepared.ok() ? (*pipeline)->Infer(std::move(prepared).value())
+                      : Result<removal::InferredImage>(prepared.status());
+    if (rendering.valid()) report(rendering.get());
+    rendering = std::async(std::launch::async, [&, i, t0,
+                                                inferred = std::move(inferred)]() mutable {
+      Done d{i,
+             Result<removal::RemovalResult>(inferred.ok() ? Status("internal", "not rendered")
+                                                          : inferred.status()),
+             Status::Ok(), 0};
+      if (inferred.ok()) d.result = (*pipeline)->Render(std::move(inferred).value(), *options);
+      if (d.result.ok())
+        d.written = WriteOutput((*jobs)[i].output, d.result->bytes, (*jobs)[i].input);
+      d.ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      return d;
+    });
   }
+  if (rendering.valid()) report(rendering.get());
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (jobs->size() > 1 || !failures.empty()) {

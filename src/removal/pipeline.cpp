@@ -61,22 +61,38 @@ Result<PreparedImage> Pipeline::Prepare(std::string_view bytes) const {
   return p;
 }
 
-Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOptions& options) {
-  RemovalResult r;
-  r.decode_ms = prepared.decode_ms;
-  auto t0 = std::chrono::steady_clock::now();
+Result<InferredImage> Pipeline::Infer(PreparedImage prepared) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto out = session_->Run({prepared.input});
   if (!out.ok()) return out.status();
-  r.inference_ms = MsSince(t0);
-  t0 = std::chrono::steady_clock::now();
+  InferredImage inferred;
+  inferred.mask = std::move((*out)[0]);
+  inferred.inference_ms = MsSince(t0);
+  prepared.input = engine::Tensor();  // 12 MB the later stages do not need
+  inferred.prepared = std::move(prepared);
+  return inferred;
+}
 
-  const imaging::DecodedImage& im = prepared.image;
+Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOptions& options) {
+  auto inferred = Infer(std::move(prepared));
+  if (!inferred.ok()) return inferred.status();
+  return Render(std::move(inferred).value(), options);
+}
+
+Result<RemovalResult> Pipeline::Render(InferredImage inferred,
+                                       const RemovalOptions& options) const {
+  RemovalResult r;
+  r.decode_ms = inferred.prepared.decode_ms;
+  r.inference_ms = inferred.inference_ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  const imaging::DecodedImage& im = inferred.prepared.image;
   const int w = im.width, h = im.height;
   try {
     // One full-resolution alpha plane, kept in memory: the box needs all of it, and compose
     // reuses it instead of upsampling twice.
     vips::VImage alpha =
-        imaging::MaskToAlpha((*out)[0].data<float>(), kModelSize, kModelSize, w, h).copy_memory();
+        imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize, w, h)
+            .copy_memory();
     if (im.alpha)
       alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
                   .cast(VIPS_FORMAT_UCHAR)

@@ -36,6 +36,13 @@ struct PreparedImage {
   double decode_ms = 0;
 };
 
+// The model's mask for a prepared image (the second stage).
+struct InferredImage {
+  PreparedImage prepared;
+  engine::Tensor mask;  // 1x1x1024x1024 float32 in [0, 1]
+  double inference_ms = 0;
+};
+
 class Pipeline {
  public:
   // Loads and verifies the model. Errors: "model_missing", "model_corrupt" (naming
@@ -48,7 +55,12 @@ class Pipeline {
   // Stage 1 (CPU, no model): decode with limits, orient, sRGB, model input. Batches overlap
   // this for the next image with Finish of the current one.
   Result<PreparedImage> Prepare(std::string_view bytes) const;
-  // Stage 2: inference, mask at full resolution, foreground box, compose, encode.
+  // Stage 2: inference (serialised: one at a time per Pipeline).
+  Result<InferredImage> Infer(PreparedImage prepared);
+  // Stage 3 (CPU, no model): mask at full resolution, foreground box, crop, size cap, compose,
+  // encode. Batches run it for one image while the next is inferred.
+  Result<RemovalResult> Render(InferredImage inferred, const RemovalOptions& options) const;
+  // Infer, then Render.
   Result<RemovalResult> Finish(PreparedImage prepared, const RemovalOptions& options);
 
   engine::Precision precision() const { return session_->precision(); }
