@@ -21,6 +21,7 @@
 #include "api/error_catalogue.h"
 #include "api/inference_queue.h"
 #include "api/metrics.h"
+#include "api/url_fetcher.h"
 #include "removal/model_registry.h"
 #include "store/storage_policy.h"
 #include "store/zip_writer.h"
@@ -333,8 +334,8 @@ const std::vector<std::pair<std::string, char>>& RemoveBgImageKeys() {
   return k;
 }
 
-// Turns the gathered request into image bytes, or the error to answer.
-Result<std::string> ResolveImage(const RemovalRequest& r) {
+// Turns the gathered request into image bytes (fetching image_url), or the error to answer.
+Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions& fetch) {
   if (r.images == 0)
     return Status("bad_request", "No image: send image_file, a base64 image or image_url.");
   if (r.images > 1) return Status("bad_request", "Send exactly one image field.");
@@ -344,10 +345,7 @@ Result<std::string> ResolveImage(const RemovalRequest& r) {
     if (!bytes || bytes->empty()) return Status("invalid_base64", "The image is not valid base64.");
     return std::move(*bytes);
   }
-  // Fetching needs SSRF protection (private ranges refused, size cap, timeout): a later
-  // increment, documented in docs/api.md.
-  return Status("image_url_fetch_failed",
-                "Fetching image_url is not supported by this server yet; send the image itself.");
+  return FetchImageUrl(*r.image_url, fetch);
 }
 
 // Options through the one parser; unknown fields are refused (never silently ignored).
@@ -451,9 +449,12 @@ struct ApiServer::Impl {
   std::map<std::string, std::uint64_t> images_by_account;  // since start, for GET /v2/account
 
   RateLimiter limiter;
+  UrlFetchOptions fetch;
 
   Impl(ServerConfig c, store::Store& s)
-      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {}
+      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {
+    fetch.allow_private = config.allow_private_urls;
+  }
 
   // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
   Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
@@ -544,7 +545,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   ApiError error;
   auto options = ParseOptions(gathered->fields, &error);
   if (!options.ok()) return SendError(res, error);
-  auto image = ResolveImage(*gathered);
+  auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
   const std::string input = *image;
   auto result = Remove(std::move(*image), *options, &error);
@@ -652,7 +653,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   ApiError error;
   auto options = ParseOptions(fields, &error);
   if (!options.ok()) return SendError(res, error);
-  auto image = ResolveImage(*gathered);
+  auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
   const std::string input = *image;
   auto result = Remove(std::move(*image), *options, &error);

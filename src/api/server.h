@@ -31,6 +31,8 @@ struct ServerConfig {
   // Per-key token bucket: this many requests per second on average, bursts of up to
   // max(1, rate) at once; beyond it 429 rate_limited with Retry-After. 0: no limit.
   double rate_limit = 0;
+  // image_url may name loopback/private/link-local hosts (tests, trusted networks only).
+  bool allow_private_urls = false;
   int read_timeout_s = 30;
   int write_timeout_s = 30;
   bool access_log = true;  // one JSON line per request on stderr

@@ -27,6 +27,7 @@ struct ServeFlags {
   int threads_per_worker = 0;
   int max_queue = 8;
   double rate_limit = 0;
+  bool allow_private_urls = false;
   std::string model_dir;
   bool quiet = false;
 };
@@ -72,6 +73,7 @@ void Serve(const ServeFlags& f) {
   config.pipeline.threads = f.threads_per_worker;
   config.access_log = !f.quiet;
   config.rate_limit = f.rate_limit;
+  config.allow_private_urls = f.allow_private_urls;
   api::ApiServer server(config, **s);
   if (Status st = server.Bind(); !st.ok()) {
     Fail(st);
@@ -128,6 +130,8 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--model-dir", f->model_dir, "model folder (default: the installed model)");
+  cmd->add_flag("--allow-private-urls", f->allow_private_urls,
+                "let image_url reach loopback/private/link-local hosts (tests, trusted networks)");
   cmd->add_flag("--quiet", f->quiet, "no access log");
   cmd->callback([f] { Serve(*f); });
 }

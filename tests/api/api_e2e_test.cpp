@@ -443,6 +443,66 @@ TEST_F(Api, TrainingConsentOptInAndWithdrawal) {
             "validation_error");
 }
 
+// A tiny image host on loopback for image_url, run in the test process.
+class ImageHost {
+ public:
+  explicit ImageHost(const std::string& photo) {
+    http_.Get("/astronaut.png", [photo](const httplib::Request&, httplib::Response& res) {
+      res.set_content(photo, "image/png");
+    });
+    http_.Get("/moved", [](const httplib::Request&, httplib::Response& res) {
+      res.set_redirect("/astronaut.png");
+    });
+    port_ = http_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { http_.listen_after_bind(); });
+    for (int i = 0; i < 100 && !http_.is_running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~ImageHost() {
+    http_.stop();
+    thread_.join();
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  httplib::Server http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(Api, ImageUrlIsFetchedFollowingRedirectsWhenPrivateUrlsAreAllowed) {
+  server_.Start({"--allow-private-urls"});
+  ImageHost host(Photo("astronaut.png"));
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  auto res =
+      c.Post("/v2", auth,
+             httplib::MultipartFormDataItems{{"image_url", host.Url("/astronaut.png"), "", ""},
+                                             {"size", "preview", "", ""}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(Decode(res->body).width(), 500);
+
+  res = c.Post("/v2", auth, json{{"imageUrl", host.Url("/moved")}, {"size", "preview"}}.dump(),
+               "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["width"], 500);
+
+  res = c.Post("/v1.0/removebg", auth,
+               httplib::Params{{"image_url", host.Url("/astronaut.png")}, {"size", "preview"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("X-Width"), "500");
+
+  res =
+      c.Post("/v2", auth, json{{"image_url", host.Url("/missing.png")}}.dump(), "application/json");
+  EXPECT_EQ(V2Code(res, 400), "image_url_fetch_failed");
+  EXPECT_NE(res->body.find("404"), std::string::npos) << res->body;
+}
+
 TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
   // Half a request per second, bursts of one: the second request in a row is over the limit.
   server_.Start({"--rate-limit", "0.5"});

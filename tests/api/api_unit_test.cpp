@@ -1,0 +1,73 @@
+// Unit tests of the API's pure parts: the error catalogue's renderings and the address filter
+// that keeps image_url away from internal networks.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/error_catalogue.h"
+#include "api/url_fetcher.h"
+
+namespace bgerase::api {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(ErrorCatalogue, EveryCodeOfTheContractHasItsStatus) {
+  const std::pair<const char*, int> contract[] = {
+      {"bad_request", 400},       {"invalid_bg_color", 400},
+      {"invalid_base64", 400},    {"image_url_fetch_failed", 400},
+      {"unsupported_image", 400}, {"corrupt_image", 400},
+      {"missing_api_key", 401},   {"invalid_api_key", 401},
+      {"payload_too_large", 413}, {"image_too_large", 413},
+      {"validation_error", 422},  {"rate_limited", 429},
+      {"overloaded", 503}};
+  for (const auto& [code, status] : contract) {
+    EXPECT_EQ(LookupError(code).code, code);
+    EXPECT_EQ(LookupError(code).http_status, status) << code;
+  }
+  EXPECT_EQ(LookupError("database_error").code, "internal_error");
+  EXPECT_EQ(LookupError("database_error").http_status, 500);
+}
+
+TEST(ErrorCatalogue, RendersBothDialectsAndHidesInternalMessages) {
+  ApiError e{"validation_error", "size is bad", {{"enum", "size", "size must be ...", "huge"}}, 0};
+  json v2 = json::parse(RenderError(e, Dialect::kV2, "req_1"));
+  EXPECT_EQ(v2["error"]["code"], "validation_error");
+  EXPECT_EQ(v2["error"]["status"], 422);
+  EXPECT_EQ(v2["error"]["request_id"], "req_1");
+  EXPECT_EQ(v2["error"]["details"][0]["loc"], json::array({"body", "size"}));
+  EXPECT_EQ(v2["error"]["details"][0]["input"], "huge");
+  json rb = json::parse(RenderError(e, Dialect::kRemoveBg, "req_1"));
+  EXPECT_EQ(rb["errors"][0]["code"], "validation_error");
+  EXPECT_EQ(rb["errors"][0]["detail"], "size must be ...");
+
+  json internal = json::parse(
+      RenderError({"database_error", "sqlite: /srv/secret/path locked", {}, 0}, Dialect::kV2, "r"));
+  EXPECT_EQ(internal["error"]["code"], "internal_error");
+  EXPECT_EQ(internal["error"]["message"].get<std::string>().find("secret"), std::string::npos);
+}
+
+TEST(UrlFetcher, RefusesInternalAddresses) {
+  for (const char* ip : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                         "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
+                         "::1", "::", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1",
+                         "::ffff:169.254.169.254", "64:ff9b::a00:1", "ff02::1", "not an ip"})
+    EXPECT_TRUE(IsRefusedAddress(ip)) << ip;
+  for (const char* ip :
+       {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "2606:4700::1111", "::ffff:8.8.8.8"})
+    EXPECT_FALSE(IsRefusedAddress(ip)) << ip;
+}
+
+TEST(UrlFetcher, RefusesBadUrlsWithoutNetwork) {
+  for (const char* url :
+       {"ftp://example.com/a.png", "file:///etc/passwd", "example.com/a.png",
+        "http://user@127.0.0.1/", "http://127.0.0.1/a.png", "http://[::1]:8080/a.png",
+        "http://169.254.169.254/latest/meta-data", "http://0x7f000001/"}) {
+    auto r = FetchImageUrl(url, {});
+    ASSERT_FALSE(r.ok()) << url;
+    EXPECT_EQ(r.status().code(), "image_url_fetch_failed") << url;
+  }
+}
+
+}  // namespace
+}  // namespace bgerase::api
