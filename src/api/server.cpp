@@ -485,7 +485,13 @@ struct ApiServer::Impl {
     auto input = std::make_shared<std::string>(std::move(bytes));
     const bool queued = queue->TrySubmit([this, promise, input, options](removal::Pipeline& p) {
       const auto start = Clock::now();
-      auto result = p.Run(*input, options);
+      // An exception must neither kill the worker nor leave the request waiting forever.
+      Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
+      try {
+        result = p.Run(*input, options);
+      } catch (const std::exception& e) {
+        result = Status("internal_error", e.what());
+      }
       metrics.RecordInference(Seconds(start));
       promise->set_value(std::move(result));
     });

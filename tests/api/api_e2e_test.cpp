@@ -568,6 +568,24 @@ TEST_F(Api, OverloadAnswers503WithRetryAfterAndCompletesEveryAcceptedRequest) {
   EXPECT_GE(ok, 1);
   EXPECT_GE(overloaded, 1) << "8 concurrent requests against 1 worker + 1 slot";
   EXPECT_EQ(ok + overloaded, kClients);
+
+  // Graceful shutdown: a request in flight when SIGTERM arrives is still answered.
+  int late_status = 0;
+  std::thread late([&] {
+    auto c = server_.Client();
+    auto res = c.Post("/v2", server_.Auth(), Form(photo, {}));
+    if (res) late_status = res->status;
+  });
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    auto m = server_.Client().Get("/metrics");
+    running = m && m->body.find("bgerase_queue_running 1") != std::string::npos;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(running) << "the late request never reached a worker";
+  server_.Stop();  // SIGTERM; asserts exit status 0
+  late.join();
+  EXPECT_EQ(late_status, 200) << "the in-flight request was dropped on shutdown";
 }
 
 }  // namespace
