@@ -17,6 +17,7 @@ const std::vector<CatalogueEntry>& ErrorCatalogue() {
       {"missing_api_key", 401, "Send your API key in the x-api-key header."},
       {"invalid_api_key", 401, "The API key is unknown or revoked."},
       {"not_found", 404, "No such resource."},
+      {"job_not_finished", 409, "The job has not finished; see GET /v2/jobs/{id}."},
       {"method_not_allowed", 405, "This method is not allowed here."},
       {"payload_too_large", 413, "The request body is larger than 30 MB."},
       {"image_too_large", 413, "The image has more than 100 megapixels."},

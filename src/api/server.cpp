@@ -59,6 +59,9 @@ std::string RouteLabel(const std::string& path) {
       "/metrics"};
   for (const char* r : kRoutes)
     if (path == r) return r;
+  if (path == "/v2/jobs") return path;
+  if (path.rfind("/v2/jobs/", 0) == 0)
+    return path.ends_with("/result") ? "/v2/jobs/{id}/result" : "/v2/jobs/{id}";
   return "unmatched";
 }
 
@@ -531,7 +534,9 @@ struct ApiServer::Impl {
   }
 
   void HandleV2(const httplib::Request& req, httplib::Response& res,
-                const httplib::ContentReader& reader);
+                const httplib::ContentReader& reader, bool async = false);
+  void StartJob(const store::ApiKeyInfo& key, std::string bytes,
+                const removal::RemovalOptions& options, httplib::Response& res);
   void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader& reader);
   void RegisterRoutes();
@@ -539,11 +544,11 @@ struct ApiServer::Impl {
 };
 
 void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& reader) {
+                               const httplib::ContentReader& reader, bool async) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
   const RawBody raw = ReadBody(req, reader);
   if (!raw.complete) return SendError(res, BodyError(res.status));
-  t_ctx.route = "/v2";
+  t_ctx.route = async ? "/v2/jobs" : "/v2";
   auto key = Authenticate(req);
   if (!key.ok()) return SendError(res, ApiError::From(key.status()));
   auto gathered = GatherFields(req, raw, V2ImageKeys());
@@ -553,6 +558,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
+  if (async) return StartJob(*key, std::move(*image), *options, res);
   const std::string input = *image;
   auto result = Remove(std::move(*image), *options, &error);
   if (!result.ok()) return SendError(res, error);
@@ -591,6 +597,55 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   body["height"] = r.height;
   if (item_id) body["stored_item_id"] = *item_id;
   SendJson(res, body);
+}
+
+// An async job runs on this replica's queue; its input and result are kept through the storage
+// policy as if `store=true` (the caller asked for a result to fetch later), so they expire with
+// the retention rule, and the job row points at the result.
+void ApiServer::Impl::StartJob(const store::ApiKeyInfo& key, std::string bytes,
+                               const removal::RemovalOptions& options, httplib::Response& res) {
+  if (!ready->load()) return SendError(res, {"not_ready", "", {}, 1});
+  auto job = store.jobs().Create(key.account);
+  if (!job.ok()) return SendError(res, ApiError::From(job.status()));
+  auto input = std::make_shared<std::string>(std::move(bytes));
+  removal::RemovalOptions kept = options;
+  kept.store = true;
+  const store::JobId id = job->id;
+  const bool queued = queue->TrySubmit([this, input, kept, key, id](removal::Pipeline& p) {
+    (void)store.jobs().Update(id, store::JobStatus::kRunning, std::nullopt, "");
+    const auto start = Clock::now();
+    Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
+    try {
+      result = p.Run(*input, kept);
+    } catch (const std::exception& e) {
+      result = Status("internal_error", e.what());
+    }
+    metrics.RecordInference(Seconds(start));
+    if (!result.ok()) {
+      (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt,
+                                LookupError(result.status().code()).code);
+      return;
+    }
+    auto stored = Keep(key, *input, *result, kept);
+    std::optional<store::ObjectId> result_id;
+    if (stored.ok())
+      for (const auto& o : stored->processing)
+        if (o.kind == store::ObjectKind::kResult) result_id = o.id;
+    if (!result_id) {
+      (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, "internal_error");
+      return;
+    }
+    (void)store.jobs().Update(id, store::JobStatus::kSucceeded, result_id, "");
+  });
+  if (!queued) {
+    (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, "overloaded");
+    return SendError(
+        res, {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())});
+  }
+  res.set_header("Location", "/v2/jobs/" + id);
+  SendJson(res,
+           {{"id", id}, {"status", "queued"}, {"expires_at", store::FormatTime(job->expires_at)}},
+           202);
 }
 
 void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
@@ -702,6 +757,37 @@ void ApiServer::Impl::RegisterRoutes() {
   using httplib::Response;
   http.Post("/v2", [this](const Request& q, Response& s, const httplib::ContentReader& r) {
     HandleV2(q, s, r);
+  });
+  http.Post("/v2/jobs", [this](const Request& q, Response& s, const httplib::ContentReader& r) {
+    HandleV2(q, s, r, /*async=*/true);
+  });
+  http.Get(R"(/v2/jobs/([A-Za-z0-9_\-]+))", [this](const Request& req, Response& res) {
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    auto job = store.jobs().Get(key->account, req.matches[1]);
+    if (!job.ok()) return SendError(res, ApiError::From(job.status()));
+    json body = {{"id", job->id},
+                 {"status", std::string(store::ToString(job->status))},
+                 {"created_at", store::FormatTime(job->created_at)},
+                 {"expires_at", store::FormatTime(job->expires_at)}};
+    if (job->status == store::JobStatus::kFailed) body["error"] = job->error;
+    if (job->status == store::JobStatus::kSucceeded)
+      body["result_url"] = "/v2/jobs/" + job->id + "/result";
+    SendJson(res, body);
+  });
+  http.Get(R"(/v2/jobs/([A-Za-z0-9_\-]+)/result)", [this](const Request& req, Response& res) {
+    auto key = Authenticate(req);
+    if (!key.ok()) return SendError(res, ApiError::From(key.status()));
+    auto job = store.jobs().Get(key->account, req.matches[1]);
+    if (!job.ok()) return SendError(res, ApiError::From(job.status()));
+    if (job->status != store::JobStatus::kSucceeded || !job->result_object_id)
+      return SendError(res, {"job_not_finished",
+                             "The job is " + std::string(store::ToString(job->status)) + ".",
+                             {},
+                             job->status == store::JobStatus::kFailed ? 0 : 1});
+    auto object = store.objects().Get(key->account, *job->result_object_id);
+    if (!object.ok()) return SendError(res, ApiError::From(object.status()));
+    res.set_content(std::string(object->bytes.begin(), object->bytes.end()), object->info.mime);
   });
   http.Post("/v1.0/removebg", [this](const Request& q, Response& s,
                                      const httplib::ContentReader& r) { HandleRemoveBg(q, s, r); });

@@ -263,6 +263,28 @@ TEST_F(Api, V2MultipartAndJsonRoundTripWithHeaders) {
   VImage mask = Decode(Unbase64(j["mask"]));
   EXPECT_EQ(mask.bands(), 1);
   EXPECT_EQ(mask.width(), j["width"].get<int>());
+
+  // Async: 202 with an id, the job finishes, its result is the cut-out; unknown ids are 404.
+  res = c.Post("/v2/jobs", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string id = json::parse(res->body)["id"];
+  EXPECT_EQ(res->get_header_value("Location"), "/v2/jobs/" + id);
+  json job;
+  for (int i = 0; i < 1200; ++i) {
+    auto st = c.Get("/v2/jobs/" + id, auth);
+    ASSERT_TRUE(st && st->status == 200);
+    job = json::parse(st->body);
+    if (job["status"] == "succeeded" || job["status"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(job["status"], "succeeded") << job.dump();
+  res = c.Get(job["result_url"].get<std::string>(), auth);
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/png");
+  EXPECT_EQ(Decode(res->body).width(), 500);
+  EXPECT_EQ(V2Code(c.Get("/v2/jobs/job_doesnotexist", auth), 404), "not_found");
+  EXPECT_EQ(V2Code(c.Get("/v2/jobs/" + id), 401), "missing_api_key");
 }
 
 TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
