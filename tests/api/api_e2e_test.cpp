@@ -238,6 +238,23 @@ TEST_F(Api, V2MultipartAndJsonRoundTripWithHeaders) {
   EXPECT_EQ(jpg.width(), 500);  // 0.25 MP cap on a square
   EXPECT_EQ(res->get_header_value("X-Image-Width"), "500");
 
+  // remove.bg spellings and other forms: bg_colour, crop=on with a percent margin, webp,
+  // metadata strip, quality.
+  res = c.Post("/v2", auth,
+               Form(photo, {{"bg_colour", "white"},
+                            {"crop", "on"},
+                            {"crop-margin", "10%"},
+                            {"format", "webp"},
+                            {"metadata", "strip"},
+                            {"quality", "80"},
+                            {"size", "preview"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/webp");
+  VImage webp = Decode(res->body);
+  EXPECT_EQ(webp.width(), std::stoi(res->get_header_value("X-Image-Width")));
+  EXPECT_LE(webp.width(), 500) << "cropped to the subject";
+
   // JSON in, JSON out, with a data URL prefix.
   json req = {{"image_base64", "data:image/png;base64," + Base64(Photo("coffee.png"))},
               {"size", "preview"},
@@ -380,6 +397,12 @@ TEST_F(Api, StoreFlagDecidesWhatIsKeptAndRetentionDeletesIt) {
   res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}}));
   ASSERT_TRUE(res && res->status == 200);
   EXPECT_EQ(FilesUnder(server_.data() / "blobs"), 0u) << "a plain request stored something";
+  // Nor did any of the image reach the database: no 64-byte run of the photo in any file there.
+  const std::string probe = photo.substr(photo.size() / 2, 64);
+  for (const auto& e : fs::recursive_directory_iterator(server_.data())) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_EQ(ReadAll(e.path()).find(probe), std::string::npos) << e.path();
+  }
   EXPECT_TRUE(HeldItems(c, auth).empty());
 
   res = c.Post("/v2", auth,
