@@ -268,7 +268,7 @@ ApiError BodyError(int httplib_status) {
 
 // Reads the request's fields. `image_keys` maps a (normalised) field name to where its value
 // goes: 'f' raw file, 'b' base64, 'u' url, 'l' legacy base64 forcing channels=alpha.
-Result<RemovalRequest> GatherFields(const httplib::Request& req, const RawBody& raw,
+Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
                                     const std::vector<std::pair<std::string, char>>& image_keys) {
   RemovalRequest r;
   auto place = [&](const std::string& key, std::string value) {
@@ -289,7 +289,7 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, const RawBody& 
     r.fields.emplace_back(key, std::move(value));
   };
   if (req.is_multipart_form_data()) {
-    for (const auto& part : raw.parts) place(part.name, part.content);
+    for (auto& part : raw.parts) place(part.name, std::move(part.content));  // no 30 MB copies
   } else if (IsJson(req)) {
     r.json = true;
     json body;
@@ -477,15 +477,15 @@ struct ApiServer::Impl {
   }
 
   // Runs a removal on a worker and waits for it. 503 at once when the queue is full.
-  Result<removal::RemovalResult> Remove(std::string bytes, const removal::RemovalOptions& options,
-                                        ApiError* error) {
+  // `input` is shared with the worker rather than copied: it may be 30 MB.
+  Result<removal::RemovalResult> Remove(std::shared_ptr<const std::string> input,
+                                        const removal::RemovalOptions& options, ApiError* error) {
     if (!ready->load()) {
       *error = {"not_ready", "", {}, 1};
       return Status("not_ready", "");
     }
     auto promise = std::make_shared<std::promise<Result<removal::RemovalResult>>>();
     auto future = promise->get_future();
-    auto input = std::make_shared<std::string>(std::move(bytes));
     const bool queued = queue->TrySubmit([this, promise, input, options](removal::Pipeline& p) {
       const auto start = Clock::now();
       // An exception must neither kill the worker nor leave the request waiting forever.
@@ -546,7 +546,7 @@ struct ApiServer::Impl {
 void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
                                const httplib::ContentReader& reader, bool async) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
-  const RawBody raw = ReadBody(req, reader);
+  RawBody raw = ReadBody(req, reader);
   if (!raw.complete) return SendError(res, BodyError(res.status));
   t_ctx.route = async ? "/v2/jobs" : "/v2";
   auto key = Authenticate(req);
@@ -559,10 +559,10 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
   if (async) return StartJob(*key, std::move(*image), *options, res);
-  const std::string input = *image;
-  auto result = Remove(std::move(*image), *options, &error);
+  const auto input = std::make_shared<const std::string>(std::move(*image));
+  auto result = Remove(input, *options, &error);
   if (!result.ok()) return SendError(res, error);
-  auto stored = Keep(*key, input, *result, *options);
+  auto stored = Keep(*key, *input, *result, *options);
   if (!stored.ok()) {
     std::cerr << "bgerase serve: " << t_ctx.request_id
               << " storing failed: " << stored.status().ToString() << "\n";
@@ -651,7 +651,7 @@ void ApiServer::Impl::StartJob(const store::ApiKeyInfo& key, std::string bytes,
 void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
                                      const httplib::ContentReader& reader) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
-  const RawBody raw = ReadBody(req, reader);
+  RawBody raw = ReadBody(req, reader);
   if (!raw.complete) return SendError(res, BodyError(res.status));
   t_ctx.route = "/v1.0/removebg";
   auto key = Authenticate(req);
@@ -716,10 +716,10 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  const std::string input = *image;
-  auto result = Remove(std::move(*image), *options, &error);
+  const auto input = std::make_shared<const std::string>(std::move(*image));
+  auto result = Remove(input, *options, &error);
   if (!result.ok()) return SendError(res, error);
-  auto stored = Keep(*key, input, *result, *options);
+  auto stored = Keep(*key, *input, *result, *options);
   if (!stored.ok()) {
     std::cerr << "bgerase serve: " << t_ctx.request_id
               << " storing failed: " << stored.status().ToString() << "\n";
