@@ -1,5 +1,5 @@
 # The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
-.PHONY: setup build serve test bench bench-engine bench-e2e clean
+.PHONY: setup build serve test bench bench-engine bench-e2e bench-load clean
 
 setup:
 	scripts/setup
@@ -14,13 +14,16 @@ serve: setup
 test: setup
 	ctest --test-dir build --output-on-failure -j2
 
-bench: bench-engine bench-e2e
+bench: bench-engine bench-e2e bench-load
 
 bench-engine: setup
 	bench/engine.sh
 
 bench-e2e: setup
 	bench/e2e.sh
+
+bench-load: setup
+	node bench/load.mjs
 
 clean:
 	rm -rf build
