@@ -31,6 +31,10 @@ class InferenceQueue {
   // already wait or the queue is shutting down. Thread-safe.
   bool TrySubmit(Task task);
 
+  // A pipeline for the model-free stages (Prepare, Render): they are const and thread-safe, so
+  // request threads run them while the workers run only inference.
+  const removal::Pipeline& stages() const { return *pipelines_.front(); }
+
   std::size_t waiting() const;  // tasks queued, not yet running
   std::size_t running() const;  // tasks on a worker now
   std::size_t workers() const { return threads_.size(); }

@@ -476,34 +476,58 @@ struct ApiServer::Impl {
     return info;
   }
 
-  // Runs a removal on a worker and waits for it. 503 at once when the queue is full.
-  // `input` is shared with the worker rather than copied: it may be 30 MB.
+  // Decodes on this request thread, runs the model on a worker, renders back here: with one
+  // worker the model never waits for a decode or an encode (as in the CLI's batches). 503 at
+  // once when the queue is full. `input` is shared, not copied: it may be 30 MB.
   Result<removal::RemovalResult> Remove(std::shared_ptr<const std::string> input,
                                         const removal::RemovalOptions& options, ApiError* error) {
     if (!ready->load()) {
       *error = {"not_ready", "", {}, 1};
       return Status("not_ready", "");
     }
-    auto promise = std::make_shared<std::promise<Result<removal::RemovalResult>>>();
+    auto overloaded = [&] {
+      // A client should come back after roughly one removal per waiting request and worker.
+      *error = {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())};
+      return Status("overloaded", "");
+    };
+    if (queue->waiting() >= queue->max_queue()) return overloaded();  // before decoding
+    Result<removal::PreparedImage> prepared = Status("internal_error", "removal failed");
+    try {
+      prepared = queue->stages().Prepare(*input);
+    } catch (const std::exception& e) {
+      prepared = Status("internal_error", e.what());
+    }
+    if (!prepared.ok()) {
+      *error = ApiError::From(prepared.status());
+      return prepared.status();
+    }
+    auto image = std::make_shared<removal::PreparedImage>(std::move(prepared).value());
+    auto promise = std::make_shared<std::promise<Result<removal::InferredImage>>>();
     auto future = promise->get_future();
-    const bool queued = queue->TrySubmit([this, promise, input, options](removal::Pipeline& p) {
+    const bool queued = queue->TrySubmit([this, promise, image](removal::Pipeline& p) {
       const auto start = Clock::now();
       // An exception must neither kill the worker nor leave the request waiting forever.
-      Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
+      Result<removal::InferredImage> result = Status("internal_error", "removal failed");
       try {
-        result = p.Run(*input, options);
+        result = p.Infer(std::move(*image));
       } catch (const std::exception& e) {
         result = Status("internal_error", e.what());
       }
       metrics.RecordInference(Seconds(start));
       promise->set_value(std::move(result));
     });
-    if (!queued) {
-      // A client should come back after roughly one removal per waiting request and worker.
-      *error = {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())};
-      return Status("overloaded", "");
+    if (!queued) return overloaded();
+    auto inferred = future.get();
+    Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
+    if (!inferred.ok()) {
+      result = inferred.status();
+    } else {
+      try {
+        result = queue->stages().Render(std::move(inferred).value(), options);
+      } catch (const std::exception& e) {
+        result = Status("internal_error", e.what());
+      }
     }
-    auto result = future.get();
     if (!result.ok()) *error = ApiError::From(result.status());
     return result;
   }
