@@ -1,5 +1,5 @@
-// ApiServer: routes, auth, limits and the access log. Each request runs on an httplib thread;
-// the removal itself runs on an InferenceQueue worker while the httplib thread waits for it.
+// ApiServer: routes, auth, limits and the access log. Each request runs on an httplib thread,
+// which decodes and renders its image; only inference runs on an InferenceQueue worker.
 #include "api/server.h"
 
 #include <httplib.h>
