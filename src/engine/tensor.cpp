@@ -206,12 +206,46 @@ std::vector<float> Tensor::AsFloats() const {
   return out;
 }
 
+namespace {
+
+// Writes `v` as element i of `out` in its dtype (ONNX Cast semantics: float to int truncates).
+template <typename V>
+void StoreAs(Tensor& out, size_t i, V v) {
+  switch (out.dtype()) {
+    case DType::kFloat32:
+      out.data<float>()[i] = static_cast<float>(v);
+      break;
+    case DType::kFloat16:
+      out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v));
+      break;
+    case DType::kBFloat16:
+      out.data<uint16_t>()[i] = FloatToBFloat16(static_cast<float>(v));
+      break;
+    case DType::kInt64:
+      out.data<int64_t>()[i] = static_cast<int64_t>(v);
+      break;
+    case DType::kInt32:
+      out.data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    case DType::kInt8:
+      out.data<int8_t>()[i] = static_cast<int8_t>(v);
+      break;
+    case DType::kUInt8:
+      out.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      break;
+    case DType::kBool:
+      out.data<uint8_t>()[i] = v != V{0};
+      break;
+  }
+}
+
+}  // namespace
+
 Tensor Tensor::CastTo(DType to) const {
   if (to == dtype_) return *this;
   Tensor out(to, shape_);
   const bool from_float =
       dtype_ == DType::kFloat32 || dtype_ == DType::kFloat16 || dtype_ == DType::kBFloat16;
-  const size_t n = static_cast<size_t>(size());
   if (from_float && to == DType::kFloat32) {
     const std::vector<float> v = AsFloats();
     std::memcpy(out.raw(), v.data(), v.size() * 4);
@@ -219,64 +253,10 @@ Tensor Tensor::CastTo(DType to) const {
   }
   if (from_float) {
     const std::vector<float> v = AsFloats();
-    for (size_t i = 0; i < n; ++i) {
-      switch (to) {
-        case DType::kFloat32:
-          out.data<float>()[i] = v[i];
-          break;
-        case DType::kFloat16:
-          out.data<uint16_t>()[i] = FloatToHalf(v[i]);
-          break;
-        case DType::kBFloat16:
-          out.data<uint16_t>()[i] = FloatToBFloat16(v[i]);
-          break;
-        case DType::kInt64:
-          out.data<int64_t>()[i] = static_cast<int64_t>(v[i]);
-          break;
-        case DType::kInt32:
-          out.data<int32_t>()[i] = static_cast<int32_t>(v[i]);
-          break;
-        case DType::kInt8:
-          out.data<int8_t>()[i] = static_cast<int8_t>(v[i]);
-          break;
-        case DType::kUInt8:
-          out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]);
-          break;
-        case DType::kBool:
-          out.data<uint8_t>()[i] = v[i] != 0.f;
-          break;
-      }
-    }
-    return out;
-  }
-  const std::vector<int64_t> v = AsInt64s();
-  for (size_t i = 0; i < n; ++i) {
-    switch (to) {
-      case DType::kFloat32:
-        out.data<float>()[i] = static_cast<float>(v[i]);
-        break;
-      case DType::kFloat16:
-        out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v[i]));
-        break;
-      case DType::kBFloat16:
-        out.data<uint16_t>()[i] = FloatToBFloat16(static_cast<float>(v[i]));
-        break;
-      case DType::kInt64:
-        out.data<int64_t>()[i] = v[i];
-        break;
-      case DType::kInt32:
-        out.data<int32_t>()[i] = static_cast<int32_t>(v[i]);
-        break;
-      case DType::kInt8:
-        out.data<int8_t>()[i] = static_cast<int8_t>(v[i]);
-        break;
-      case DType::kUInt8:
-        out.data<uint8_t>()[i] = static_cast<uint8_t>(v[i]);
-        break;
-      case DType::kBool:
-        out.data<uint8_t>()[i] = v[i] != 0;
-        break;
-    }
+    for (size_t i = 0; i < v.size(); ++i) StoreAs(out, i, v[i]);
+  } else {
+    const std::vector<int64_t> v = AsInt64s();
+    for (size_t i = 0; i < v.size(); ++i) StoreAs(out, i, v[i]);
   }
   return out;
 }
