@@ -532,6 +532,27 @@ struct ApiServer::Impl {
     return result;
   }
 
+  // A synchronous removal as both dialects answer it: run it, then let the storage policy keep
+  // what it decides. A failed store is logged (never the image) and answered internal_error.
+  struct Removed {
+    removal::RemovalResult result;
+    store::StoredUpload stored;
+  };
+  Result<Removed> RemoveAndKeep(const store::ApiKeyInfo& key, std::string image,
+                                const removal::RemovalOptions& options, ApiError* error) {
+    const auto input = std::make_shared<const std::string>(std::move(image));
+    auto result = Remove(input, options, error);
+    if (!result.ok()) return result.status();
+    auto stored = Keep(key, *input, *result, options);
+    if (!stored.ok()) {
+      std::cerr << "bgerase serve: " << t_ctx.request_id
+                << " storing failed: " << stored.status().ToString() << "\n";
+      *error = {"internal_error", "", {}, 0};
+      return stored.status();
+    }
+    return Removed{std::move(result).value(), std::move(stored).value()};
+  }
+
   // Asks the storage policy what to keep of this upload; it decides (store flag, consent).
   Result<store::StoredUpload> Keep(const store::ApiKeyInfo& key, std::string_view input,
                                    const removal::RemovalResult& result,
@@ -583,16 +604,9 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
   if (async) return StartJob(*key, std::move(*image), *options, res);
-  const auto input = std::make_shared<const std::string>(std::move(*image));
-  auto result = Remove(input, *options, &error);
-  if (!result.ok()) return SendError(res, error);
-  auto stored = Keep(*key, *input, *result, *options);
-  if (!stored.ok()) {
-    std::cerr << "bgerase serve: " << t_ctx.request_id
-              << " storing failed: " << stored.status().ToString() << "\n";
-    return SendError(res, {"internal_error", "", {}, 0});
-  }
-  const auto& r = *result;
+  auto removed = RemoveAndKeep(*key, std::move(*image), *options, &error);
+  if (!removed.ok()) return SendError(res, error);
+  const auto& r = removed->result;
   res.set_header("X-Processing-Time-Ms",
                  std::to_string(static_cast<long long>(Seconds(t_ctx.start) * 1000)));
   res.set_header("X-Image-Width", std::to_string(r.width));
@@ -602,8 +616,8 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
   res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
   std::optional<std::string> item_id;
-  if (!stored->processing.empty()) {
-    item_id = stored->processing.front().item_id;
+  if (!removed->stored.processing.empty()) {
+    item_id = removed->stored.processing.front().item_id;
     res.set_header("X-Stored-Item-Id", *item_id);
   }
   if (!gathered->json) {
@@ -740,16 +754,9 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  const auto input = std::make_shared<const std::string>(std::move(*image));
-  auto result = Remove(input, *options, &error);
-  if (!result.ok()) return SendError(res, error);
-  auto stored = Keep(*key, *input, *result, *options);
-  if (!stored.ok()) {
-    std::cerr << "bgerase serve: " << t_ctx.request_id
-              << " storing failed: " << stored.status().ToString() << "\n";
-    return SendError(res, {"internal_error", "", {}, 0});
-  }
-  auto& r = *result;
+  auto removed = RemoveAndKeep(*key, std::move(*image), *options, &error);
+  if (!removed.ok()) return SendError(res, error);
+  auto& r = removed->result;
   if (zip) {
     auto archive = ZipColorAndAlpha(r.bytes);
     if (!archive.ok()) return SendError(res, ApiError::From(archive.status()));
