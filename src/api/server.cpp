@@ -14,33 +14,19 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <unistd.h>
 #include <sstream>
 #include <vector>
 #include <vips/vips8>
 
-#include "api/error_catalogue.h"
-#include "api/inference_queue.h"
-#include "api/metrics.h"
-#include "api/url_fetcher.h"
+#include "api/server_internal.h"
 #include "removal/model_registry.h"
 #include "store/storage_policy.h"
 #include "store/zip_writer.h"
 
 namespace bgerase::api {
-namespace {
+namespace detail {
 
-using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-// What the access log and metrics need about the request being answered. httplib runs the
-// pre-routing handler, the route and the logger on the same thread, one request at a time.
-struct RequestContext {
-  std::string request_id;
-  std::string route = "unmatched";
-  std::string key_prefix;
-  Dialect dialect = Dialect::kV2;
-  Clock::time_point start;
-};
 thread_local RequestContext t_ctx;
 
 std::string NewRequestId() {
@@ -85,7 +71,7 @@ void SendError(httplib::Response& res, ApiError e) {
   res.set_content(RenderError(e, t_ctx.dialect, t_ctx.request_id), "application/json");
 }
 
-void SendJson(httplib::Response& res, const json& body, int status = 200) {
+void SendJson(httplib::Response& res, const json& body, int status) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
 }
@@ -189,15 +175,6 @@ std::string SniffMime(std::string_view b) {
   return "application/octet-stream";
 }
 
-// One request's image and option fields, gathered from whichever encoding it used.
-struct RemovalRequest {
-  std::optional<std::string> image;      // raw bytes
-  std::optional<std::string> image_b64;  // base64 (image_base64, image_file_b64, legacy image)
-  std::optional<std::string> image_url;
-  removal::OptionFields fields;
-  bool json = false;  // the request was JSON, so the answer is too (v2)
-  int images = 0;     // how many image fields were given; more than one is refused
-};
 
 // The field's string form for the options parser: JSON booleans and numbers as text.
 std::optional<std::string> JsonFieldText(const json& v) {
@@ -208,13 +185,6 @@ std::optional<std::string> JsonFieldText(const json& v) {
   return std::nullopt;
 }
 
-// A POST body, read by our own content reader: httplib's built-in reading caps form-encoded
-// bodies at 8 KB, too small for remove.bg's image_file_b64.
-struct RawBody {
-  std::vector<httplib::MultipartFormData> parts;  // multipart requests
-  std::string body;                               // all others
-  bool complete = true;  // false: reading failed (over the size cap, malformed, cut short)
-};
 
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader) {
   RawBody raw;
@@ -374,40 +344,6 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   return Status(error->code, error->message);
 }
 
-// Token buckets by key prefix. Thread-safe. Buckets are never dropped: there is one per API key,
-// a number the operator controls.
-class RateLimiter {
- public:
-  explicit RateLimiter(double rate) : rate_(rate), burst_(std::max(1.0, rate)) {}
-
-  // 0 when the request may go ahead (a token is taken), else the seconds to wait.
-  int Take(const std::string& key) {
-    if (rate_ <= 0) return 0;
-    std::lock_guard lock(mu_);
-    const auto now = Clock::now();
-    auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
-    Bucket& b = it->second;
-    if (!fresh) {
-      b.tokens =
-          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
-      b.at = now;
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return static_cast<int>(std::ceil((1 - b.tokens) / rate_));
-  }
-
- private:
-  struct Bucket {
-    double tokens;
-    Clock::time_point at;
-  };
-  const double rate_, burst_;
-  std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
-};
 
 // remove.bg's format=zip: color.jpg (the foreground's colours, opaque) and alpha.png (the
 // matte), split from one RGBA cut-out so the model runs once.
@@ -437,156 +373,7 @@ Result<std::string> ZipColorAndAlpha(const std::string& rgba_png) {
   }
 }
 
-}  // namespace
-
-struct ApiServer::Impl {
-  ServerConfig config;
-  store::Store& store;
-  store::StoragePolicy policy;
-  httplib::Server http;
-  Metrics metrics;
-  std::unique_ptr<InferenceQueue> queue;  // set once the model is loaded (before ready_)
-  std::atomic<bool>* ready = nullptr;
-  std::mutex log_mu;
-  std::mutex usage_mu;
-  std::map<std::string, std::uint64_t> images_by_account;  // since start, for GET /v2/account
-
-  RateLimiter limiter;
-  UrlFetchOptions fetch;
-
-  Impl(ServerConfig c, store::Store& s)
-      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {
-    fetch.allow_private = config.allow_private_urls;
-  }
-
-  // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
-  Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
-    const std::string key = req.get_header_value("x-api-key");
-    if (key.empty()) return Status("missing_api_key", "Send your API key in the x-api-key header.");
-    auto info = store.api_keys().Authenticate(key);
-    if (!info.ok()) {
-      if (info.status().code() == "invalid_api_key")
-        return Status("invalid_api_key", "The API key is unknown or revoked.");
-      return info.status();
-    }
-    t_ctx.key_prefix = info->prefix;
-    if (const int wait = limiter.Take(info->prefix); wait > 0)
-      return Status("rate_limited",
-                    "Too many requests for this key; retry in " + std::to_string(wait) + " s.");
-    return info;
-  }
-
-  // Decodes on this request thread, runs the model on a worker, renders back here: with one
-  // worker the model never waits for a decode or an encode (as in the CLI's batches). 503 at
-  // once when the queue is full. `input` is shared, not copied: it may be 30 MB.
-  Result<removal::RemovalResult> Remove(std::shared_ptr<const std::string> input,
-                                        const removal::RemovalOptions& options, ApiError* error) {
-    if (!ready->load()) {
-      *error = {"not_ready", "", {}, 1};
-      return Status("not_ready", "");
-    }
-    auto overloaded = [&] {
-      // A client should come back after roughly one removal per waiting request and worker.
-      *error = {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())};
-      return Status("overloaded", "");
-    };
-    if (queue->waiting() >= queue->max_queue()) return overloaded();  // before decoding
-    Result<removal::PreparedImage> prepared = Status("internal_error", "removal failed");
-    try {
-      prepared = queue->stages().Prepare(*input);
-    } catch (const std::exception& e) {
-      prepared = Status("internal_error", e.what());
-    }
-    if (!prepared.ok()) {
-      *error = ApiError::From(prepared.status());
-      return prepared.status();
-    }
-    auto image = std::make_shared<removal::PreparedImage>(std::move(prepared).value());
-    auto promise = std::make_shared<std::promise<Result<removal::InferredImage>>>();
-    auto future = promise->get_future();
-    const bool queued = queue->TrySubmit([this, promise, image](removal::Pipeline& p) {
-      const auto start = Clock::now();
-      // An exception must neither kill the worker nor leave the request waiting forever.
-      Result<removal::InferredImage> result = Status("internal_error", "removal failed");
-      try {
-        result = p.Infer(std::move(*image));
-      } catch (const std::exception& e) {
-        result = Status("internal_error", e.what());
-      }
-      metrics.RecordInference(Seconds(start));
-      promise->set_value(std::move(result));
-    });
-    if (!queued) return overloaded();
-    auto inferred = future.get();
-    Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
-    if (!inferred.ok()) {
-      result = inferred.status();
-    } else {
-      try {
-        result = queue->stages().Render(std::move(inferred).value(), options);
-      } catch (const std::exception& e) {
-        result = Status("internal_error", e.what());
-      }
-    }
-    if (!result.ok()) *error = ApiError::From(result.status());
-    return result;
-  }
-
-  // A synchronous removal as both dialects answer it: run it, then let the storage policy keep
-  // what it decides. A failed store is logged (never the image) and answered internal_error.
-  struct Removed {
-    removal::RemovalResult result;
-    store::StoredUpload stored;
-  };
-  Result<Removed> RemoveAndKeep(const store::ApiKeyInfo& key, std::string image,
-                                const removal::RemovalOptions& options, ApiError* error) {
-    const auto input = std::make_shared<const std::string>(std::move(image));
-    auto result = Remove(input, options, error);
-    if (!result.ok()) return result.status();
-    auto stored = Keep(key, *input, *result, options);
-    if (!stored.ok()) {
-      std::cerr << "bgerase serve: " << t_ctx.request_id
-                << " storing failed: " << stored.status().ToString() << "\n";
-      *error = {"internal_error", "", {}, 0};
-      return stored.status();
-    }
-    return Removed{std::move(result).value(), std::move(stored).value()};
-  }
-
-  // Asks the storage policy what to keep of this upload; it decides (store flag, consent).
-  Result<store::StoredUpload> Keep(const store::ApiKeyInfo& key, std::string_view input,
-                                   const removal::RemovalResult& result,
-                                   const removal::RemovalOptions& options) {
-    store::Upload upload;
-    upload.owner = key.account;
-    upload.input = store::AsBytes(input);
-    upload.input_mime = SniffMime(input);
-    upload.result = store::AsBytes(result.bytes);
-    upload.result_mime = result.mime;
-    if (!options.on_behalf_of.empty()) upload.on_behalf_of = options.on_behalf_of;
-    upload.store_requested = options.store;
-    auto stored = policy.StoreUpload(upload);
-    if (stored.ok()) {
-      if (!stored->processing.empty())
-        metrics.RecordStored("processing", stored->processing.size());
-      if (stored->training) metrics.RecordStored("training", 1);
-    }
-    {
-      std::lock_guard lock(usage_mu);
-      ++images_by_account[key.account];
-    }
-    return stored;
-  }
-
-  void HandleV2(const httplib::Request& req, httplib::Response& res,
-                const httplib::ContentReader& reader, bool async = false);
-  void StartJob(const store::ApiKeyInfo& key, std::string bytes,
-                const removal::RemovalOptions& options, httplib::Response& res);
-  void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader);
-  void RegisterRoutes();
-  void Log(const httplib::Request& req, const httplib::Response& res);
-};
+}  // namespace detail
 
 void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
                                const httplib::ContentReader& reader, bool async) {
@@ -603,8 +390,8 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  if (async) return StartJob(*key, std::move(*image), *options, res);
-  auto removed = RemoveAndKeep(*key, std::move(*image), *options, &error);
+  if (async) return StartJob(key->account, std::move(*image), gathered->fields, *options, res);
+  auto removed = RemoveAndKeep(key->account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   const auto& r = removed->result;
   res.set_header("X-Processing-Time-Ms",
@@ -637,24 +424,91 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   SendJson(res, body);
 }
 
-// An async job runs on this replica's queue; its input and result are kept through the storage
-// policy as if `store=true` (the caller asked for a result to fetch later), so they expire with
-// the retention rule, and the job row points at the result.
-void ApiServer::Impl::StartJob(const store::ApiKeyInfo& key, std::string bytes,
+// An async job is accepted here and run by whichever replica on the same store has an idle worker
+// first (RunJobs): its input is kept through the storage policy, its option fields go into the
+// job row, and the result joins the input's item — all expiring with the retention rule.
+void ApiServer::Impl::StartJob(const store::AccountId& account, std::string bytes,
+                               const removal::OptionFields& fields,
                                const removal::RemovalOptions& options, httplib::Response& res) {
-  if (!ready->load()) return SendError(res, {"not_ready", "", {}, 1});
-  auto job = store.jobs().Create(key.account);
-  if (!job.ok()) return SendError(res, ApiError::From(job.status()));
-  auto input = std::make_shared<std::string>(std::move(bytes));
-  removal::RemovalOptions kept = options;
-  kept.store = true;
-  const store::JobId id = job->id;
-  const bool queued = queue->TrySubmit([this, input, kept, key, id](removal::Pipeline& p) {
-    (void)store.jobs().Update(id, store::JobStatus::kRunning, std::nullopt, "");
+  auto input = policy.StoreInput(account, store::AsBytes(bytes), SniffMime(bytes),
+                                 options.on_behalf_of.empty()
+                                     ? std::nullopt
+                                     : std::optional<std::string>(options.on_behalf_of));
+  if (!input.ok()) return SendError(res, ApiError::From(input.status()));
+  json kept = json::array();
+  for (const auto& [k, v] : fields) kept.push_back({k, v});
+  auto job = store.jobs().Create(account, input->id, kept.dump());
+  if (!job.ok()) {
+    (void)store.objects().Delete(account, input->id);
+    return SendError(res, ApiError::From(job.status()));
+  }
+  {
+    std::lock_guard lock(job_mu);
+    job_wake = true;
+  }
+  job_cv.notify_all();
+  res.set_header("Location", "/v2/jobs/" + job->id);
+  SendJson(res,
+           {{"id", job->id},
+            {"status", "queued"},
+            {"expires_at", store::FormatTime(job->expires_at)}},
+           202);
+}
+
+// Claims a job whenever a worker of this replica is idle and nothing waits in its queue, so
+// synchronous requests keep priority and a busy replica leaves jobs to idle ones. Sleeps up to
+// half a second between looks unless a job is accepted here.
+void ApiServer::Impl::RunJobs() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  const std::string worker = std::string(host) + ":" + std::to_string(getpid());
+  std::unique_lock lock(job_mu);
+  while (!job_stop) {
+    job_wake = false;
+    lock.unlock();
+    bool claimed = false;
+    if (ready->load() && queue->waiting() == 0 && queue->running() < queue->workers()) {
+      auto job = store.jobs().Claim(worker, config.job_lease);
+      if (!job.ok()) {
+        std::cerr << "bgerase serve: claiming a job failed: " << job.status().ToString() << "\n";
+      } else if (job->has_value()) {
+        claimed = true;
+        RunJob(**job);
+      }
+    }
+    lock.lock();
+    if (!claimed)
+      job_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return job_stop || job_wake; });
+  }
+}
+
+void ApiServer::Impl::RunJob(const store::Job& job) {
+  auto fail = [&](std::string_view code) {
+    (void)store.jobs().Update(job.id, store::JobStatus::kFailed, std::nullopt, code);
+  };
+  auto input = store.objects().Get(job.owner, job.input_object_id);
+  if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
+  removal::OptionFields fields;
+  try {
+    for (const auto& pair : json::parse(job.options))
+      fields.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+  } catch (const json::exception&) {
+    return fail("internal_error");
+  }
+  ApiError error;
+  auto options = ParseOptions(fields, &error);
+  if (!options.ok()) return fail(error.code);
+  options->store = true;
+  auto stored_input = std::make_shared<store::StoredObject>(std::move(input).value());
+  const auto owner = job.owner;
+  const auto id = job.id;
+  const auto opts = *options;
+  const bool queued = queue->TrySubmit([this, stored_input, owner, id, opts](removal::Pipeline& p) {
+    const std::string bytes(stored_input->bytes.begin(), stored_input->bytes.end());
     const auto start = Clock::now();
     Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
     try {
-      result = p.Run(*input, kept);
+      result = p.Run(bytes, opts);
     } catch (const std::exception& e) {
       result = Status("internal_error", e.what());
     }
@@ -664,7 +518,7 @@ void ApiServer::Impl::StartJob(const store::ApiKeyInfo& key, std::string bytes,
                                 LookupError(result.status().code()).code);
       return;
     }
-    auto stored = Keep(key, *input, *result, kept);
+    auto stored = Keep(owner, bytes, *result, opts, stored_input->info);
     std::optional<store::ObjectId> result_id;
     if (stored.ok())
       for (const auto& o : stored->processing)
@@ -675,15 +529,8 @@ void ApiServer::Impl::StartJob(const store::ApiKeyInfo& key, std::string bytes,
     }
     (void)store.jobs().Update(id, store::JobStatus::kSucceeded, result_id, "");
   });
-  if (!queued) {
-    (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, "overloaded");
-    return SendError(
-        res, {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())});
-  }
-  res.set_header("Location", "/v2/jobs/" + id);
-  SendJson(res,
-           {{"id", id}, {"status", "queued"}, {"expires_at", store::FormatTime(job->expires_at)}},
-           202);
+  // Raced by a synchronous request for the last queue slot: hand the job back to be claimed again.
+  if (!queued) (void)store.jobs().Update(id, store::JobStatus::kQueued, std::nullopt, "");
 }
 
 void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
@@ -754,7 +601,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(*gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  auto removed = RemoveAndKeep(*key, std::move(*image), *options, &error);
+  auto removed = RemoveAndKeep(key->account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   auto& r = removed->result;
   if (zip) {
@@ -858,11 +705,11 @@ void ApiServer::Impl::RegisterRoutes() {
     auto account = store.accounts().FindById(key->account);
     auto consent = store.consent().Current(key->account);
     if (!account.ok() || !consent.ok()) return SendError(res, {"internal_error", "", {}, 0});
-    std::uint64_t images = 0;
-    {
-      std::lock_guard lock(usage_mu);
-      images = images_by_account[key->account];
-    }
+    auto total = store.usage().Total(key->account);
+    auto daily = store.usage().Daily(key->account, 30);
+    if (!total.ok() || !daily.ok()) return SendError(res, {"internal_error", "", {}, 0});
+    json days = json::array();
+    for (const auto& d : *daily) days.push_back({{"day", d.day}, {"images", d.images}});
     SendJson(res,
              {{"key", {{"valid", true}, {"prefix", key->prefix}}},
               {"account", {{"id", account->id}, {"email", account->email}}},
@@ -870,7 +717,7 @@ void ApiServer::Impl::RegisterRoutes() {
                {{"opt_in", consent->opted_in},
                 {"changed_at",
                  consent->changed_at ? json(store::FormatTime(*consent->changed_at)) : json()}}},
-              {"usage", {{"images_since_start", images}}}});
+              {"usage", {{"images_total", *total}, {"daily", days}}}});
   });
 
   http.Get("/v1.0/account", [this](const Request& req, Response& res) {
@@ -1039,6 +886,7 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
     t_ctx = RequestContext{};
   });
   s.RegisterRoutes();
+  s.RegisterWebRoutes();
 }
 
 ApiServer::~ApiServer() = default;
@@ -1078,8 +926,17 @@ Status ApiServer::Run() {
     std::cerr << "bgerase serve: ready on http://" << s.config.host << ":" << port_ << " ("
               << s.config.workers << " worker(s), queue " << s.config.max_queue << ")\n";
   });
+  if (s.config.run_jobs) s.job_thread = std::thread([&s] { s.RunJobs(); });
   s.http.listen_after_bind();
   loader.join();
+  if (s.job_thread.joinable()) {
+    {
+      std::lock_guard lock(s.job_mu);
+      s.job_stop = true;
+    }
+    s.job_cv.notify_all();
+    s.job_thread.join();
+  }
   ready_.store(false);
   s.queue.reset();  // drains anything still accepted
   return load_status;

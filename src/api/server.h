@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -35,7 +36,13 @@ struct ServerConfig {
   bool allow_private_urls = false;
   int read_timeout_s = 30;
   int write_timeout_s = 30;
+  // Whether this replica runs async jobs (its own and other replicas'); off, it only accepts
+  // them. A claimed job whose replica dies is taken over after `job_lease`.
+  bool run_jobs = true;
+  std::chrono::seconds job_lease{300};
   bool access_log = true;  // one JSON line per request on stderr
+  // The web pages' folder (web/ in the source tree). Empty: the folder the build was made from.
+  std::string web_dir;
 };
 
 class ApiServer {

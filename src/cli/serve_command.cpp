@@ -30,6 +30,8 @@ struct ServeFlags {
   bool allow_private_urls = false;
   std::string model_dir;
   bool quiet = false;
+  bool no_jobs = false;
+  std::string web_dir;
 };
 
 int Fail(const Status& st) {
@@ -74,6 +76,8 @@ void Serve(const ServeFlags& f) {
   config.access_log = !f.quiet;
   config.rate_limit = f.rate_limit;
   config.allow_private_urls = f.allow_private_urls;
+  config.run_jobs = !f.no_jobs;
+  config.web_dir = f.web_dir;
   api::ApiServer server(config, **s);
   if (Status st = server.Bind(); !st.ok()) {
     Fail(st);
@@ -133,6 +137,9 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_flag("--allow-private-urls", f->allow_private_urls,
                 "let image_url reach loopback/private/link-local hosts (tests, trusted networks)");
   cmd->add_flag("--quiet", f->quiet, "no access log");
+  cmd->add_flag("--no-jobs", f->no_jobs,
+                "accept async jobs but leave running them to other replicas on the same database");
+  cmd->add_option("--web-dir", f->web_dir, "folder of the web pages (default: the built-in web/)");
   cmd->callback([f] { Serve(*f); });
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bgerase::store {
 
@@ -47,5 +48,9 @@ std::int64_t ToMillis(Time t);
 Time FromMillis(std::int64_t ms);
 // RFC 3339 UTC with milliseconds, e.g. "2024-05-01T12:00:00.000Z"; what JSON answers carry.
 std::string FormatTime(Time t);
+// The UTC calendar day of `t`, "YYYY-MM-DD" (usage is counted per such day).
+std::string UtcDay(Time t);
+// The UTC days from `days - 1` days before `t`'s day up to it, oldest first.
+std::vector<std::string> UtcDaysEndingAt(Time t, int days);
 
 }  // namespace bgerase::store

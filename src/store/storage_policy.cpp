@@ -7,14 +7,16 @@ namespace bgerase::store {
 
 Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
   StoredUpload stored;
-  if (upload.store_requested) {
-    NewObject input{upload.owner,      ObjectKind::kInput,  "",
-                    upload.input_mime, upload.on_behalf_of, upload.input};
-    auto in = store_.objects().Put(input);
+  std::optional<ObjectInfo> input = upload.stored_input;
+  if (!input && upload.store_requested) {
+    auto in = StoreInput(upload.owner, upload.input, upload.input_mime, upload.on_behalf_of);
     if (!in.ok()) return in.status();
-    stored.processing.push_back(*in);
+    input = *in;
+  }
+  if (input) {
+    stored.processing.push_back(*input);
     if (upload.result) {
-      NewObject result{upload.owner,       ObjectKind::kResult, in->item_id,
+      NewObject result{upload.owner,       ObjectKind::kResult, input->item_id,
                        upload.result_mime, upload.on_behalf_of, *upload.result};
       auto out = store_.objects().Put(result);
       if (!out.ok()) return out.status();
@@ -45,6 +47,13 @@ Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
     }
   }
   return stored;
+}
+
+Result<ObjectInfo> StoragePolicy::StoreInput(const AccountId& owner, ByteView input,
+                                                std::string mime,
+                                                std::optional<std::string> on_behalf_of) {
+  return store_.objects().Put(
+      {owner, ObjectKind::kInput, "", std::move(mime), std::move(on_behalf_of), input});
 }
 
 }  // namespace bgerase::store

@@ -5,6 +5,8 @@
 //    training is active at upload time.
 //  * Asked to store: the input (and result, if given) become `processing` objects that expire
 //    after the store's retention (<= 24 h).
+//  * An async job's input is kept from acceptance (the caller asked for a result later), with
+//    the same retention; its result joins the same item when the job is done.
 //  * Consent active: the input (and result as its mask) also become one training item, recording
 //    the ledger event that allowed it. Opted-out accounts never reach the training pool.
 #pragma once
@@ -26,6 +28,9 @@ struct Upload {
   std::string result_mime;
   std::optional<std::string> on_behalf_of;
   bool store_requested = false;  // the request's `store` flag
+  // Set when the input is already kept (an async job's, see StoreInput): only the result is
+  // added to its item, and the input is not stored a second time.
+  std::optional<ObjectInfo> stored_input;
 };
 
 struct StoredUpload {
@@ -39,6 +44,12 @@ class StoragePolicy {
   explicit StoragePolicy(Store& store) : store_(store) {}
 
   Result<StoredUpload> StoreUpload(const Upload& upload);
+
+  // An async job's input: kept as a `processing` object (it expires with the retention rule like
+  // everything the caller asks to keep) so that whichever replica claims the job can read it.
+  // Once the job is done, StoreUpload with `stored_input` set adds the result to its item.
+  Result<ObjectInfo> StoreInput(const AccountId& owner, ByteView input, std::string mime,
+                                   std::optional<std::string> on_behalf_of);
 
  private:
   Store& store_;

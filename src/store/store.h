@@ -1,5 +1,5 @@
-// The store: one handle on accounts, keys, sessions, consent, objects, training pool, jobs and
-// data rights, whatever the backend. OpenStore picks the backend from the database URL.
+// The store: one handle on accounts, keys, sessions, consent, objects, training pool, jobs, usage
+// and data rights, whatever the backend. OpenStore picks the backend from the database URL.
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,7 @@
 #include "store/retention_policy.h"
 #include "store/session_store.h"
 #include "store/training_pool.h"
+#include "store/usage_store.h"
 
 namespace bgerase::store {
 
@@ -67,6 +68,7 @@ class Store {
   virtual TrainingPool& training() = 0;
   virtual JobStore& jobs() = 0;
   virtual DataRights& data_rights() = 0;
+  virtual UsageStore& usage() = 0;
 
   virtual const RetentionPolicy& retention() const = 0;
   virtual const Clock& clock() const = 0;

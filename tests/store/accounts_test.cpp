@@ -157,7 +157,8 @@ TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
                   .AddItem({a->id, *grant->event_id, std::nullopt, AsBytes(img), "image/png",
                             std::nullopt, ""})
                   .ok());
-  ASSERT_TRUE(store_->jobs().Create(a->id).ok());
+  ASSERT_TRUE(store_->jobs().Create(a->id, o->id, "{}").ok());
+  ASSERT_TRUE(store_->usage().Record(a->id, 3).ok());
   ASSERT_TRUE(store_->sessions().Create(a->id, 1h).ok());
 
   ASSERT_TRUE(store_->data_rights().DeleteAccount(a->id, ConsentActor::kWeb).ok());
@@ -165,7 +166,7 @@ TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
   EXPECT_EQ(store_->api_keys().Authenticate(k->key).status().code(), errors::kInvalidApiKey);
   EXPECT_EQ(store_->accounts().FindByEmail(email).status().code(), errors::kNotFound);
   RawDb raw(dir_.path());
-  for (const char* table : {"objects", "api_keys", "sessions", "jobs", "accounts"}) {
+  for (const char* table : {"objects", "api_keys", "sessions", "jobs", "usage_daily", "accounts"}) {
     EXPECT_EQ(raw.Int(std::string("SELECT count(*) FROM ") + table), 0) << table;
   }
   EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);

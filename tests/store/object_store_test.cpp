@@ -237,8 +237,10 @@ TEST_F(ObjectStoreTest, StoreFlagKeepsInputAndResultAsOneItem) {
 }
 
 TEST_F(ObjectStoreTest, JobsFollowRetention) {
-  auto job = store_->jobs().Create(owner_);
+  ObjectInfo input = PutBytes(FakeImage("job-input"));
+  auto job = store_->jobs().Create(owner_, input.id, R"({"format":"png"})");
   ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->input_object_id, input.id);
   EXPECT_EQ(job->status, JobStatus::kQueued);
   EXPECT_EQ(job->expires_at, T0() + 24h);
   ObjectInfo result = PutBytes(FakeImage("job-result"));
@@ -252,7 +254,7 @@ TEST_F(ObjectStoreTest, JobsFollowRetention) {
   auto purged = store_->PurgeExpired();
   ASSERT_TRUE(purged.ok());
   EXPECT_EQ(purged->jobs, 1u);
-  EXPECT_EQ(purged->objects, 1u);
+  EXPECT_EQ(purged->objects, 2u);
 }
 
 TEST_F(ObjectStoreTest, OrphanBlobsAreSweptAtOpen) {

@@ -1,4 +1,4 @@
-// Migration 1: accounts, keys, sessions, the append-only consent ledger, objects, the append-only
+// Migrations, applied in order. Migration 1: accounts, keys, sessions, the append-only consent ledger, objects, the append-only
 // deletion log and jobs. Times are integer milliseconds since the Unix epoch (UTC).
 #include "store/sqlite/schema.h"
 
@@ -109,7 +109,25 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_expiry ON jobs(expires_at);
 )sql";
 
-constexpr const char* kAll[] = {kMigration1};
+// Migration 2: jobs any replica can claim (input object, options, claim lease) and persistent
+// usage counts per account and UTC day.
+constexpr const char* kMigration2 = R"sql(
+ALTER TABLE jobs ADD COLUMN input_object_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN claimed_at INTEGER;
+CREATE INDEX jobs_claimable ON jobs(status, created_at);
+
+CREATE TABLE usage_daily (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  day        TEXT NOT NULL,        -- YYYY-MM-DD, UTC
+  images     INTEGER NOT NULL,
+  PRIMARY KEY (account_id, day)
+) STRICT;
+)sql";
+
+constexpr const char* kAll[] = {kMigration1, kMigration2};
 
 }  // namespace
 

@@ -1,7 +1,8 @@
-// Accounts, API keys and web sessions on SQLite. Secrets are hashed before they reach a
+// Accounts, API keys, web sessions and usage counts on SQLite. Secrets are hashed before they reach a
 // statement: passwords with argon2id, keys and session tokens with BLAKE2b.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "store/sqlite/sqlite_store.h"
@@ -331,6 +332,51 @@ Status SqliteSessions::End(std::string_view token) {
     q.Bind(1, ByteView(hash));
     q.Run();
     return Status::Ok();
+  });
+}
+
+// ---- Usage ----------------------------------------------------------------------------------
+
+Status SqliteUsage::Record(const AccountId& account, std::uint64_t images) {
+  return Guard([&]() -> Status {
+    std::lock_guard lock(c_.db->mutex());
+    Transaction tx(*c_.db);
+    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    auto q = c_.db->Prepare(
+        "INSERT INTO usage_daily (account_id, day, images) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (account_id, day) DO UPDATE SET images = images + excluded.images");
+    q.Bind(1, account).Bind(2, UtcDay(c_.Now())).Bind(3, static_cast<std::int64_t>(images));
+    q.Run();
+    tx.Commit();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<DailyUsage>> SqliteUsage::Daily(const AccountId& account, int days) {
+  return Guard([&]() -> Result<std::vector<DailyUsage>> {
+    const std::vector<std::string> span = UtcDaysEndingAt(c_.Now(), std::clamp(days, 1, 366));
+    std::vector<DailyUsage> out;
+    for (const auto& d : span) out.push_back({d, 0});
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare(
+        "SELECT day, images FROM usage_daily WHERE account_id = ?1 AND day >= ?2 AND day <= ?3");
+    q.Bind(1, account).Bind(2, span.front()).Bind(3, span.back());
+    while (q.Step()) {
+      const std::string day = q.Text(0);
+      for (auto& d : out)
+        if (d.day == day) d.images = static_cast<std::uint64_t>(q.Int(1));
+    }
+    return out;
+  });
+}
+
+Result<std::uint64_t> SqliteUsage::Total(const AccountId& account) {
+  return Guard([&]() -> Result<std::uint64_t> {
+    std::lock_guard lock(c_.db->mutex());
+    auto q = c_.db->Prepare("SELECT coalesce(sum(images), 0) FROM usage_daily WHERE account_id = ?1");
+    q.Bind(1, account);
+    q.Step();
+    return static_cast<std::uint64_t>(q.Int(0));
   });
 }
 

@@ -481,7 +481,8 @@ Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor ac
       deleted = c_.DeleteObjectsLocked(
           "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kAccountDeleted);
       for (const char* sql :
-           {"DELETE FROM jobs WHERE owner = ?1", "DELETE FROM sessions WHERE account_id = ?1",
+           {"DELETE FROM jobs WHERE owner = ?1", "DELETE FROM usage_daily WHERE account_id = ?1",
+            "DELETE FROM sessions WHERE account_id = ?1",
             "DELETE FROM api_keys WHERE account_id = ?1", "DELETE FROM accounts WHERE id = ?1"}) {
         auto del = c_.db->Prepare(sql);
         del.Bind(1, account).Run();

@@ -206,24 +206,50 @@ std::optional<JobStatus> ParseJobStatus(std::string_view s) {
   return std::nullopt;
 }
 
+constexpr const char* kJobColumns =
+    "id, owner, status, created_at, expires_at, input_object_id, options, result_object_id, "
+    "error, attempts";
+
+// A row selected with kJobColumns.
+Job JobFromRow(const Statement& q) {
+  Job job;
+  job.id = q.Text(0);
+  job.owner = q.Text(1);
+  job.status = ParseJobStatus(q.Text(2)).value_or(JobStatus::kFailed);
+  job.created_at = FromMillis(q.Int(3));
+  job.expires_at = FromMillis(q.Int(4));
+  job.input_object_id = q.Text(5);
+  job.options = q.Text(6);
+  job.result_object_id = q.OptText(7);
+  job.error = q.Text(8);
+  job.attempts = static_cast<int>(q.Int(9));
+  return job;
+}
+
 }  // namespace
 
-Result<Job> SqliteJobs::Create(const AccountId& owner) {
+Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
+                               std::string_view options) {
   return Guard([&]() -> Result<Job> {
     Job job;
     job.id = RandomId("job_");
     job.owner = owner;
     job.created_at = c_.Now();
     job.expires_at = c_.retention.ExpiryFor(job.created_at);
+    job.input_object_id = input_object_id;
+    job.options = std::string(options);
     {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(owner)) return Status(errors::kNotFound, "no such account");
+      auto input = c_.db->Prepare(
+          "SELECT 1 FROM objects WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
+      input.Bind(1, input_object_id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
+      if (!input.Step()) return Status(errors::kNotFound, "no such input object");
       auto ins = c_.db->Prepare(
-          "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at) "
-          "VALUES (?1, ?2, 'queued', ?3, ?3, ?4)");
+          "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, "
+          "input_object_id, options) VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5, ?6)");
       ins.Bind(1, job.id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
-      ins.Bind(4, ToMillis(job.expires_at));
+      ins.Bind(4, ToMillis(job.expires_at)).Bind(5, input_object_id).Bind(6, options);
       ins.Run();
       tx.Commit();
     }
@@ -235,20 +261,30 @@ Result<Job> SqliteJobs::Create(const AccountId& owner) {
 Result<Job> SqliteJobs::Get(const AccountId& owner, const JobId& id) {
   return Guard([&]() -> Result<Job> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(
-        "SELECT status, created_at, expires_at, result_object_id, error FROM jobs "
-        "WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kJobColumns +
+                            " FROM jobs WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
     q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
     if (!q.Step()) return Status(errors::kNotFound, "no such job");
-    Job job;
-    job.id = id;
-    job.owner = owner;
-    job.status = ParseJobStatus(q.Text(0)).value_or(JobStatus::kFailed);
-    job.created_at = FromMillis(q.Int(1));
-    job.expires_at = FromMillis(q.Int(2));
-    job.result_object_id = q.OptText(3);
-    job.error = q.Text(4);
-    return job;
+    return JobFromRow(q);
+  });
+}
+
+Result<std::optional<Job>> SqliteJobs::Claim(std::string_view worker, std::chrono::seconds lease) {
+  return Guard([&]() -> Result<std::optional<Job>> {
+    std::lock_guard lock(c_.db->mutex());
+    const std::int64_t now = ToMillis(c_.Now());
+    // One statement under SQLite's write lock: two processes can never claim the same job.
+    auto q = c_.db->Prepare(
+        std::string("UPDATE jobs SET status = 'running', claimed_by = ?2, claimed_at = ?1, "
+                    "updated_at = ?1, attempts = attempts + 1 WHERE id = ("
+                    "SELECT id FROM jobs WHERE expires_at > ?1 AND (status = 'queued' OR "
+                    "(status = 'running' AND claimed_at <= ?3)) ORDER BY created_at LIMIT 1) "
+                    "RETURNING ") +
+        kJobColumns);
+    q.Bind(1, now).Bind(2, worker);
+    q.Bind(3, now - std::chrono::duration_cast<std::chrono::milliseconds>(lease).count());
+    if (!q.Step()) return std::optional<Job>();
+    return std::optional<Job>(JobFromRow(q));
   });
 }
 

@@ -136,10 +136,23 @@ class SqliteTrainingPool final : public TrainingPool {
 class SqliteJobs final : public JobStore {
  public:
   explicit SqliteJobs(Core& c) : c_(c) {}
-  Result<Job> Create(const AccountId& owner) override;
+  Result<Job> Create(const AccountId& owner, const ObjectId& input_object_id,
+                     std::string_view options) override;
   Result<Job> Get(const AccountId& owner, const JobId& id) override;
+  Result<std::optional<Job>> Claim(std::string_view worker, std::chrono::seconds lease) override;
   Status Update(const JobId& id, JobStatus status, std::optional<ObjectId> result_object_id,
                 std::string_view error) override;
+
+ private:
+  Core& c_;
+};
+
+class SqliteUsage final : public UsageStore {
+ public:
+  explicit SqliteUsage(Core& c) : c_(c) {}
+  Status Record(const AccountId& account, std::uint64_t images) override;
+  Result<std::vector<DailyUsage>> Daily(const AccountId& account, int days) override;
+  Result<std::uint64_t> Total(const AccountId& account) override;
 
  private:
   Core& c_;
@@ -173,6 +186,7 @@ class SqliteStore final : public Store {
   TrainingPool& training() override { return training_; }
   JobStore& jobs() override { return jobs_; }
   DataRights& data_rights() override { return data_rights_; }
+  UsageStore& usage() override { return usage_; }
   const RetentionPolicy& retention() const override { return core_.retention; }
   const Clock& clock() const override { return *core_.clock; }
 
@@ -193,6 +207,7 @@ class SqliteStore final : public Store {
   SqliteTrainingPool training_{core_};
   SqliteJobs jobs_{core_};
   SqliteDataRights data_rights_{core_};
+  SqliteUsage usage_{core_};
   std::unique_ptr<Reaper> reaper_;
 };
 

@@ -1,0 +1,296 @@
+// Internals of ApiServer shared by its source files (server.cpp: the API routes; web_routes.cpp:
+// the web pages). Not part of the public interface: include api/server.h instead.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <thread>
+#include <future>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/error_catalogue.h"
+#include "api/inference_queue.h"
+#include "api/metrics.h"
+#include "api/server.h"
+#include "api/url_fetcher.h"
+#include "removal/options.h"
+#include "store/storage_policy.h"
+
+namespace bgerase::api {
+namespace detail {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// What the access log and metrics need about the request being answered. httplib runs the
+// pre-routing handler, the route and the logger on the same thread, one request at a time.
+struct RequestContext {
+  std::string request_id;
+  std::string route = "unmatched";
+  std::string key_prefix;
+  Dialect dialect = Dialect::kV2;
+  Clock::time_point start;
+};
+extern thread_local RequestContext t_ctx;
+
+double Seconds(Clock::time_point since);
+void SendError(httplib::Response& res, ApiError e);
+void SendJson(httplib::Response& res, const json& body, int status = 200);
+std::string Trim(std::string_view s);
+std::string Lower(std::string s);
+bool IsJson(const httplib::Request& req);
+// Standard and URL-safe alphabets, padding optional, whitespace ignored; a `data:...;base64,`
+// prefix is skipped. nullopt on any other character or an impossible length.
+std::optional<std::string> DecodeBase64(std::string_view in);
+std::string EncodeBase64(std::string_view in);
+// The stored input's type, recognised from its bytes (the declared type is not trusted).
+std::string SniffMime(std::string_view b);
+std::string UrlDecode(std::string_view s);
+
+// One request's image and option fields, gathered from whichever encoding it used.
+struct RemovalRequest {
+  std::optional<std::string> image;      // raw bytes
+  std::optional<std::string> image_b64;  // base64 (image_base64, image_file_b64, legacy image)
+  std::optional<std::string> image_url;
+  removal::OptionFields fields;
+  bool json = false;  // the request was JSON, so the answer is too (v2)
+  int images = 0;     // how many image fields were given; more than one is refused
+};
+
+// A POST body, read by our own content reader: httplib's built-in reading caps form-encoded
+// bodies at 8 KB, too small for remove.bg's image_file_b64.
+struct RawBody {
+  std::vector<httplib::MultipartFormData> parts;  // multipart requests
+  std::string body;                               // all others
+  bool complete = true;  // false: reading failed (over the size cap, malformed, cut short)
+};
+RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader);
+// What to answer when the body could not be read; httplib has set 413 when it was over the cap.
+ApiError BodyError(int httplib_status);
+// Reads the request's fields. `image_keys` maps a (normalised) field name to where its value
+// goes: 'f' raw file, 'b' base64, 'u' url, 'l' legacy base64 forcing channels=alpha.
+Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
+                                    const std::vector<std::pair<std::string, char>>& image_keys);
+// Field names and their normalised forms for image sources in each dialect.
+const std::vector<std::pair<std::string, char>>& V2ImageKeys();
+const std::vector<std::pair<std::string, char>>& RemoveBgImageKeys();
+// Turns the gathered request into image bytes (fetching image_url), or the error to answer.
+Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions& fetch);
+// Options through the one parser; unknown fields are refused (never silently ignored).
+Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error);
+
+// Token buckets by key prefix. Thread-safe. Buckets are never dropped: there is one per API key,
+// a number the operator controls.
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rate) : rate_(rate), burst_(std::max(1.0, rate)) {}
+
+  // 0 when the request may go ahead (a token is taken), else the seconds to wait.
+  int Take(const std::string& key) {
+    if (rate_ <= 0) return 0;
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens =
+          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.at = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return static_cast<int>(std::ceil((1 - b.tokens) / rate_));
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point at;
+  };
+  const double rate_, burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+}  // namespace detail
+
+using namespace detail;  // NOLINT: the internals' own vocabulary, inside the api namespace only
+
+struct ApiServer::Impl {
+  ServerConfig config;
+  store::Store& store;
+  store::StoragePolicy policy;
+  httplib::Server http;
+  Metrics metrics;
+  std::unique_ptr<InferenceQueue> queue;  // set once the model is loaded (before ready_)
+  std::atomic<bool>* ready = nullptr;
+  std::mutex log_mu;
+
+  RateLimiter limiter;
+  UrlFetchOptions fetch;
+
+  // The async-job runner (server.cpp): claims jobs from the shared store while a worker is idle.
+  std::thread job_thread;
+  std::mutex job_mu;
+  std::condition_variable job_cv;
+  bool job_stop = false;  // guarded by job_mu
+  bool job_wake = false;  // a job was just accepted here; guarded by job_mu
+
+  Impl(ServerConfig c, store::Store& s)
+      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {
+    fetch.allow_private = config.allow_private_urls;
+  }
+
+  // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
+  Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
+    const std::string key = req.get_header_value("x-api-key");
+    if (key.empty()) return Status("missing_api_key", "Send your API key in the x-api-key header.");
+    auto info = store.api_keys().Authenticate(key);
+    if (!info.ok()) {
+      if (info.status().code() == "invalid_api_key")
+        return Status("invalid_api_key", "The API key is unknown or revoked.");
+      return info.status();
+    }
+    t_ctx.key_prefix = info->prefix;
+    if (const int wait = limiter.Take(info->prefix); wait > 0)
+      return Status("rate_limited",
+                    "Too many requests for this key; retry in " + std::to_string(wait) + " s.");
+    return info;
+  }
+
+  // Decodes on this request thread, runs the model on a worker, renders back here: with one
+  // worker the model never waits for a decode or an encode (as in the CLI's batches). 503 at
+  // once when the queue is full. `input` is shared, not copied: it may be 30 MB.
+  Result<removal::RemovalResult> Remove(std::shared_ptr<const std::string> input,
+                                        const removal::RemovalOptions& options, ApiError* error) {
+    if (!ready->load()) {
+      *error = {"not_ready", "", {}, 1};
+      return Status("not_ready", "");
+    }
+    auto overloaded = [&] {
+      // A client should come back after roughly one removal per waiting request and worker.
+      *error = {"overloaded", "", {}, static_cast<int>(1 + queue->waiting() / queue->workers())};
+      return Status("overloaded", "");
+    };
+    if (queue->waiting() >= queue->max_queue()) return overloaded();  // before decoding
+    Result<removal::PreparedImage> prepared = Status("internal_error", "removal failed");
+    try {
+      prepared = queue->stages().Prepare(*input);
+    } catch (const std::exception& e) {
+      prepared = Status("internal_error", e.what());
+    }
+    if (!prepared.ok()) {
+      *error = ApiError::From(prepared.status());
+      return prepared.status();
+    }
+    auto image = std::make_shared<removal::PreparedImage>(std::move(prepared).value());
+    auto promise = std::make_shared<std::promise<Result<removal::InferredImage>>>();
+    auto future = promise->get_future();
+    const bool queued = queue->TrySubmit([this, promise, image](removal::Pipeline& p) {
+      const auto start = Clock::now();
+      // An exception must neither kill the worker nor leave the request waiting forever.
+      Result<removal::InferredImage> result = Status("internal_error", "removal failed");
+      try {
+        result = p.Infer(std::move(*image));
+      } catch (const std::exception& e) {
+        result = Status("internal_error", e.what());
+      }
+      metrics.RecordInference(Seconds(start));
+      promise->set_value(std::move(result));
+    });
+    if (!queued) return overloaded();
+    auto inferred = future.get();
+    Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
+    if (!inferred.ok()) {
+      result = inferred.status();
+    } else {
+      try {
+        result = queue->stages().Render(std::move(inferred).value(), options);
+      } catch (const std::exception& e) {
+        result = Status("internal_error", e.what());
+      }
+    }
+    if (!result.ok()) *error = ApiError::From(result.status());
+    return result;
+  }
+
+  // A synchronous removal as both dialects answer it: run it, then let the storage policy keep
+  // what it decides. A failed store is logged (never the image) and answered internal_error.
+  struct Removed {
+    removal::RemovalResult result;
+    store::StoredUpload stored;
+  };
+  // `account` empty: an anonymous try-it request from the web page; nothing is stored or counted.
+  Result<Removed> RemoveAndKeep(const store::AccountId& account, std::string image,
+                                const removal::RemovalOptions& options, ApiError* error) {
+    const auto input = std::make_shared<const std::string>(std::move(image));
+    auto result = Remove(input, options, error);
+    if (!result.ok()) return result.status();
+    if (account.empty()) return Removed{std::move(result).value(), {}};
+    auto stored = Keep(account, *input, *result, options);
+    if (!stored.ok()) {
+      std::cerr << "bgerase serve: " << t_ctx.request_id
+                << " storing failed: " << stored.status().ToString() << "\n";
+      *error = {"internal_error", "", {}, 0};
+      return stored.status();
+    }
+    return Removed{std::move(result).value(), std::move(stored).value()};
+  }
+
+  // Asks the storage policy what to keep of this upload; it decides (store flag, consent). Counts
+  // the image in the account's usage.
+  // `stored_input`: the input is kept already (an async job's).
+  Result<store::StoredUpload> Keep(const store::AccountId& account, std::string_view input,
+                                   const removal::RemovalResult& result,
+                                   const removal::RemovalOptions& options,
+                                   std::optional<store::ObjectInfo> stored_input = std::nullopt) {
+    store::Upload upload;
+    upload.owner = account;
+    upload.input = store::AsBytes(input);
+    upload.input_mime = SniffMime(input);
+    upload.result = store::AsBytes(result.bytes);
+    upload.result_mime = result.mime;
+    if (!options.on_behalf_of.empty()) upload.on_behalf_of = options.on_behalf_of;
+    upload.store_requested = options.store;
+    upload.stored_input = std::move(stored_input);
+    auto stored = policy.StoreUpload(upload);
+    if (stored.ok()) {
+      if (!stored->processing.empty())
+        metrics.RecordStored("processing", stored->processing.size());
+      if (stored->training) metrics.RecordStored("training", 1);
+    }
+    if (const Status counted = store.usage().Record(account); !counted.ok())
+      std::cerr << "bgerase serve: counting usage failed: " << counted.ToString() << "\n";
+    return stored;
+  }
+
+  void HandleV2(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader, bool async = false);
+  void StartJob(const store::AccountId& account, std::string bytes,
+                const removal::OptionFields& fields, const removal::RemovalOptions& options,
+                httplib::Response& res);
+  void RunJobs();
+  void RunJob(const store::Job& job);
+  void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader);
+  void RegisterRoutes();
+  // The web pages and their session-authenticated endpoints (web_routes.cpp).
+  void RegisterWebRoutes();
+  void Log(const httplib::Request& req, const httplib::Response& res);
+};
+
+}  // namespace bgerase::api

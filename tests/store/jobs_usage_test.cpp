@@ -1,0 +1,158 @@
+// Jobs any replica can claim, and usage counts that outlive the process: checked on real SQLite
+// files, with two store handles on one database standing in for two replicas.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "store/errors.h"
+#include "test_util.h"
+
+namespace bgerase::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testutil::FakeImage;
+using testutil::T0;
+using testutil::TempDir;
+
+class JobsUsageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testutil::OpenAt(dir_.path(), clock_);
+    ASSERT_TRUE(store_);
+    auto a = store_->accounts().Create("jobs@example.com", std::nullopt);
+    ASSERT_TRUE(a.ok());
+    owner_ = a->id;
+  }
+
+  Job NewJob(const std::string& label) {
+    const std::string img = FakeImage(label);
+    auto in =
+        store_->objects().Put({owner_, ObjectKind::kInput, "", "image/png", std::nullopt,
+                               AsBytes(img)});
+    EXPECT_TRUE(in.ok());
+    auto job = store_->jobs().Create(owner_, in->id, R"({"format":"webp"})");
+    EXPECT_TRUE(job.ok()) << job.status().ToString();
+    return *job;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
+  std::unique_ptr<Store> store_;
+  AccountId owner_;
+};
+
+TEST_F(JobsUsageTest, JobNeedsTheOwnersLiveInput) {
+  EXPECT_EQ(store_->jobs().Create(owner_, "obj_00000000000000000000000000000000", "{}")
+                .status()
+                .code(),
+            errors::kNotFound);
+  auto other = store_->accounts().Create("other@example.com", std::nullopt);
+  ASSERT_TRUE(other.ok());
+  const Job job = NewJob("mine");
+  EXPECT_EQ(store_->jobs().Create(other->id, job.input_object_id, "{}").status().code(),
+            errors::kNotFound);
+}
+
+TEST_F(JobsUsageTest, ClaimTakesOldestQueuedJobOnce) {
+  const Job first = NewJob("first");
+  clock_->Advance(1s);
+  const Job second = NewJob("second");
+  auto a = store_->jobs().Claim("replica-a", 60s);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->id, first.id);
+  EXPECT_EQ((*a)->status, JobStatus::kRunning);
+  EXPECT_EQ((*a)->options, R"({"format":"webp"})");
+  EXPECT_EQ((*a)->input_object_id, first.input_object_id);
+  EXPECT_EQ((*a)->attempts, 1);
+  auto b = store_->jobs().Claim("replica-b", 60s);
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->id, second.id);
+  auto none = store_->jobs().Claim("replica-c", 60s);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(store_->jobs().Get(owner_, first.id)->status, JobStatus::kRunning);
+}
+
+TEST_F(JobsUsageTest, AbandonedClaimIsTakenOverAfterTheLease) {
+  const Job job = NewJob("abandoned");
+  ASSERT_TRUE(store_->jobs().Claim("replica-that-dies", 60s)->has_value());
+  clock_->Advance(59s);
+  EXPECT_FALSE(store_->jobs().Claim("replica-b", 60s)->has_value());
+  clock_->Advance(2s);
+  auto again = store_->jobs().Claim("replica-b", 60s);
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->id, job.id);
+  EXPECT_EQ((*again)->attempts, 2);
+  // Finished jobs are never claimed again.
+  ASSERT_TRUE(store_->jobs().Update(job.id, JobStatus::kSucceeded, std::nullopt, "").ok());
+  clock_->Advance(10min);
+  EXPECT_FALSE(store_->jobs().Claim("replica-c", 60s)->has_value());
+}
+
+TEST_F(JobsUsageTest, ExpiredJobsAreNotClaimed) {
+  NewJob("late");
+  clock_->Advance(24h);
+  auto claimed = store_->jobs().Claim("replica", 60s);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_FALSE(claimed->has_value());
+}
+
+// Two handles on one database file are two connections, as two replicas' are: every job is
+// claimed exactly once however the claims interleave.
+TEST_F(JobsUsageTest, ConcurrentReplicasNeverClaimTheSameJob) {
+  constexpr int kJobs = 40;
+  std::set<JobId> created;
+  for (int i = 0; i < kJobs; ++i) created.insert(NewJob("job" + std::to_string(i)).id);
+  auto replica_b = testutil::OpenAt(dir_.path(), clock_);
+  ASSERT_TRUE(replica_b);
+  std::mutex mu;
+  std::vector<JobId> claimed;
+  auto drain = [&](Store* s, const char* name) {
+    while (true) {
+      auto c = s->jobs().Claim(name, 60s);
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      if (!c->has_value()) return;
+      std::lock_guard lock(mu);
+      claimed.push_back((*c)->id);
+    }
+  };
+  std::thread a(drain, store_.get(), "a"), b(drain, replica_b.get(), "b");
+  a.join();
+  b.join();
+  EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(std::set<JobId>(claimed.begin(), claimed.end()), created);
+}
+
+TEST_F(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
+  ASSERT_TRUE(store_->usage().Record(owner_).ok());
+  ASSERT_TRUE(store_->usage().Record(owner_, 2).ok());
+  clock_->Advance(24h);
+  ASSERT_TRUE(store_->usage().Record(owner_).ok());
+  store_.reset();
+  store_ = testutil::OpenAt(dir_.path(), clock_);
+  ASSERT_TRUE(store_);
+  auto daily = store_->usage().Daily(owner_, 30);
+  ASSERT_TRUE(daily.ok());
+  ASSERT_EQ(daily->size(), 30u);
+  EXPECT_EQ(daily->back().day, UtcDay(clock_->Now()));
+  EXPECT_EQ(daily->back().images, 1u);
+  EXPECT_EQ((*daily)[28].day, UtcDay(clock_->Now() - 24h));
+  EXPECT_EQ((*daily)[28].images, 3u);
+  EXPECT_EQ(daily->front().images, 0u);
+  EXPECT_EQ(*store_->usage().Total(owner_), 4u);
+  // Days older than the window still count in the total, not in the window.
+  clock_->Advance(24h * 40);
+  auto later = store_->usage().Daily(owner_, 30);
+  ASSERT_TRUE(later.ok());
+  for (const auto& d : *later) EXPECT_EQ(d.images, 0u) << d.day;
+  EXPECT_EQ(*store_->usage().Total(owner_), 4u);
+  EXPECT_EQ(store_->usage().Record("acct_unknown").code(), errors::kNotFound);
+}
+
+}  // namespace
+}  // namespace bgerase::store
