@@ -3,6 +3,7 @@
 #include "api/server.h"
 
 #include <httplib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -14,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-#include <unistd.h>
 #include <sstream>
 #include <vector>
 #include <vips/vips8>
@@ -175,7 +175,6 @@ std::string SniffMime(std::string_view b) {
   return "application/octet-stream";
 }
 
-
 // The field's string form for the options parser: JSON booleans and numbers as text.
 std::optional<std::string> JsonFieldText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -184,7 +183,6 @@ std::optional<std::string> JsonFieldText(const json& v) {
   if (v.is_null()) return std::string();
   return std::nullopt;
 }
-
 
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader) {
   RawBody raw;
@@ -344,7 +342,6 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   return Status(error->code, error->message);
 }
 
-
 // remove.bg's format=zip: color.jpg (the foreground's colours, opaque) and alpha.png (the
 // matte), split from one RGBA cut-out so the model runs once.
 Result<std::string> ZipColorAndAlpha(const std::string& rgba_png) {
@@ -448,11 +445,10 @@ void ApiServer::Impl::StartJob(const store::AccountId& account, std::string byte
   }
   job_cv.notify_all();
   res.set_header("Location", "/v2/jobs/" + job->id);
-  SendJson(res,
-           {{"id", job->id},
-            {"status", "queued"},
-            {"expires_at", store::FormatTime(job->expires_at)}},
-           202);
+  SendJson(
+      res,
+      {{"id", job->id}, {"status", "queued"}, {"expires_at", store::FormatTime(job->expires_at)}},
+      202);
 }
 
 // Claims a job whenever a worker of this replica is idle and nothing waits in its queue, so

@@ -50,8 +50,8 @@ Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
 }
 
 Result<ObjectInfo> StoragePolicy::StoreInput(const AccountId& owner, ByteView input,
-                                                std::string mime,
-                                                std::optional<std::string> on_behalf_of) {
+                                             std::string mime,
+                                             std::optional<std::string> on_behalf_of) {
   return store_.objects().Put(
       {owner, ObjectKind::kInput, "", std::move(mime), std::move(on_behalf_of), input});
 }

@@ -49,7 +49,7 @@ class StoragePolicy {
   // everything the caller asks to keep) so that whichever replica claims the job can read it.
   // Once the job is done, StoreUpload with `stored_input` set adds the result to its item.
   Result<ObjectInfo> StoreInput(const AccountId& owner, ByteView input, std::string mime,
-                                   std::optional<std::string> on_behalf_of);
+                                std::optional<std::string> on_behalf_of);
 
  private:
   Store& store_;

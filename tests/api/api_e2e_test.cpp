@@ -633,5 +633,107 @@ TEST_F(Api, OverloadAnswers503WithRetryAfterAndCompletesEveryAcceptedRequest) {
   EXPECT_EQ(late_status, 200) << "the in-flight request was dropped on shutdown";
 }
 
+// Start-up: the server listens at once, but until the model is loaded health answers 503 and a
+// removal is refused with not_ready and Retry-After — never a hang, never a half-loaded model.
+TEST_F(Api, HealthSays503AndRemovalsAreRefusedUntilTheModelIsLoaded) {
+  server_.Start({}, nullptr, /*wait_ready=*/false);
+  auto c = server_.Client();
+  const std::string photo = Photo("astronaut.png");
+  int starting = 0;
+  for (int i = 0; i < 6000; ++i) {
+    auto health = c.Get("/v2/health");
+    ASSERT_TRUE(health);
+    if (health->status == 200) break;
+    ++starting;
+    EXPECT_EQ(health->status, 503);
+    const json h = json::parse(health->body);
+    EXPECT_EQ(h["status"], "starting");
+    EXPECT_EQ(h["model"]["loaded"], false);
+    EXPECT_EQ(h["store"]["startup_purge_done"], true);
+    if (starting == 1) {
+      auto res = c.Post("/v2", server_.Auth(), Form(photo, {}));
+      ASSERT_TRUE(res);
+      if (res->status != 200) {  // the model may have finished loading in between
+        EXPECT_EQ(V2Code(res, 503), "not_ready");
+        EXPECT_FALSE(res->get_header_value("Retry-After").empty());
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Loading the model takes seconds; polling every 10 ms from the moment it listens sees it.
+  EXPECT_GT(starting, 0);
+  auto ready = c.Get("/v2/health");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto res = c.Post("/v2", server_.Auth(), Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+// Usage is counted in the database per day: it survives a restart.
+TEST_F(Api, UsageCountsSurviveARestart) {
+  server_.Start();
+  auto c = server_.Client();
+  const std::string photo = Photo("coffee.png");
+  for (int i = 0; i < 2; ++i) {
+    auto res = c.Post("/v2", server_.Auth(), Form(photo, {{"size", "preview"}}));
+    ASSERT_TRUE(res && res->status == 200);
+  }
+  server_.Stop();
+  server_.Start();
+  auto res = server_.Client().Get("/v2/account", server_.Auth());
+  ASSERT_TRUE(res && res->status == 200);
+  const json usage = json::parse(res->body)["usage"];
+  EXPECT_EQ(usage["images_total"], 2);
+  ASSERT_EQ(usage["daily"].size(), 30u);
+  EXPECT_EQ(usage["daily"].back()["images"], 2);
+  EXPECT_EQ(usage["daily"].front()["images"], 0);
+}
+
+// Two replicas on one database: a job accepted by a replica that runs no jobs is claimed and run
+// by the other, and its result is served by either.
+TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
+  server_.Start({"--no-jobs"});
+  TestServer worker;
+  worker.Start({}, &server_);
+  auto front = server_.Client();
+  auto res = front.Post("/v2/jobs", server_.Auth(),
+                        Form(Photo("astronaut.png"), {{"size", "preview"}, {"format", "webp"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string id = json::parse(res->body)["id"];
+  json job;
+  for (int i = 0; i < 1200; ++i) {
+    auto st = front.Get("/v2/jobs/" + id, server_.Auth());
+    ASSERT_TRUE(st && st->status == 200);
+    job = json::parse(st->body);
+    if (job["status"] == "succeeded" || job["status"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(job["status"], "succeeded") << job.dump();
+  for (auto* replica : {&server_, &worker}) {
+    auto result = replica->Client().Get("/v2/jobs/" + id + "/result", server_.Auth());
+    ASSERT_TRUE(result && result->status == 200);
+    EXPECT_EQ(result->get_header_value("Content-Type"), "image/webp");
+    EXPECT_EQ(Decode(result->body).bands(), 4);
+  }
+  // The worker ran it: the front replica ran no inference at all.
+  auto metrics = front.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_NE(metrics->body.find("bgerase_inference_duration_seconds_count 0"), std::string::npos)
+      << metrics->body;
+  auto worker_metrics = worker.Client().Get("/metrics");
+  ASSERT_TRUE(worker_metrics);
+  EXPECT_EQ(worker_metrics->body.find("bgerase_inference_duration_seconds_count 0"),
+            std::string::npos);
+  // Input and result are held for the owner with an expiry, like any stored item.
+  auto data = front.Get("/v2/account/data", server_.Auth());
+  ASSERT_TRUE(data && data->status == 200);
+  const json items = json::parse(data->body)["items"];
+  ASSERT_EQ(items.size(), 2u);
+  for (const auto& item : items) EXPECT_FALSE(item["expires_at"].is_null());
+  worker.Stop();
+}
+
 }  // namespace
 }  // namespace bgerase::api::testing

@@ -48,15 +48,29 @@ inline std::string RunCli(const std::string& args) {
 class TestServer {
  public:
   // Creates the data folder, an account and a key (through the CLI, as an operator would),
-  // starts the server with `extra` flags and waits (bounded) until /v2/health says ready.
-  void Start(const std::vector<std::string>& extra = {}) {
-    dir_ = fs::path(::testing::TempDir()) / ("bgerase-api-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    data_ = dir_ / "data";
-    RunCli("admin create-account alice@example.com --data '" + data_.string() + "'");
-    key_ = RunCli("admin create-key alice@example.com --data '" + data_.string() + "'");
-    ASSERT_EQ(key_.rfind("bge_", 0), 0u) << "no key: " << key_;
+  // starts the server with `extra` flags and waits (bounded) until /v2/health says ready — or,
+  // with `wait_ready` false, only until it listens. With `replica_of`, the server shares that
+  // server's data folder (and key): a second replica on the same database. Starting again after
+  // Stop keeps the data folder (a restart).
+  void Start(const std::vector<std::string>& extra = {}, const TestServer* replica_of = nullptr,
+             bool wait_ready = true) {
+    static int instance = 0;
+    if (dir_.empty()) {
+      dir_ = fs::path(::testing::TempDir()) /
+             ("bgerase-api-" + std::to_string(getpid()) + "-" + std::to_string(instance++));
+      fs::remove_all(dir_);
+      fs::create_directories(dir_);
+    }
+    port_ = 0;
+    if (replica_of) {
+      data_ = replica_of->data_;
+      key_ = replica_of->key_;
+    } else if (data_.empty()) {
+      data_ = dir_ / "data";
+      RunCli("admin create-account alice@example.com --data '" + data_.string() + "'");
+      key_ = RunCli("admin create-key alice@example.com --data '" + data_.string() + "'");
+      ASSERT_EQ(key_.rfind("bge_", 0), 0u) << "no key: " << key_;
+    }
 
     std::vector<std::string> args = {BGERASE_BINARY, "serve", "--host", "127.0.0.1",
                                      "--port",       "0",     "--data", data_.string()};
@@ -83,6 +97,7 @@ class TestServer {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ASSERT_NE(port_, 0) << "server did not start: " << ReadAll(log_);
+    if (!wait_ready) return;
     for (int i = 0; i < 1200; ++i) {
       auto res = Client().Get("/v2/health");
       if (res && res->status == 200) return;

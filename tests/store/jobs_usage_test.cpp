@@ -30,9 +30,8 @@ class JobsUsageTest : public ::testing::Test {
 
   Job NewJob(const std::string& label) {
     const std::string img = FakeImage(label);
-    auto in =
-        store_->objects().Put({owner_, ObjectKind::kInput, "", "image/png", std::nullopt,
-                               AsBytes(img)});
+    auto in = store_->objects().Put(
+        {owner_, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(img)});
     EXPECT_TRUE(in.ok());
     auto job = store_->jobs().Create(owner_, in->id, R"({"format":"webp"})");
     EXPECT_TRUE(job.ok()) << job.status().ToString();
@@ -46,10 +45,9 @@ class JobsUsageTest : public ::testing::Test {
 };
 
 TEST_F(JobsUsageTest, JobNeedsTheOwnersLiveInput) {
-  EXPECT_EQ(store_->jobs().Create(owner_, "obj_00000000000000000000000000000000", "{}")
-                .status()
-                .code(),
-            errors::kNotFound);
+  EXPECT_EQ(
+      store_->jobs().Create(owner_, "obj_00000000000000000000000000000000", "{}").status().code(),
+      errors::kNotFound);
   auto other = store_->accounts().Create("other@example.com", std::nullopt);
   ASSERT_TRUE(other.ok());
   const Job job = NewJob("mine");
