@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "store/errors.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store {
@@ -37,7 +38,12 @@ std::string_view ToString(JobStatus s) {
 
 namespace {
 
-// The SQLite file named by the options, or an error for URLs this build cannot serve.
+bool IsPostgresUrl(const std::string& url) {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
+
+// The SQLite file named by the options, or an error for URLs this build cannot serve. Not called
+// for PostgreSQL URLs.
 Result<fs::path> SqlitePath(const StoreOptions& options) {
   const std::string& url = options.database_url;
   if (url.empty()) return options.data_dir / "bgerase.db";
@@ -47,13 +53,9 @@ Result<fs::path> SqlitePath(const StoreOptions& options) {
     if (path.empty()) return Status(errors::kUnsupportedDatabase, "sqlite: URL without a path");
     return fs::path(path);
   }
-  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    return Status(errors::kUnsupportedDatabase,
-                  "PostgreSQL (--database postgres://...) is not yet supported by this build; "
-                  "use the embedded SQLite store (--data DIR or --database sqlite:PATH)");
-  }
   return Status(errors::kUnsupportedDatabase,
-                "unrecognised database URL '" + url + "' (expected sqlite:PATH)");
+                "unrecognised database URL '" + url +
+                    "' (expected sqlite:PATH, postgres://... or postgresql://...)");
 }
 
 }  // namespace
@@ -69,12 +71,18 @@ Result<StoreOptions> StoreOptionsFromFlags(const std::string& data_dir,
     if (!r.ok()) return r.status();
     options.retention = *r;
   }
+  if (IsPostgresUrl(options.database_url)) return options;
   auto path = SqlitePath(options);
   if (!path.ok()) return path.status();
   return options;
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
+  // Replicas share no filesystem: with PostgreSQL the database holds the ciphertext too, and the
+  // data folder is not used.
+  if (IsPostgresUrl(options.database_url)) {
+    return postgres::PgStore::Open(options, options.database_url);
+  }
   auto path = SqlitePath(options);
   if (!path.ok()) return path.status();
   std::error_code ec;

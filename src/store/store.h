@@ -28,10 +28,11 @@ namespace bgerase::store {
 
 struct StoreOptions {
   // Holds the blob folder (data/blobs) and, unless database_url says otherwise, the SQLite file
-  // (data/bgerase.db). Created with mode 0700 if missing.
+  // (data/bgerase.db). Created with mode 0700 if missing; unused with PostgreSQL.
   std::filesystem::path data_dir = "data";
-  // Empty or "sqlite:PATH". "postgres://..." is recognised and refused for now
-  // ("unsupported_database").
+  // Empty or "sqlite:PATH" for the embedded backend; "postgres://..." or "postgresql://..." (any
+  // libpq connection URI) for the shared one, which keeps everything, ciphertext included, in
+  // PostgreSQL and leaves data_dir unused. Anything else is "unsupported_database".
   std::string database_url;
   RetentionPolicy retention;
   std::shared_ptr<const Clock> clock;  // null: the system clock

@@ -1,5 +1,6 @@
-// Jobs any replica can claim, and usage counts that outlive the process: checked on real SQLite
-// files, with two store handles on one database standing in for two replicas.
+// Jobs any replica can claim, and usage counts that outlive the process: checked on both backends
+// (real SQLite files, a real PostgreSQL server), with two store handles on one database standing
+// in for two replicas.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "store/errors.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
@@ -16,12 +17,13 @@ namespace {
 using namespace std::chrono_literals;
 using testutil::FakeImage;
 using testutil::T0;
-using testutil::TempDir;
+using testutil::Backend;
+using testutil::StoreEnv;
 
-class JobsUsageTest : public ::testing::Test {
+class JobsUsageTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    store_ = testutil::OpenAt(dir_.path(), clock_);
+    store_ = env_.Open(clock_);
     ASSERT_TRUE(store_);
     auto a = store_->accounts().Create("jobs@example.com", std::nullopt);
     ASSERT_TRUE(a.ok());
@@ -38,13 +40,13 @@ class JobsUsageTest : public ::testing::Test {
     return *job;
   }
 
-  TempDir dir_;
+  StoreEnv env_{GetParam()};
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> store_;
   AccountId owner_;
 };
 
-TEST_F(JobsUsageTest, JobNeedsTheOwnersLiveInput) {
+TEST_P(JobsUsageTest, JobNeedsTheOwnersLiveInput) {
   EXPECT_EQ(
       store_->jobs().Create(owner_, "obj_00000000000000000000000000000000", "{}").status().code(),
       errors::kNotFound);
@@ -55,7 +57,7 @@ TEST_F(JobsUsageTest, JobNeedsTheOwnersLiveInput) {
             errors::kNotFound);
 }
 
-TEST_F(JobsUsageTest, ClaimTakesOldestQueuedJobOnce) {
+TEST_P(JobsUsageTest, ClaimTakesOldestQueuedJobOnce) {
   const Job first = NewJob("first");
   clock_->Advance(1s);
   const Job second = NewJob("second");
@@ -76,7 +78,7 @@ TEST_F(JobsUsageTest, ClaimTakesOldestQueuedJobOnce) {
   EXPECT_EQ(store_->jobs().Get(owner_, first.id)->status, JobStatus::kRunning);
 }
 
-TEST_F(JobsUsageTest, AbandonedClaimIsTakenOverAfterTheLease) {
+TEST_P(JobsUsageTest, AbandonedClaimIsTakenOverAfterTheLease) {
   const Job job = NewJob("abandoned");
   ASSERT_TRUE(store_->jobs().Claim("replica-that-dies", 60s)->has_value());
   clock_->Advance(59s);
@@ -92,7 +94,7 @@ TEST_F(JobsUsageTest, AbandonedClaimIsTakenOverAfterTheLease) {
   EXPECT_FALSE(store_->jobs().Claim("replica-c", 60s)->has_value());
 }
 
-TEST_F(JobsUsageTest, ExpiredJobsAreNotClaimed) {
+TEST_P(JobsUsageTest, ExpiredJobsAreNotClaimed) {
   NewJob("late");
   clock_->Advance(24h);
   auto claimed = store_->jobs().Claim("replica", 60s);
@@ -100,13 +102,13 @@ TEST_F(JobsUsageTest, ExpiredJobsAreNotClaimed) {
   EXPECT_FALSE(claimed->has_value());
 }
 
-// Two handles on one database file are two connections, as two replicas' are: every job is
+// Two handles on one database are two connections, as two replicas' are: every job is
 // claimed exactly once however the claims interleave.
-TEST_F(JobsUsageTest, ConcurrentReplicasNeverClaimTheSameJob) {
+TEST_P(JobsUsageTest, ConcurrentReplicasNeverClaimTheSameJob) {
   constexpr int kJobs = 40;
   std::set<JobId> created;
   for (int i = 0; i < kJobs; ++i) created.insert(NewJob("job" + std::to_string(i)).id);
-  auto replica_b = testutil::OpenAt(dir_.path(), clock_);
+  auto replica_b = env_.Open(clock_);
   ASSERT_TRUE(replica_b);
   std::mutex mu;
   std::vector<JobId> claimed;
@@ -126,13 +128,13 @@ TEST_F(JobsUsageTest, ConcurrentReplicasNeverClaimTheSameJob) {
   EXPECT_EQ(std::set<JobId>(claimed.begin(), claimed.end()), created);
 }
 
-TEST_F(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
+TEST_P(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
   ASSERT_TRUE(store_->usage().Record(owner_).ok());
   ASSERT_TRUE(store_->usage().Record(owner_, 2).ok());
   clock_->Advance(24h);
   ASSERT_TRUE(store_->usage().Record(owner_).ok());
   store_.reset();
-  store_ = testutil::OpenAt(dir_.path(), clock_);
+  store_ = env_.Open(clock_);
   ASSERT_TRUE(store_);
   auto daily = store_->usage().Daily(owner_, 30);
   ASSERT_TRUE(daily.ok());
@@ -151,6 +153,9 @@ TEST_F(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
   EXPECT_EQ(*store_->usage().Total(owner_), 4u);
   EXPECT_EQ(store_->usage().Record("acct_unknown").code(), errors::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobsUsageTest, testutil::AllBackends(),
+                         testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -53,14 +53,20 @@ TEST(RetentionPolicy, RefusesMoreThan24Hours) {
   EXPECT_FALSE(RetentionPolicy::Create(seconds(0)).ok());
 }
 
-TEST(RetentionPolicy, FlagsRefuseLongRetentionAndPostgres) {
+TEST(RetentionPolicy, FlagsRefuseLongRetentionAndUnknownDatabases) {
   auto r = StoreOptionsFromFlags("data", "", "48h");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), errors::kInvalidRetention);
+  auto other = StoreOptionsFromFlags("data", "mysql://db/bgerase", "");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), errors::kUnsupportedDatabase);
+  EXPECT_NE(other.status().message().find("postgres://"), std::string::npos);
+  // PostgreSQL is served (PRODUCT.md §6), under both URI schemes libpq knows.
   auto pg = StoreOptionsFromFlags("data", "postgres://db/bgerase", "");
-  ASSERT_FALSE(pg.ok());
-  EXPECT_EQ(pg.status().code(), errors::kUnsupportedDatabase);
-  EXPECT_NE(pg.status().message().find("not yet supported"), std::string::npos);
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ(pg->database_url, "postgres://db/bgerase");
+  EXPECT_TRUE(StoreOptionsFromFlags("data", "postgresql://db/bgerase", "30m").ok());
+  EXPECT_FALSE(StoreOptionsFromFlags("data", "postgres://db/bgerase", "25h").ok());
   EXPECT_TRUE(StoreOptionsFromFlags("data", "sqlite:/tmp/x.db", "30m").ok());
 }
 

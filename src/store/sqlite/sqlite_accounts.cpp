@@ -1,42 +1,11 @@
-// Accounts, API keys, web sessions and usage counts on SQLite. Secrets are hashed before they reach a
-// statement: passwords with argon2id, keys and session tokens with BLAKE2b.
-#include <sodium.h>
-
+// Accounts, API keys, web sessions and usage counts on SQLite. Secrets are hashed before they reach
+// a statement: passwords with argon2id, keys and session tokens with BLAKE2b.
 #include <algorithm>
-#include <cctype>
 
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store::sqlite {
 namespace {
-
-constexpr std::size_t kMinPassword = 8;
-constexpr std::string_view kKeyTag = "bge_";
-constexpr std::size_t kKeyHex = 64;
-constexpr std::size_t kPrefixHex = 8;
-
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
-        std::isupper(static_cast<unsigned char>(c))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool IsPlausibleEmail(std::string_view e) {
-  if (e.size() < 3 || e.size() > 254) return false;
-  const auto at = e.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == e.size() ||
-      e.find('@', at + 1) != std::string_view::npos) {
-    return false;
-  }
-  for (char c : e) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-  }
-  return true;
-}
 
 Account ReadAccount(Statement& q) {
   Account a;
@@ -48,21 +17,6 @@ Account ReadAccount(Statement& q) {
 }
 
 constexpr const char* kAccountCols = "id, email, password_hash IS NOT NULL, created_at";
-
-// A valid argon2id hash of a random password, so that checking an unknown email costs the same
-// as checking a known one and timing does not reveal which emails have accounts.
-const std::string& DummyPasswordHash() {
-  static const std::string hash = [] {
-    char out[crypto_pwhash_STRBYTES];
-    const std::string pw = RandomHex32();
-    if (crypto_pwhash_str(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-      return std::string();
-    }
-    return std::string(out);
-  }();
-  return hash;
-}
 
 ApiKeyInfo ReadKey(Statement& q) {
   // Columns: prefix, account_id, created_at, last_used_at, revoked_at
@@ -82,23 +36,11 @@ ApiKeyInfo ReadKey(Statement& q) {
 Result<Account> SqliteAccounts::Create(std::string_view email,
                                        std::optional<std::string_view> password) {
   return Guard([&]() -> Result<Account> {
-    if (!IsPlausibleEmail(email)) {
-      return Status(errors::kInvalidEmail, "'" + std::string(email) + "' is not an email address");
-    }
-    std::optional<std::string> hash;
-    if (password) {
-      if (password->size() < kMinPassword) {
-        return Status(errors::kWeakPassword, "passwords need at least 8 characters");
-      }
-      // Hashing takes ~0.1 s and 64 MiB; do it before taking the database lock.
-      char out[crypto_pwhash_STRBYTES];
-      if (crypto_pwhash_str(out, password->data(), password->size(),
-                            crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-        return Status(errors::kStorageError, "out of memory while hashing the password");
-      }
-      hash = std::string(out);
-    }
+    BGERASE_RETURN_IF_ERROR(CheckEmail(email));
+    // Hashing takes ~0.1 s and 64 MiB; do it before taking the database lock.
+    auto hashed = HashPassword(password);
+    if (!hashed.ok()) return hashed.status();
+    const std::optional<std::string>& hash = *hashed;
     Account a;
     a.id = RandomId("acc_");
     a.email = std::string(email);
@@ -155,11 +97,7 @@ Result<Account> SqliteAccounts::VerifyPassword(std::string_view email, std::stri
         hash = q.Text(4);
       }
     }
-    const bool usable = account && !hash.empty();
-    const std::string& check = usable ? hash : DummyPasswordHash();
-    const bool match =
-        crypto_pwhash_str_verify(check.c_str(), password.data(), password.size()) == 0;
-    if (!usable || !match) {
+    if (!account || !PasswordMatches(hash, password)) {
       return Status(errors::kInvalidCredentials, "wrong email or password");
     }
     return *account;
@@ -187,9 +125,9 @@ Result<NewApiKey> SqliteApiKeys::Create(const AccountId& account) {
     NewApiKey k;
     // The prefix is 32 bits of the key; retry on the rare collision so lookups stay unique.
     for (;;) {
-      const std::string hex = RandomHex32();
-      k.key = std::string(kKeyTag) + hex;
-      k.info.prefix = hex.substr(0, kPrefixHex);
+      ApiKeySecret secret = GenerateApiKey();
+      k.key = std::move(secret.key);
+      k.info.prefix = std::move(secret.prefix);
       auto q = c_.db->Prepare("SELECT 1 FROM api_keys WHERE prefix = ?1");
       q.Bind(1, k.info.prefix);
       if (!q.Step()) break;
@@ -210,27 +148,20 @@ Result<NewApiKey> SqliteApiKeys::Create(const AccountId& account) {
 Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
   return Guard([&]() -> Result<ApiKeyInfo> {
     const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
-    if (key.size() != kKeyTag.size() + kKeyHex || !key.starts_with(kKeyTag) ||
-        !IsHex(key.substr(kKeyTag.size()))) {
-      return invalid;
-    }
-    const std::string prefix(key.substr(kKeyTag.size(), kPrefixHex));
+    const std::optional<std::string> prefix = ApiKeyPrefix(key);
+    if (!prefix) return invalid;
     const Bytes presented = SecretHash(key);
     std::lock_guard lock(c_.db->mutex());
     auto q = c_.db->Prepare(
         "SELECT prefix, account_id, created_at, last_used_at, revoked_at, key_hash "
         "FROM api_keys WHERE prefix = ?1");
-    q.Bind(1, prefix);
+    q.Bind(1, *prefix);
     if (!q.Step()) return invalid;
     ApiKeyInfo info = ReadKey(q);
-    const Bytes stored = q.Blob(5);
-    if (stored.size() != presented.size() ||
-        sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0 || info.revoked_at) {
-      return invalid;
-    }
+    if (!SecretHashEquals(q.Blob(5), presented) || info.revoked_at) return invalid;
     info.last_used_at = c_.Now();
     auto upd = c_.db->Prepare("UPDATE api_keys SET last_used_at = ?2 WHERE prefix = ?1");
-    upd.Bind(1, prefix).Bind(2, ToMillis(*info.last_used_at));
+    upd.Bind(1, *prefix).Bind(2, ToMillis(*info.last_used_at));
     upd.Run();
     return info;
   });
@@ -238,12 +169,9 @@ Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
 
 Status SqliteApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId> owner) {
   return Guard([&]() -> Status {
-    std::string_view s = prefix_or_key;
-    if (s.starts_with(kKeyTag)) s.remove_prefix(kKeyTag.size());
-    if (!IsHex(s) || (s.size() != kPrefixHex && s.size() != kKeyHex)) {
-      return Status(errors::kNotFound, "not an API key or key prefix");
-    }
-    const std::string prefix(s.substr(0, kPrefixHex));
+    auto target = ParseRevokeTarget(prefix_or_key);
+    if (!target.ok()) return target.status();
+    const std::string& prefix = target->prefix;
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
     auto q = c_.db->Prepare("SELECT account_id, key_hash FROM api_keys WHERE prefix = ?1");
@@ -251,14 +179,8 @@ Status SqliteApiKeys::Revoke(std::string_view prefix_or_key, std::optional<Accou
     if (!q.Step() || (owner && q.Text(0) != *owner)) {
       return Status(errors::kNotFound, "no such API key");
     }
-    if (s.size() == kKeyHex) {
-      // A full key must be the real one, not merely share its public prefix.
-      const Bytes presented = SecretHash(std::string(kKeyTag) + std::string(s));
-      const Bytes stored = q.Blob(1);
-      if (stored.size() != presented.size() ||
-          sodium_memcmp(stored.data(), presented.data(), presented.size()) != 0) {
-        return Status(errors::kNotFound, "no such API key");
-      }
+    if (target->key_hash && !SecretHashEquals(q.Blob(1), *target->key_hash)) {
+      return Status(errors::kNotFound, "no such API key");
     }
     auto upd = c_.db->Prepare(
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1");
@@ -373,7 +295,8 @@ Result<std::vector<DailyUsage>> SqliteUsage::Daily(const AccountId& account, int
 Result<std::uint64_t> SqliteUsage::Total(const AccountId& account) {
   return Guard([&]() -> Result<std::uint64_t> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare("SELECT coalesce(sum(images), 0) FROM usage_daily WHERE account_id = ?1");
+    auto q =
+        c_.db->Prepare("SELECT coalesce(sum(images), 0) FROM usage_daily WHERE account_id = ?1");
     q.Bind(1, account);
     q.Step();
     return static_cast<std::uint64_t>(q.Int(0));

@@ -1,6 +1,6 @@
 // A thin C++ layer over one SQLite connection: statements, transactions and migrations.
 // Internal to the SQLite backend. Errors inside the backend are thrown as DbError and turned into
-// Status at the interface boundary (see Guard in sqlite_store.cpp).
+// Status at the interface boundary (see Guard in store/common_ops.h).
 #pragma once
 
 #include <sqlite3.h>
@@ -10,24 +10,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
+#include "store/common_ops.h"
 #include "store/types.h"
 
 namespace bgerase::store::sqlite {
-
-// A failure inside the backend, carrying the Status to return.
-class DbError : public std::runtime_error {
- public:
-  explicit DbError(Status s) : std::runtime_error(s.ToString()), status_(std::move(s)) {}
-  const Status& status() const { return status_; }
-
- private:
-  Status status_;
-};
 
 // A prepared statement. Move-only; finalized on destruction. Bind indexes start at 1, column
 // indexes at 0.

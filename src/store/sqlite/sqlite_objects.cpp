@@ -2,11 +2,7 @@
 // Ordering that keeps crashes harmless: a blob is written before its row commits (a crash leaves
 // an orphan blob without a key, swept later) and unlinked after its row is deleted (a crash leaves
 // the same). A row never points at a blob that was not fully written.
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "store/sqlite/sqlite_store.h"
-#include "store/zip_writer.h"
 
 namespace bgerase::store::sqlite {
 namespace {
@@ -57,39 +53,6 @@ void InsertObject(SqliteDb& db, const ObjectInfo& o, const ObjectKey& key) {
   ins.Bind(11, o.consent_event_id);
   ins.Bind(12, ByteView(key.data(), key.size()));
   ins.Run();
-}
-
-// File extension for a MIME type, for exports.
-std::string Extension(std::string_view mime) {
-  if (mime == "image/png") return "png";
-  if (mime == "image/jpeg") return "jpg";
-  if (mime == "image/webp") return "webp";
-  if (mime == "image/avif") return "avif";
-  if (mime == "image/gif") return "gif";
-  if (mime == "image/tiff") return "tiff";
-  return "bin";
-}
-
-nlohmann::json InfoJson(const ObjectInfo& o) {
-  nlohmann::json j;
-  j["id"] = o.id;
-  j["item_id"] = o.item_id;
-  j["kind"] = ToString(o.kind);
-  j["purpose"] = ToString(o.purpose);
-  j["mime"] = o.mime;
-  j["size"] = o.size;
-  j["on_behalf_of"] = o.on_behalf_of ? nlohmann::json(*o.on_behalf_of) : nlohmann::json();
-  j["created_at"] = FormatTime(o.created_at);
-  j["expires_at"] = o.expires_at ? nlohmann::json(FormatTime(*o.expires_at)) : nlohmann::json();
-  return j;
-}
-
-Status WriteFile(const fs::path& p, ByteView data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  out.close();
-  if (!out) return Status(errors::kStorageError, "cannot write " + p.string());
-  return Status::Ok();
 }
 
 }  // namespace
@@ -263,91 +226,35 @@ Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item
 Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
     const fs::path& dir, const std::function<void(const ItemId&)>& after_item) {
   return Guard([&]() -> Result<DatasetExportReport> {
-    std::error_code ec;
-    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-      // Exporting into an old export would leave items of since-withdrawn owners beside the
-      // new ones.
-      return Status(errors::kExportDirNotEmpty, dir.string() + " is not empty");
-    }
-    fs::create_directories(dir, ec);
-    if (ec) return Status(errors::kStorageError, "cannot create " + dir.string());
-    std::ofstream manifest(dir / "manifest.jsonl", std::ios::trunc);
-    if (!manifest) return Status(errors::kStorageError, "cannot write the manifest");
-
-    std::vector<ItemId> items;
-    {
+    DatasetSource source;
+    source.items = [&] {
+      std::vector<ItemId> items;
       std::lock_guard lock(c_.db->mutex());
       auto q = c_.db->Prepare(
           "SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
           "ORDER BY min(created_at), item_id");
       while (q.Step()) items.push_back(q.Text(0));
-    }
-
-    DatasetExportReport report;
-    for (const ItemId& item : items) {
-      struct Part {
-        ObjectInfo info;
-        ObjectKey key;
-      };
-      std::vector<Part> parts;
-      {
-        std::lock_guard lock(c_.db->mutex());
-        auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
-                                ", object_key FROM objects WHERE item_id = ?1 AND "
-                                "purpose = 'training' ORDER BY kind");
-        q.Bind(1, item);
-        while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
-        // The re-check: the item is exported only if the grant that admitted it is still the
-        // owner's latest ledger event.
-        bool allowed = !parts.empty();
-        if (allowed) {
-          const ConsentState consent = c_.CurrentConsentLocked(parts[0].info.owner);
-          allowed = consent.opted_in && consent.event_id == parts[0].info.consent_event_id;
-        }
-        if (!allowed) {
-          for (Part& p : parts) WipeKey(p.key);
-          ++report.items_skipped;
-          continue;
-        }
+      return items;
+    };
+    source.consented_parts = [&](const ItemId& item) -> std::optional<std::vector<KeyedObject>> {
+      std::vector<KeyedObject> parts;
+      std::lock_guard lock(c_.db->mutex());
+      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+                              ", object_key FROM objects WHERE item_id = ?1 AND "
+                              "purpose = 'training' ORDER BY kind");
+      q.Bind(1, item);
+      while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
+      // The re-check: the item is exported only if the grant that admitted it is still the
+      // owner's latest ledger event.
+      if (!parts.empty()) {
+        const ConsentState consent = c_.CurrentConsentLocked(parts[0].info.owner);
+        if (consent.opted_in && consent.event_id == parts[0].info.consent_event_id) return parts;
       }
-      nlohmann::json line;
-      line["item_id"] = item;
-      line["image"] = nullptr;
-      line["mask"] = nullptr;
-      bool ok = true;
-      for (Part& p : parts) {
-        auto bytes = c_.blobs.Read(p.info.id, p.key);
-        WipeKey(p.key);
-        if (!bytes.ok()) {
-          if (bytes.status().code() != errors::kNotFound) return bytes.status();
-          ok = false;  // deleted (withdrawn) since the check
-          continue;
-        }
-        const bool is_mask = p.info.kind == ObjectKind::kMask;
-        const std::string name = item + (is_mask ? ".mask." : ".image.") + Extension(p.info.mime);
-        BGERASE_RETURN_IF_ERROR(WriteFile(dir / name, bytes.value()));
-        line[is_mask ? "mask" : "image"] = name;
-        line[is_mask ? "mask_mime" : "image_mime"] = p.info.mime;
-        line["on_behalf_of"] =
-            p.info.on_behalf_of ? nlohmann::json(*p.info.on_behalf_of) : nlohmann::json();
-        line["consent_event_id"] = *p.info.consent_event_id;
-        line["created_at"] = FormatTime(p.info.created_at);
-      }
-      if (!ok || line["image"].is_null()) {
-        // Never leave half an item behind.
-        for (const char* k : {"image", "mask"}) {
-          if (line[k].is_string()) fs::remove(dir / line[k].get<std::string>(), ec);
-        }
-        ++report.items_skipped;
-        continue;
-      }
-      manifest << line.dump() << '\n';
-      ++report.items_written;
-      if (after_item) after_item(item);
-    }
-    manifest.close();
-    if (!manifest) return Status(errors::kStorageError, "cannot write the manifest");
-    return report;
+      for (KeyedObject& p : parts) WipeKey(p.key);
+      return std::nullopt;
+    };
+    source.read = [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); };
+    return ExportDatasetTo(dir, after_item, source);
   });
 }
 
@@ -389,75 +296,33 @@ Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
 
 Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) {
   return Guard([&]() -> Status {
-    nlohmann::json doc;
-    struct Part {
-      ObjectInfo info;
-      ObjectKey key;
-    };
-    std::vector<Part> parts;
+    AccountExport data;
     const Time now = c_.Now();
     {
       std::lock_guard lock(c_.db->mutex());
       auto a = c_.db->Prepare("SELECT id, email, created_at FROM accounts WHERE id = ?1");
       a.Bind(1, account);
       if (!a.Step()) return Status(errors::kNotFound, "no such account");
-      doc["account"] = {{"id", a.Text(0)},
-                        {"email", a.Text(1)},
-                        {"created_at", FormatTime(FromMillis(a.Int(2)))}};
-      auto ev = c_.db->Prepare(
-          "SELECT id, action, policy_version, actor, at FROM consent_events "
-          "WHERE account_id = ?1 ORDER BY id");
-      ev.Bind(1, account);
-      doc["consent_history"] = nlohmann::json::array();
-      while (ev.Step()) {
-        doc["consent_history"].push_back({{"id", ev.Int(0)},
-                                          {"action", ev.Text(1)},
-                                          {"policy_version", ev.Text(2)},
-                                          {"actor", ev.Text(3)},
-                                          {"at", FormatTime(FromMillis(ev.Int(4)))}});
-      }
-      auto keys = c_.db->Prepare(
-          "SELECT prefix, account_id, created_at, last_used_at, revoked_at FROM api_keys "
-          "WHERE account_id = ?1 ORDER BY created_at");
-      keys.Bind(1, account);
-      doc["api_keys"] = nlohmann::json::array();
-      while (keys.Step()) {
-        nlohmann::json k = {{"prefix", keys.Text(0)},
-                            {"created_at", FormatTime(FromMillis(keys.Int(2)))}};
-        k["last_used_at"] =
-            keys.IsNull(3) ? nlohmann::json() : nlohmann::json(FormatTime(FromMillis(keys.Int(3))));
-        k["revoked_at"] =
-            keys.IsNull(4) ? nlohmann::json() : nlohmann::json(FormatTime(FromMillis(keys.Int(4))));
-        doc["api_keys"].push_back(std::move(k));
-      }
+      data.id = a.Text(0);
+      data.email = a.Text(1);
+      data.created_at = FromMillis(a.Int(2));
+    }
+    auto history = SqliteConsentLedger(c_).History(account);
+    if (!history.ok()) return history.status();
+    data.consent_history = std::move(history.value());
+    auto keys = SqliteApiKeys(c_).List(account);
+    if (!keys.ok()) return keys.status();
+    data.api_keys = std::move(keys.value());
+    {
+      std::lock_guard lock(c_.db->mutex());
       auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
                               ", object_key FROM objects WHERE owner = ?1 AND (expires_at IS NULL "
                               "OR expires_at > ?2) ORDER BY created_at, item_id, kind");
       q.Bind(1, account).Bind(2, ToMillis(now));
-      while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
+      while (q.Step()) data.objects.push_back({ReadInfo(q), ReadKey(q)});
     }
-    ZipWriter zip(out);
-    doc["items"] = nlohmann::json::array();
-    Status failure;
-    for (Part& p : parts) {
-      auto bytes = c_.blobs.Read(p.info.id, p.key);
-      WipeKey(p.key);
-      if (!bytes.ok()) {
-        if (bytes.status().code() == errors::kNotFound) continue;  // deleted meanwhile
-        if (failure.ok()) failure = bytes.status();
-        continue;
-      }
-      const std::string name = "objects/" + p.info.id + "." + Extension(p.info.mime);
-      if (failure.ok()) failure = zip.Add(name, bytes.value(), p.info.created_at);
-      nlohmann::json j = InfoJson(p.info);
-      j["file"] = name;
-      doc["items"].push_back(std::move(j));
-    }
-    if (!failure.ok()) return failure;
-    doc["exported_at"] = FormatTime(now);
-    const std::string data = doc.dump(2);
-    BGERASE_RETURN_IF_ERROR(zip.Add("data.json", AsBytes(data), now));
-    return zip.Finish();
+    return WriteExportZip(
+        data, now, [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); }, out);
   });
 }
 

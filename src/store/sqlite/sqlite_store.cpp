@@ -7,30 +7,6 @@
 
 namespace bgerase::store::sqlite {
 
-std::string RandomHex32() {
-  std::uint8_t raw[32];
-  randombytes_buf(raw, sizeof raw);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  sodium_memzero(raw, sizeof raw);
-  return std::string(hex, 64);
-}
-
-std::string RandomId(std::string_view prefix) {
-  std::uint8_t raw[16];
-  randombytes_buf(raw, sizeof raw);
-  char hex[33];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  return std::string(prefix) + std::string(hex, 32);
-}
-
-Bytes SecretHash(std::string_view secret) {
-  Bytes out(crypto_generichash_BYTES);
-  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(secret.data()),
-                     secret.size(), nullptr, 0);
-  return out;
-}
-
 // ---- Core -----------------------------------------------------------------------------------
 
 bool Core::AccountExistsLocked(const AccountId& account) {
@@ -184,9 +160,7 @@ Result<std::vector<ConsentEvent>> SqliteConsentLedger::History(const AccountId& 
       e.account = account;
       e.granted = q.Text(1) == "grant";
       e.policy_version = q.Text(2);
-      const std::string actor = q.Text(3);
-      e.actor = actor == "web" ? ConsentActor::kWeb
-                               : (actor == "cli" ? ConsentActor::kCli : ConsentActor::kApi);
+      e.actor = ParseConsentActor(q.Text(3));
       e.at = FromMillis(q.Int(4));
       out.push_back(std::move(e));
     }
@@ -197,14 +171,6 @@ Result<std::vector<ConsentEvent>> SqliteConsentLedger::History(const AccountId& 
 // ---- Jobs ---------------------------------------------------------------------------------------
 
 namespace {
-
-std::optional<JobStatus> ParseJobStatus(std::string_view s) {
-  if (s == "queued") return JobStatus::kQueued;
-  if (s == "running") return JobStatus::kRunning;
-  if (s == "succeeded") return JobStatus::kSucceeded;
-  if (s == "failed") return JobStatus::kFailed;
-  return std::nullopt;
-}
 
 constexpr const char* kJobColumns =
     "id, owner, status, created_at, expires_at, input_object_id, options, result_object_id, "
@@ -241,8 +207,8 @@ Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_obj
     {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
-      auto input = c_.db->Prepare(
-          "SELECT 1 FROM objects WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
+      auto input =
+          c_.db->Prepare("SELECT 1 FROM objects WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
       input.Bind(1, input_object_id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
       if (!input.Step()) return Status(errors::kNotFound, "no such input object");
       auto ins = c_.db->Prepare(

@@ -2,7 +2,6 @@
 // Internal; users get a Store from OpenStore().
 #pragma once
 
-#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,31 +9,13 @@
 #include <vector>
 
 #include "store/blob_folder.h"
+#include "store/common_ops.h"
 #include "store/errors.h"
 #include "store/reaper.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store.h"
 
 namespace bgerase::store::sqlite {
-
-// Runs `f`, turning backend exceptions into the Status its Result/Status return type carries.
-template <typename F>
-auto Guard(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const DbError& e) {
-    return e.status();
-  } catch (const std::exception& e) {
-    return Status(errors::kDatabaseError, e.what());
-  }
-}
-
-// "prefix" + 32 random hex digits.
-std::string RandomId(std::string_view prefix);
-// 32 random bytes as 64 hex digits.
-std::string RandomHex32();
-// BLAKE2b-256, for API keys and session tokens (high-entropy secrets need no slow hash).
-Bytes SecretHash(std::string_view secret);
 
 // State shared by the parts of one SqliteStore.
 struct Core {

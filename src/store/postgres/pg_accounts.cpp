@@ -1,0 +1,323 @@
+// Accounts, API keys, web sessions and usage counts on PostgreSQL. Secrets are hashed before they
+// reach a statement (common_ops.h): passwords with argon2id, keys and session tokens with BLAKE2b.
+#include <algorithm>
+
+#include "store/postgres/pg_store.h"
+
+namespace bgerase::store::postgres {
+namespace {
+
+constexpr const char* kAccountCols = "id, email, password_hash IS NOT NULL, created_at";
+
+Account ReadAccount(const pqxx::row& r) {
+  Account a;
+  a.id = r[0].as<std::string>();
+  a.email = r[1].as<std::string>();
+  a.has_password = r[2].as<bool>();
+  a.created_at = FromMillis(r[3].as<std::int64_t>());
+  return a;
+}
+
+constexpr const char* kKeyCols = "prefix, account_id, created_at, last_used_at, revoked_at";
+
+ApiKeyInfo ReadKey(const pqxx::row& r) {
+  ApiKeyInfo k;
+  k.prefix = r[0].as<std::string>();
+  k.account = r[1].as<std::string>();
+  k.created_at = FromMillis(r[2].as<std::int64_t>());
+  if (auto v = OptInt(r[3])) k.last_used_at = FromMillis(*v);
+  if (auto v = OptInt(r[4])) k.revoked_at = FromMillis(*v);
+  return k;
+}
+
+// One account by a condition on `accounts` with one parameter.
+Result<Account> FindAccount(Core& c, const std::string& where, const std::string& arg,
+                            const std::string& missing) {
+  return c.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
+    pqxx::read_transaction tx(conn);
+    const auto r = tx.exec_params(
+        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE " + where, arg);
+    if (r.empty()) return Status(errors::kNotFound, missing);
+    return ReadAccount(r[0]);
+  });
+}
+
+}  // namespace
+
+// ---- Accounts ---------------------------------------------------------------------------------
+
+Result<Account> PgAccounts::Create(std::string_view email,
+                                   std::optional<std::string_view> password) {
+  return PgGuard([&]() -> Result<Account> {
+    BGERASE_RETURN_IF_ERROR(CheckEmail(email));
+    auto hash = HashPassword(password);
+    if (!hash.ok()) return hash.status();
+    Account a;
+    a.id = RandomId("acc_");
+    a.email = std::string(email);
+    a.has_password = hash->has_value();
+    a.created_at = c_.Now();
+    const Status exists(errors::kAccountExists, "an account for " + a.email + " exists");
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
+      pqxx::work tx(conn);
+      // ON CONFLICT instead of check-then-insert: two replicas creating the same email at once
+      // must not both succeed, and the unique index decides.
+      const auto r = tx.exec_params(
+          "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT DO NOTHING",
+          a.id, a.email, *hash, ToMillis(a.created_at));
+      if (r.affected_rows() == 0) return exists;
+      tx.commit();
+      return a;
+    });
+  });
+}
+
+Result<Account> PgAccounts::FindByEmail(std::string_view email) {
+  return PgGuard([&]() -> Result<Account> {
+    return FindAccount(c_, "lower(email) = lower($1)", std::string(email),
+                       "no account for " + std::string(email));
+  });
+}
+
+Result<Account> PgAccounts::FindById(const AccountId& id) {
+  return PgGuard([&]() -> Result<Account> {
+    return FindAccount(c_, "id = $1", id, "no such account");
+  });
+}
+
+Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_view password) {
+  return PgGuard([&]() -> Result<Account> {
+    std::optional<Account> account;
+    std::string hash;
+    c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction tx(conn);
+      const auto r = tx.exec_params(std::string("SELECT ") + kAccountCols +
+                                        ", password_hash FROM accounts WHERE lower(email) = "
+                                        "lower($1)",
+                                    std::string(email));
+      if (!r.empty()) {
+        account = ReadAccount(r[0]);
+        hash = OptText(r[0][4]).value_or("");
+      }
+      return 0;
+    });
+    if (!account || !PasswordMatches(hash, password)) {
+      return Status(errors::kInvalidCredentials, "wrong email or password");
+    }
+    return *account;
+  });
+}
+
+Result<std::vector<Account>> PgAccounts::List() {
+  return PgGuard([&]() -> Result<std::vector<Account>> {
+    return c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction tx(conn);
+      std::vector<Account> out;
+      for (const auto& row : tx.exec(std::string("SELECT ") + kAccountCols +
+                                     " FROM accounts ORDER BY created_at, lower(email) COLLATE "
+                                     "\"C\"")) {
+        out.push_back(ReadAccount(row));
+      }
+      return out;
+    });
+  });
+}
+
+// ---- API keys ---------------------------------------------------------------------------------
+
+Result<NewApiKey> PgApiKeys::Create(const AccountId& account) {
+  return PgGuard([&]() -> Result<NewApiKey> {
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<NewApiKey> {
+      pqxx::work tx(conn);
+      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
+        return Status(errors::kNotFound, "no such account");
+      }
+      NewApiKey k;
+      k.info.account = account;
+      k.info.created_at = c_.Now();
+      // The prefix is 32 bits of the key; retry on the rare collision so lookups stay unique.
+      for (;;) {
+        ApiKeySecret secret = GenerateApiKey();
+        k.key = std::move(secret.key);
+        k.info.prefix = std::move(secret.prefix);
+        const auto r = tx.exec_params(
+            "INSERT INTO api_keys (prefix, account_id, key_hash, created_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            k.info.prefix, account, ToBinary(SecretHash(k.key)), ToMillis(k.info.created_at));
+        if (r.affected_rows() == 1) break;
+      }
+      tx.commit();
+      return k;
+    });
+  });
+}
+
+Result<ApiKeyInfo> PgApiKeys::Authenticate(std::string_view key) {
+  return PgGuard([&]() -> Result<ApiKeyInfo> {
+    const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
+    const std::optional<std::string> prefix = ApiKeyPrefix(key);
+    if (!prefix) return invalid;
+    const Bytes presented = SecretHash(key);
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<ApiKeyInfo> {
+      pqxx::work tx(conn);
+      const auto r = tx.exec_params(
+          std::string("SELECT ") + kKeyCols + ", key_hash FROM api_keys WHERE prefix = $1",
+          *prefix);
+      if (r.empty()) return invalid;
+      ApiKeyInfo info = ReadKey(r[0]);
+      if (!SecretHashEquals(ToBytes(r[0][5]), presented) || info.revoked_at) return invalid;
+      info.last_used_at = c_.Now();
+      tx.exec_params("UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1", *prefix,
+                     ToMillis(*info.last_used_at));
+      tx.commit();
+      return info;
+    });
+  });
+}
+
+Status PgApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId> owner) {
+  return PgGuard([&]() -> Status {
+    auto target = ParseRevokeTarget(prefix_or_key);
+    if (!target.ok()) return target.status();
+    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
+      pqxx::work tx(conn);
+      const auto r = tx.exec_params(
+          "SELECT account_id, key_hash FROM api_keys WHERE prefix = $1 FOR UPDATE", target->prefix);
+      if (r.empty() || (owner && r[0][0].as<std::string>() != *owner) ||
+          (target->key_hash && !SecretHashEquals(ToBytes(r[0][1]), *target->key_hash))) {
+        return Status(errors::kNotFound, "no such API key");
+      }
+      tx.exec_params("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1",
+                     target->prefix, ToMillis(c_.Now()));
+      tx.commit();
+      return Status::Ok();
+    });
+  });
+}
+
+Result<std::vector<ApiKeyInfo>> PgApiKeys::List(const AccountId& account) {
+  return PgGuard([&]() -> Result<std::vector<ApiKeyInfo>> {
+    return c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction tx(conn);
+      std::vector<ApiKeyInfo> out;
+      for (const auto& row :
+           tx.exec_params(std::string("SELECT ") + kKeyCols +
+                              " FROM api_keys WHERE account_id = $1 ORDER BY created_at, prefix",
+                          account)) {
+        out.push_back(ReadKey(row));
+      }
+      return out;
+    });
+  });
+}
+
+// ---- Sessions ---------------------------------------------------------------------------------
+
+Result<NewSession> PgSessions::Create(const AccountId& account, std::chrono::seconds ttl) {
+  return PgGuard([&]() -> Result<NewSession> {
+    if (ttl <= std::chrono::seconds(0)) {
+      return Status(errors::kInvalidArgument, "session lifetime must be positive");
+    }
+    NewSession s;
+    s.token = RandomHex32();
+    s.account = account;
+    const Time now = c_.Now();
+    s.expires_at = now + ttl;
+    Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
+      pqxx::work tx(conn);
+      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
+        return Status(errors::kNotFound, "no such account");
+      }
+      tx.exec_params(
+          "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) "
+          "VALUES ($1, $2, $3, $4)",
+          ToBinary(SecretHash(s.token)), account, ToMillis(now), ToMillis(s.expires_at));
+      tx.commit();
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    if (c_.on_new_expiry) c_.on_new_expiry(s.expires_at);
+    return s;
+  });
+}
+
+Result<SessionInfo> PgSessions::Validate(std::string_view token) {
+  return PgGuard([&]() -> Result<SessionInfo> {
+    const Bytes hash = SecretHash(token);
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<SessionInfo> {
+      pqxx::read_transaction tx(conn);
+      const auto r = tx.exec_params(
+          "SELECT account_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+          ToBinary(hash), ToMillis(c_.Now()));
+      if (r.empty()) return Status(errors::kInvalidSession, "not signed in, or the session expired");
+      return SessionInfo{r[0][0].as<std::string>(), FromMillis(r[0][1].as<std::int64_t>())};
+    });
+  });
+}
+
+Status PgSessions::End(std::string_view token) {
+  return PgGuard([&]() -> Status {
+    const Bytes hash = SecretHash(token);
+    return c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      tx.exec_params("DELETE FROM sessions WHERE token_hash = $1", ToBinary(hash));
+      tx.commit();
+      return Status::Ok();
+    });
+  });
+}
+
+// ---- Usage ----------------------------------------------------------------------------------
+
+Status PgUsage::Record(const AccountId& account, std::uint64_t images) {
+  return PgGuard([&]() -> Status {
+    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
+      pqxx::work tx(conn);
+      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
+        return Status(errors::kNotFound, "no such account");
+      }
+      tx.exec_params(
+          "INSERT INTO usage_daily (account_id, day, images) VALUES ($1, $2, $3) "
+          "ON CONFLICT (account_id, day) DO UPDATE SET images = usage_daily.images + "
+          "excluded.images",
+          account, UtcDay(c_.Now()), static_cast<std::int64_t>(images));
+      tx.commit();
+      return Status::Ok();
+    });
+  });
+}
+
+Result<std::vector<DailyUsage>> PgUsage::Daily(const AccountId& account, int days) {
+  return PgGuard([&]() -> Result<std::vector<DailyUsage>> {
+    const std::vector<std::string> span = UtcDaysEndingAt(c_.Now(), std::clamp(days, 1, 366));
+    std::vector<DailyUsage> out;
+    for (const auto& d : span) out.push_back({d, 0});
+    return c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction tx(conn);
+      for (const auto& row : tx.exec_params(
+               "SELECT day, images FROM usage_daily WHERE account_id = $1 AND day >= $2 AND "
+               "day <= $3",
+               account, span.front(), span.back())) {
+        const std::string day = row[0].as<std::string>();
+        for (auto& d : out)
+          if (d.day == day) d.images = row[1].as<std::uint64_t>();
+      }
+      return out;
+    });
+  });
+}
+
+Result<std::uint64_t> PgUsage::Total(const AccountId& account) {
+  return PgGuard([&]() -> Result<std::uint64_t> {
+    return c_.pool->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction tx(conn);
+      return tx
+          .exec_params1("SELECT coalesce(sum(images), 0) FROM usage_daily WHERE account_id = $1",
+                        account)[0]
+          .as<std::uint64_t>();
+    });
+  });
+}
+
+}  // namespace bgerase::store::postgres
