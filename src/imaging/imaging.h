@@ -73,8 +73,9 @@ inline constexpr ResizeKernel kModelResizeKernel = ResizeKernel::kLanczos3;
 engine::Tensor ModelInput(const DecodedImage& im, int size = 1024,
                           ResizeKernel kernel = kModelResizeKernel);
 
-// A model mask (float32 in [0,1], mh x mw, row-major) upsampled smoothly (bilinear, pixel centres aligned) to
-// w x h as a 1-band uchar alpha image held in memory. `mask` is copied; the caller keeps it.
+// A model mask (float32 in [0,1], mh x mw, row-major) upsampled smoothly (bilinear, pixel centres
+// aligned) to w x h as a 1-band uchar alpha image held in memory. `mask` is copied; the caller
+// keeps it.
 vips::VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h);
 
 struct ComposeSpec {
@@ -82,7 +83,16 @@ struct ComposeSpec {
   int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;  // 0 width: no crop
   int out_width = 0, out_height = 0;  // final size after crop (a downscale or the same size)
   bool alpha_only = false;            // produce the 1-band mask instead of the cutout
+  bool despill = false;               // unmix the background's colour from edge pixels (Despill)
 };
+
+// Removes the background's colour from partly transparent pixels. An edge pixel's colour is a mix
+// I = a·F + (1−a)·B of the subject's colour F and the background's B behind it; B is estimated
+// locally (a wide blur of the colours where the mask is clearly background, computed at
+// ≤ 256 px and scaled back up) and F = (I − (1−a)·B) / a is returned, clamped to 0..255. Opaque
+// and fully transparent pixels are returned unchanged. `rgb` is 3-band uchar, `alpha` 1-band
+// uchar of the same size; the result is lazy.
+vips::VImage Despill(const vips::VImage& rgb, const vips::VImage& alpha);
 
 // The cutout: `im.rgb` with `alpha` (combined with the input's own alpha), cropped, resized to
 // the output size, and flattened onto `background` when given (an opaque background gives an

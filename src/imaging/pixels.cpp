@@ -22,7 +22,6 @@ VImage ExactSize(VImage im, int w, int h) {
   return im;
 }
 
-// Resizes to exactly w x h, not keeping the aspect ratio.
 // Resizes to exactly w x h, not keeping the aspect ratio. gap 0: the kernel itself does all of
 // the shrinking (no box pre-shrink), which is both the higher-quality and, from an image in
 // memory, the faster path.
@@ -109,6 +108,32 @@ VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h) {
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
 }
 
+VImage Despill(const VImage& rgb, const VImage& alpha) {
+  const int w = rgb.width(), h = rgb.height();
+  const VImage a = alpha.cast(VIPS_FORMAT_FLOAT) / 255.0;
+  const VImage behind = 1.0 - a;  // how much of the background shows through
+  // The background near each pixel, from the pixels the mask calls clearly background (edge
+  // pixels would mix the subject into it), at low resolution: it varies slowly, and a wide blur
+  // of a full-resolution image would cost more than the whole removal.
+  const VImage clear = (alpha < 13).cast(VIPS_FORMAT_FLOAT) / 255.0;
+  const int longest = std::max(w, h);
+  const int sw = std::max(1, w * 256 / longest), sh = std::max(1, h * 256 / longest);
+  const VImage weight = ResizeTo(clear, sw, sh, VIPS_KERNEL_LINEAR).copy_memory();
+  const VImage weighted =
+      ResizeTo(rgb.cast(VIPS_FORMAT_FLOAT) * clear, sw, sh, VIPS_KERNEL_LINEAR).copy_memory();
+  const double sigma = 6.0;  // ~2.5 % of the long side
+  const VImage background_small =
+      (weighted.gaussblur(sigma) / (weight.gaussblur(sigma) + 1e-4)).copy_memory();
+  const VImage background = ResizeTo(background_small, w, h, VIPS_KERNEL_LINEAR);
+  // Below a = 0.02 the division would amplify noise; such pixels are nearly invisible anyway.
+  const VImage divisor = (a < 0.02).ifthenelse(0.02, a);
+  VImage subject = (rgb.cast(VIPS_FORMAT_FLOAT) - background * behind) / divisor;
+  subject = (subject < 0.0).ifthenelse(0.0, (subject > 255.0).ifthenelse(255.0, subject));
+  const VImage edge = (alpha > 0) & (alpha < 255);
+  return edge.ifthenelse(subject.linear(1.0, 0.5).cast(VIPS_FORMAT_UCHAR), rgb)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+}
+
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
   VImage a = alpha;
   if (im.alpha) {
@@ -135,7 +160,8 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
   if (spec.alpha_only) {
     return as(ResizeTo(crop(a), ow, oh, VIPS_KERNEL_LANCZOS3), VIPS_INTERPRETATION_B_W);
   }
-  VImage cutout = as(crop(im.rgb).bandjoin(crop(a)), VIPS_INTERPRETATION_sRGB);
+  const VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
+  VImage cutout = as(crop(rgb).bandjoin(crop(a)), VIPS_INTERPRETATION_sRGB);
   if (spec.background && (*spec.background)[3] == 255) {
     // Opaque background: flatten first, so resizing works on plain RGB.
     const auto& bg = *spec.background;

@@ -114,6 +114,7 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred,
     spec.out_width = ow;
     spec.out_height = oh;
     spec.alpha_only = options.channels == Channels::kAlpha;
+    spec.despill = options.despill;
     imaging::DecodedImage base = im;
     base.alpha.reset();  // already folded into `alpha`
     vips::VImage composed = imaging::Compose(base, alpha, spec);

@@ -211,5 +211,44 @@ TEST(ComposeTest, AlphaOnlyAndInputAlpha) {
   EXPECT_EQ(Compose(d, SplitAlpha(451, 300, 200), spec).width(), 45);
 }
 
+// A red subject on a green backdrop whose 4 px border is half covered: the photo shows the mix
+// (100, 100, 0) there. Despill must give the edge back its own red and leave the rest alone.
+TEST(DespillTest, UnmixesTheBackgroundFromEdgePixels) {
+  constexpr int kW = 200, kH = 160;
+  DecodedImage im = Solid(kW, kH, {0, 200, 0});
+  const VImage xyz = VImage::xyz(kW, kH);
+  const VImage x = xyz[0], y = xyz[1];
+  const VImage inner = (x >= 64) & (x < 136) & (y >= 44) & (y < 116);
+  const VImage outer = (x >= 60) & (x < 140) & (y >= 40) & (y < 120);
+  const VImage ring = outer & (inner == 0);
+  const VImage alpha = inner.ifthenelse(255, ring.ifthenelse(128, 0)).cast(VIPS_FORMAT_UCHAR);
+  im.rgb = inner
+               .ifthenelse(std::vector<double>{200, 0, 0},
+                           ring.ifthenelse(std::vector<double>{100, 100, 0}, im.rgb))
+               .cast(VIPS_FORMAT_UCHAR)
+               .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+               .copy_memory();
+  const VImage out = Despill(im.rgb, alpha).copy_memory();
+  ASSERT_EQ(out.bands(), 3);
+  ASSERT_EQ(out.width(), kW);
+  auto px = [&](int px, int py) { return out.getpoint(px, py); };
+  for (auto [ex, ey] : {std::pair{61, 80}, {138, 80}, {100, 41}, {100, 118}}) {
+    const auto p = px(ex, ey);
+    EXPECT_NEAR(p[0], 200, 12) << ex << "," << ey;
+    EXPECT_LT(p[1], 15) << ex << "," << ey;  // the green spill is gone
+  }
+  EXPECT_EQ(px(100, 80), (std::vector<double>{200, 0, 0}));  // opaque: unchanged
+  EXPECT_EQ(px(5, 5), (std::vector<double>{0, 200, 0}));     // transparent: unchanged
+
+  // Through Compose: the cut-out's edge is red, not the olive mix, only when asked.
+  ComposeSpec spec;
+  spec.despill = true;
+  const VImage cut = Compose(im, alpha, spec).copy_memory();
+  EXPECT_LT(cut.getpoint(61, 80)[1], 15);
+  EXPECT_EQ(cut.getpoint(61, 80)[3], 128);
+  spec.despill = false;
+  EXPECT_EQ(Compose(im, alpha, spec).copy_memory().getpoint(61, 80)[1], 100);
+}
+
 }  // namespace
 }  // namespace bgerase::imaging
