@@ -3,37 +3,34 @@
 #include <gtest/gtest.h>
 
 #include "store/errors.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::AnyFileContains;
-using testutil::RawDb;
+using testutil::Backend;
+using testutil::StoreEnv;
 using testutil::T0;
-using testutil::TempDir;
 
-class AccountsTest : public ::testing::Test {
+// On both backends: what "in the database" means is every file of the SQLite database, or every
+// table of the PostgreSQL one.
+class AccountsTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    store_ = testutil::OpenAt(dir_.path(), clock_);
+    store_ = env_.Open(clock_);
     ASSERT_TRUE(store_);
   }
-  // Every file the database consists of.
   bool DatabaseContains(std::string_view needle) {
-    for (const char* f : {"bgerase.db", "bgerase.db-wal", "bgerase.db-shm"}) {
-      if (fs::exists(dir_.path() / f) && AnyFileContains(dir_.path() / f, needle)) return true;
-    }
-    return false;
+    return env_.DatabaseContains(std::string(needle));
   }
 
-  TempDir dir_;
+  StoreEnv env_{GetParam()};
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(AccountsTest, CreateFindAndRefuseDuplicates) {
+TEST_P(AccountsTest, CreateFindAndRefuseDuplicates) {
   auto a = store_->accounts().Create("Ann@Example.com", std::nullopt);
   ASSERT_TRUE(a.ok());
   EXPECT_FALSE(a->has_password);
@@ -49,7 +46,7 @@ TEST_F(AccountsTest, CreateFindAndRefuseDuplicates) {
   EXPECT_EQ(store_->accounts().List()->size(), 1u);
 }
 
-TEST_F(AccountsTest, PasswordsAreArgon2idHashesAndVerify) {
+TEST_P(AccountsTest, PasswordsAreArgon2idHashesAndVerify) {
   const std::string password = "correct-horse-battery-staple-91";
   auto a = store_->accounts().Create("pw@example.com", password);
   ASSERT_TRUE(a.ok());
@@ -59,7 +56,7 @@ TEST_F(AccountsTest, PasswordsAreArgon2idHashesAndVerify) {
             errors::kInvalidCredentials);
   EXPECT_EQ(store_->accounts().VerifyPassword("nobody@example.com", password).status().code(),
             errors::kInvalidCredentials);
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
   EXPECT_EQ(raw.Int("SELECT count(*) FROM accounts WHERE password_hash LIKE '$argon2id$%'"), 1);
   EXPECT_FALSE(DatabaseContains(password));
   // API-only accounts cannot log in with any password.
@@ -67,7 +64,7 @@ TEST_F(AccountsTest, PasswordsAreArgon2idHashesAndVerify) {
   EXPECT_FALSE(store_->accounts().VerifyPassword("api@example.com", "").ok());
 }
 
-TEST_F(AccountsTest, ApiKeysAreStoredOnlyAsHashes) {
+TEST_P(AccountsTest, ApiKeysAreStoredOnlyAsHashes) {
   auto a = store_->accounts().Create("keys@example.com", std::nullopt);
   ASSERT_TRUE(a.ok());
   auto k = store_->api_keys().Create(a->id);
@@ -91,7 +88,7 @@ TEST_F(AccountsTest, ApiKeysAreStoredOnlyAsHashes) {
   EXPECT_EQ(auth->account, a->id);
 }
 
-TEST_F(AccountsTest, AuthenticationRecordsLastUseAndRejectsNearMisses) {
+TEST_P(AccountsTest, AuthenticationRecordsLastUseAndRejectsNearMisses) {
   auto a = store_->accounts().Create("use@example.com", std::nullopt);
   auto k = store_->api_keys().Create(a->id);
   ASSERT_TRUE(k.ok());
@@ -108,7 +105,7 @@ TEST_F(AccountsTest, AuthenticationRecordsLastUseAndRejectsNearMisses) {
             errors::kInvalidApiKey);
 }
 
-TEST_F(AccountsTest, RevokedKeyIsRejected) {
+TEST_P(AccountsTest, RevokedKeyIsRejected) {
   auto a = store_->accounts().Create("rev@example.com", std::nullopt);
   auto k1 = store_->api_keys().Create(a->id);
   auto k2 = store_->api_keys().Create(a->id);
@@ -127,7 +124,7 @@ TEST_F(AccountsTest, RevokedKeyIsRejected) {
   EXPECT_TRUE(store_->api_keys().List(a->id)->at(0).revoked_at);
 }
 
-TEST_F(AccountsTest, SessionsStoreOnlyHashesAndExpire) {
+TEST_P(AccountsTest, SessionsStoreOnlyHashesAndExpire) {
   auto a = store_->accounts().Create("web@example.com", "a-long-password");
   auto s = store_->sessions().Create(a->id, 1h);
   ASSERT_TRUE(s.ok());
@@ -139,10 +136,10 @@ TEST_F(AccountsTest, SessionsStoreOnlyHashesAndExpire) {
   ASSERT_TRUE(store_->sessions().End(s2->token).ok());
   EXPECT_FALSE(store_->sessions().Validate(s2->token).ok());
   ASSERT_TRUE(store_->PurgeExpired().ok());
-  EXPECT_EQ(RawDb(dir_.path()).Int("SELECT count(*) FROM sessions"), 0);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM sessions"), 0);
 }
 
-TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
+TEST_P(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
   const std::string email = "leaving-person@example.com";
   auto a = store_->accounts().Create(email, "a-long-password");
   ASSERT_TRUE(a.ok());
@@ -165,11 +162,11 @@ TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
 
   EXPECT_EQ(store_->api_keys().Authenticate(k->key).status().code(), errors::kInvalidApiKey);
   EXPECT_EQ(store_->accounts().FindByEmail(email).status().code(), errors::kNotFound);
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
   for (const char* table : {"objects", "api_keys", "sessions", "jobs", "usage_daily", "accounts"}) {
     EXPECT_EQ(raw.Int(std::string("SELECT count(*) FROM ") + table), 0) << table;
   }
-  EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);
+  EXPECT_EQ(env_.BlobCount(), 0u);
   // The ledger keeps every transition, including the withdrawal the deletion implies, under the
   // opaque id only; the deletion log records the deletions.
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events WHERE account_id='" + a->id + "'"), 2);
@@ -184,6 +181,8 @@ TEST_F(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
   EXPECT_NE(again->id, a->id);
   EXPECT_FALSE(store_->consent().Current(again->id)->opted_in);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -8,24 +8,25 @@
 
 #include "store/errors.h"
 #include "store/storage_policy.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::RawDb;
+using testutil::Backend;
+using testutil::StoreEnv;
 using testutil::T0;
-using testutil::TempDir;
 
-TEST(Concurrency, NoLostResurrectedOrCorruptObjects) {
-  TempDir dir;
+// On both backends (a PostgreSQL store serves its threads from a pool of connections).
+class Concurrency : public ::testing::TestWithParam<Backend> {
+ protected:
+  StoreEnv env_{GetParam()};
+};
+
+TEST_P(Concurrency, NoLostResurrectedOrCorruptObjects) {
   auto clock = std::make_shared<ManualClock>(T0());
-  StoreOptions o;
-  o.data_dir = dir.path();
-  o.clock = clock;
-  o.retention = *RetentionPolicy::Create(10min);
-  o.run_reaper = true;
+  StoreOptions o = env_.Options(clock, 10min, /*run_reaper=*/true);
   o.reaper_max_interval = 1ms;
   auto opened = OpenStore(o);
   ASSERT_TRUE(opened.ok());
@@ -109,23 +110,22 @@ TEST(Concurrency, NoLostResurrectedOrCorruptObjects) {
   }
   // Let everything expire; the reaper (not us) must empty the store, logging each object once.
   clock->Advance(11min);
-  RawDb raw(dir.path());
+  StoreEnv& raw = env_;
   // Rows go first (commit), files right after; wait for both.
   for (int i = 0; i < 2000 && (raw.Int("SELECT count(*) FROM objects") != 0 ||
-                               testutil::CountFiles(dir.path() / "blobs") != 0);
+                               env_.BlobCount() != 0);
        ++i) {
     std::this_thread::sleep_for(5ms);
   }
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log"), kThreads * kPerThread);
   EXPECT_EQ(raw.Int("SELECT count(DISTINCT object_id) FROM deletion_log"), kThreads * kPerThread);
-  EXPECT_EQ(testutil::CountFiles(dir.path() / "blobs"), 0u);
+  EXPECT_EQ(env_.BlobCount(), 0u);
   std::cout << "live at freeze: " << live << " of " << records.size() << "\n";
 }
 
-TEST(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
-  TempDir dir;
-  auto store = testutil::OpenAt(dir.path(), DefaultClock());
+TEST_P(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
+  auto store = env_.Open(DefaultClock());
   ASSERT_TRUE(store);
   const AccountId owner = store->accounts().Create("racer@example.com", std::nullopt)->id;
   std::atomic<bool> stop{false};
@@ -143,7 +143,7 @@ TEST(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
       }
     });
   }
-  RawDb raw(dir.path());
+  StoreEnv& raw = env_;
   for (int round = 0; round < 20; ++round) {
     ASSERT_TRUE(store->consent().Grant(owner, "v1", ConsentActor::kApi).ok());
     // Let at least one upload land in the pool before withdrawing (bounded: a slow disk under
@@ -164,6 +164,8 @@ TEST(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
   EXPECT_GT(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='consent_withdrawn'"), 0);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events"), 40);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, Concurrency, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -5,20 +5,23 @@
 
 #include "store/errors.h"
 #include "store/storage_policy.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
+using testutil::Backend;
 using testutil::RawDb;
+using testutil::StoreEnv;
 using testutil::T0;
 using testutil::TempDir;
 
-class ConsentTest : public ::testing::Test {
+class ConsentTestBase : public ::testing::Test {
  protected:
+  explicit ConsentTestBase(Backend backend) : env_(backend) {}
   void SetUp() override {
-    store_ = testutil::OpenAt(dir_.path(), clock_);
+    store_ = env_.Open(clock_);
     ASSERT_TRUE(store_);
     alice_ = store_->accounts().Create("alice@example.com", std::nullopt)->id;
     bob_ = store_->accounts().Create("bob@example.com", std::nullopt)->id;
@@ -35,24 +38,37 @@ class ConsentTest : public ::testing::Test {
   }
 
   std::int64_t TrainingRows(const AccountId& who) {
-    return RawDb(dir_.path())
-        .Int("SELECT count(*) FROM objects WHERE purpose='training' AND owner='" + who + "'");
+    return env_.Int("SELECT count(*) FROM objects WHERE purpose='training' AND owner='" + who +
+                    "'");
   }
 
-  TempDir dir_;
+  StoreEnv env_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> store_;
   AccountId alice_, bob_;
 };
 
-TEST_F(ConsentTest, AccountsStartOptedOut) {
+// The consent promises on both backends.
+class ConsentTest : public ConsentTestBase, public ::testing::WithParamInterface<Backend> {
+ protected:
+  ConsentTest() : ConsentTestBase(GetParam()) {}
+};
+
+// What only SQLite's files can show; the PostgreSQL twins are in postgres_test.cpp.
+class SqliteConsentTest : public ConsentTestBase {
+ protected:
+  SqliteConsentTest() : ConsentTestBase(Backend::kSqlite) {}
+  const fs::path& dir() const { return env_.data(); }
+};
+
+TEST_P(ConsentTest, AccountsStartOptedOut) {
   auto s = store_->consent().Current(alice_);
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(s->opted_in);
   EXPECT_FALSE(s->event_id);
 }
 
-TEST_F(ConsentTest, OptedOutUploadCreatesNoTrainingObject) {
+TEST_P(ConsentTest, OptedOutUploadCreatesNoTrainingObject) {
   StoredUpload u = Upload(alice_, "optout", /*store=*/true);
   EXPECT_FALSE(u.training);
   EXPECT_EQ(u.processing.size(), 2u);
@@ -65,7 +81,7 @@ TEST_F(ConsentTest, OptedOutUploadCreatesNoTrainingObject) {
   }
 }
 
-TEST_F(ConsentTest, OptedInUploadBecomesTrainingItemWithConsentEvent) {
+TEST_P(ConsentTest, OptedInUploadBecomesTrainingItemWithConsentEvent) {
   auto grant = store_->consent().Grant(alice_, "2024-05", ConsentActor::kWeb);
   ASSERT_TRUE(grant.ok());
   ASSERT_TRUE(grant->opted_in);
@@ -77,7 +93,7 @@ TEST_F(ConsentTest, OptedInUploadBecomesTrainingItemWithConsentEvent) {
   EXPECT_EQ(u.training->mask->item_id, u.training->item_id);
   EXPECT_FALSE(u.training->input.expires_at);
   EXPECT_EQ(TrainingRows(alice_), 2);
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects WHERE purpose='training' AND consent_event_id=" +
                     std::to_string(*grant->event_id)),
             2);
@@ -86,7 +102,7 @@ TEST_F(ConsentTest, OptedInUploadBecomesTrainingItemWithConsentEvent) {
   EXPECT_EQ(TrainingRows(bob_), 0);
 }
 
-TEST_F(ConsentTest, AddItemRefusesStaleOrForeignConsent) {
+TEST_P(ConsentTest, AddItemRefusesStaleOrForeignConsent) {
   auto grant = store_->consent().Grant(alice_, "2024-05", ConsentActor::kApi);
   ASSERT_TRUE(grant.ok());
   const std::string img = testutil::FakeImage("stale");
@@ -98,12 +114,12 @@ TEST_F(ConsentTest, AddItemRefusesStaleOrForeignConsent) {
   EXPECT_EQ(store_->training().AddItem(item).status().code(), errors::kConsentNotActive);
   EXPECT_EQ(TrainingRows(alice_), 0);
   // No blob is left behind by refused items.
-  EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);
+  EXPECT_EQ(env_.BlobCount(), 0u);
 }
 
-TEST_F(ConsentTest, DatabaseRefusesTrainingRowWithoutActiveConsent) {
+TEST_F(SqliteConsentTest, DatabaseRefusesTrainingRowWithoutActiveConsent) {
   // Even code that bypassed TrainingPool could not insert a training row for an opted-out owner.
-  RawDb raw(dir_.path());
+  RawDb raw(dir());
   const std::string key = "x'" + std::string(64, '0') + "'";
   raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, at) VALUES ('" +
            alice_ + "', 'grant', 'v', 'api', 0)");
@@ -122,7 +138,7 @@ TEST_F(ConsentTest, DatabaseRefusesTrainingRowWithoutActiveConsent) {
   EXPECT_NE(raw.error().find("consent_not_active"), std::string::npos) << raw.error();
 }
 
-TEST_F(ConsentTest, WithdrawalDeletesTrainingObjectsAtomically) {
+TEST_P(ConsentTest, WithdrawalDeletesTrainingObjectsAtomically) {
   auto grant = store_->consent().Grant(alice_, "2024-05", ConsentActor::kWeb);
   ASSERT_TRUE(grant.ok());
   std::vector<ObjectId> ids;
@@ -144,9 +160,9 @@ TEST_F(ConsentTest, WithdrawalDeletesTrainingObjectsAtomically) {
   EXPECT_EQ(TrainingRows(alice_), 0);
   EXPECT_EQ(TrainingRows(bob_), 2);  // only the withdrawing account is affected
   for (const auto& id : ids) {
-    EXPECT_FALSE(fs::exists(dir_.path() / "blobs" / id.substr(4, 2) / id)) << id;
+    EXPECT_FALSE(env_.BlobExists(id)) << id;
   }
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
   // Same transaction: the withdrawal row and the deletion-log rows carry the same instant.
   const std::int64_t withdrawn_at = raw.Int(
       "SELECT at FROM consent_events WHERE action='withdraw' AND account_id='" + alice_ + "'");
@@ -159,13 +175,13 @@ TEST_F(ConsentTest, WithdrawalDeletesTrainingObjectsAtomically) {
       2);
 }
 
-TEST_F(ConsentTest, WithdrawalIsAllOrNothing) {
+TEST_F(SqliteConsentTest, WithdrawalIsAllOrNothing) {
   // If the ledger row cannot be written, no training object may be deleted either, and vice
   // versa. Force a failure inside the transaction with a temporary trigger on deletion_log.
   ASSERT_TRUE(store_->consent().Grant(alice_, "2024-05", ConsentActor::kWeb).ok());
   Upload(alice_, "atomic");
   {
-    RawDb raw(dir_.path());
+    RawDb raw(dir());
     ASSERT_EQ(raw.Exec("CREATE TRIGGER fail_log BEFORE INSERT ON deletion_log BEGIN "
                        "SELECT RAISE(ABORT, 'injected failure'); END"),
               SQLITE_OK);
@@ -174,12 +190,12 @@ TEST_F(ConsentTest, WithdrawalIsAllOrNothing) {
   EXPECT_FALSE(w.ok());
   EXPECT_TRUE(store_->consent().Current(alice_)->opted_in);  // ledger row rolled back
   EXPECT_EQ(TrainingRows(alice_), 2);                        // objects kept
-  RawDb(dir_.path()).Exec("DROP TRIGGER fail_log");
+  RawDb(dir()).Exec("DROP TRIGGER fail_log");
   ASSERT_TRUE(store_->consent().Withdraw(alice_, "2024-05", ConsentActor::kWeb).ok());
   EXPECT_EQ(TrainingRows(alice_), 0);
 }
 
-TEST_F(ConsentTest, LedgerHasEveryTransitionAndRefusesUpdateAndDelete) {
+TEST_P(ConsentTest, LedgerHasEveryTransitionAndRefusesUpdateAndDelete) {
   ASSERT_TRUE(store_->consent().Grant(alice_, "v1", ConsentActor::kWeb).ok());
   ASSERT_TRUE(store_->consent().Grant(alice_, "v1", ConsentActor::kWeb).ok());  // no-op
   clock_->Advance(1min);
@@ -204,19 +220,19 @@ TEST_F(ConsentTest, LedgerHasEveryTransitionAndRefusesUpdateAndDelete) {
   ASSERT_EQ(u.processing.size(), 2u);
   ASSERT_TRUE(store_->objects().Delete(alice_, u.processing[0].id).ok());
 
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
   ASSERT_EQ(raw.Int("SELECT count(*) FROM deletion_log"), 1);
-  EXPECT_NE(raw.Exec("UPDATE consent_events SET action='grant'"), SQLITE_OK);
+  EXPECT_FALSE(raw.Exec("UPDATE consent_events SET action='grant'"));
   EXPECT_NE(raw.error().find("append-only"), std::string::npos) << raw.error();
-  EXPECT_NE(raw.Exec("DELETE FROM consent_events"), SQLITE_OK);
-  EXPECT_NE(raw.Exec("UPDATE deletion_log SET reason='x'"), SQLITE_OK);
-  EXPECT_NE(raw.Exec("DELETE FROM deletion_log"), SQLITE_OK);
+  EXPECT_FALSE(raw.Exec("DELETE FROM consent_events"));
+  EXPECT_FALSE(raw.Exec("UPDATE deletion_log SET reason='x'"));
+  EXPECT_FALSE(raw.Exec("DELETE FROM deletion_log"));
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events"), 3);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events WHERE action='withdraw'"), 1);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='owner_request'"), 1);
 }
 
-TEST_F(ConsentTest, DatasetExportHasOnlyConsentedItems) {
+TEST_P(ConsentTest, DatasetExportHasOnlyConsentedItems) {
   ASSERT_TRUE(store_->consent().Grant(alice_, "v1", ConsentActor::kWeb).ok());
   Upload(alice_, "alice-1");
   Upload(alice_, "alice-2");
@@ -244,7 +260,7 @@ TEST_F(ConsentTest, DatasetExportHasOnlyConsentedItems) {
   EXPECT_EQ(testutil::ReadFileBytes(out.path() / "after" / "manifest.jsonl"), "");
 }
 
-TEST_F(ConsentTest, DatasetExportRechecksConsentPerItem) {
+TEST_P(ConsentTest, DatasetExportRechecksConsentPerItem) {
   ASSERT_TRUE(store_->consent().Grant(alice_, "v1", ConsentActor::kWeb).ok());
   ASSERT_TRUE(store_->consent().Grant(bob_, "v1", ConsentActor::kWeb).ok());
   Upload(alice_, "alice-first");
@@ -258,11 +274,10 @@ TEST_F(ConsentTest, DatasetExportRechecksConsentPerItem) {
   int calls = 0;
   auto r = store_->training().ExportDataset(out.path() / "ds", [&](const ItemId&) {
     if (++calls == 1) {
-      RawDb raw(dir_.path());
-      EXPECT_EQ(raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, "
-                         "at) VALUES ('" +
-                         bob_ + "', 'withdraw', 'v1', 'web', 0)"),
-                SQLITE_OK);
+      StoreEnv& raw = env_;
+      EXPECT_TRUE(raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, "
+                           "at) VALUES ('" +
+                           bob_ + "', 'withdraw', 'v1', 'web', 0)"));
     }
   });
   ASSERT_TRUE(r.ok());
@@ -272,6 +287,8 @@ TEST_F(ConsentTest, DatasetExportRechecksConsentPerItem) {
   EXPECT_FALSE(testutil::AnyFileContains(out.path() / "ds", "bob-second"));
   EXPECT_FALSE(testutil::AnyFileContains(out.path() / "ds", "bob-third"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ConsentTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

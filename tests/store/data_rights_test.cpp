@@ -11,15 +11,15 @@
 #include "store/errors.h"
 #include "store/storage_policy.h"
 #include "store/zip_writer.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::RawDb;
+using testutil::Backend;
+using testutil::StoreEnv;
 using testutil::T0;
-using testutil::TempDir;
 
 std::uint32_t Le32(const std::string& s, std::size_t at) {
   std::uint32_t v = 0;
@@ -61,10 +61,10 @@ std::map<std::string, std::string> ParseZip(const std::string& zip) {
   return out;
 }
 
-class DataRightsTest : public ::testing::Test {
+class DataRightsTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    store_ = testutil::OpenAt(dir_.path(), clock_, 2h);
+    store_ = env_.Open(clock_, 2h);
     ASSERT_TRUE(store_);
     owner_ = store_->accounts().Create("rights@example.com", std::nullopt)->id;
     ASSERT_TRUE(store_->consent().Grant(owner_, "v1", ConsentActor::kWeb).ok());
@@ -77,7 +77,7 @@ class DataRightsTest : public ::testing::Test {
     stored_ = *r;
   }
 
-  TempDir dir_;
+  StoreEnv env_{GetParam()};
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> store_;
   AccountId owner_;
@@ -85,7 +85,7 @@ class DataRightsTest : public ::testing::Test {
   StoredUpload stored_;
 };
 
-TEST_F(DataRightsTest, ListShowsEverythingWithExpiryNullOnlyForTraining) {
+TEST_P(DataRightsTest, ListShowsEverythingWithExpiryNullOnlyForTraining) {
   auto items = store_->data_rights().ListHeldData(owner_);
   ASSERT_TRUE(items.ok());
   ASSERT_EQ(items->size(), 4u);  // processing input + result, training input + mask
@@ -105,7 +105,7 @@ TEST_F(DataRightsTest, ListShowsEverythingWithExpiryNullOnlyForTraining) {
   EXPECT_EQ(store_->data_rights().ListHeldData(owner_)->size(), 2u);
 }
 
-TEST_F(DataRightsTest, ExportIsAValidZipWithEverything) {
+TEST_P(DataRightsTest, ExportIsAValidZipWithEverything) {
   std::ostringstream zip;
   ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
   const std::string bytes = zip.str();
@@ -127,19 +127,19 @@ TEST_F(DataRightsTest, ExportIsAValidZipWithEverything) {
 
   // And a real unzip agrees, when one is installed.
   if (std::system("command -v unzip >/dev/null 2>&1") == 0) {
-    const fs::path file = dir_.path() / "export.zip";
+    const fs::path file = env_.data() / "export.zip";
     std::ofstream(file, std::ios::binary) << bytes;
     EXPECT_EQ(std::system(("unzip -tq '" + file.string() + "' >/dev/null").c_str()), 0);
   }
 }
 
-TEST_F(DataRightsTest, DeleteAllNowRemovesEverything) {
+TEST_P(DataRightsTest, DeleteAllNowRemovesEverything) {
   auto n = store_->data_rights().DeleteAllData(owner_);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 4u);
   EXPECT_TRUE(store_->data_rights().ListHeldData(owner_)->empty());
-  EXPECT_EQ(testutil::CountFiles(dir_.path() / "blobs"), 0u);
-  RawDb raw(dir_.path());
+  EXPECT_EQ(env_.BlobCount(), 0u);
+  StoreEnv& raw = env_;
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='owner_request'"), 4);
   // The account itself remains, and so does its consent.
@@ -148,6 +148,9 @@ TEST_F(DataRightsTest, DeleteAllNowRemovesEverything) {
   ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
   EXPECT_EQ(ParseZip(zip.str()).size(), 1u);  // only data.json
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, DataRightsTest, testutil::AllBackends(),
+                         testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -241,40 +241,6 @@ TEST_F(PostgresStoreTest, WithdrawalIsAllOrNothing) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);
 }
 
-TEST_F(PostgresStoreTest, DatasetExportRechecksConsentPerItem) {
-  auto bob = store_->accounts().Create("bob@example.com", std::nullopt);
-  ASSERT_TRUE(bob.ok());
-  ASSERT_TRUE(store_->consent().Grant(owner_, "v1", ConsentActor::kWeb).ok());
-  ASSERT_TRUE(store_->consent().Grant(bob->id, "v1", ConsentActor::kWeb).ok());
-  Upload("alice-first");
-  StoragePolicy policy(*store_);
-  for (const char* marker : {"bob-second", "bob-third"}) {
-    clock_->Advance(1s);
-    const std::string img = FakeImage(marker);
-    ASSERT_TRUE(policy
-                    .StoreUpload({bob->id, AsBytes(img), "image/png", std::nullopt, "",
-                                  std::nullopt, false})
-                    .ok());
-  }
-  testutil::TempDir out;
-  int calls = 0;
-  // Bob's withdrawal lands in the ledger after the export started, written by another process:
-  // a raw append, so his objects are still there and only the re-check can stop them.
-  auto r = store_->training().ExportDataset(out.path() / "ds", [&](const ItemId&) {
-    if (++calls == 1) {
-      EXPECT_TRUE(Raw().Exec("INSERT INTO consent_events (account_id, action, policy_version, "
-                             "actor, at) VALUES ('" +
-                             bob->id + "', 'withdraw', 'v1', 'web', 0)"));
-    }
-  });
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->items_written, 1u);
-  EXPECT_EQ(r->items_skipped, 2u);
-  EXPECT_TRUE(testutil::AnyFileContains(out.path() / "ds", "alice-first"));
-  EXPECT_FALSE(testutil::AnyFileContains(out.path() / "ds", "bob-second"));
-  EXPECT_FALSE(testutil::AnyFileContains(out.path() / "ds", "bob-third"));
-}
-
 TEST_F(PostgresStoreTest, ProcessingObjectsExpireAreNeverServedAndArePurged) {
   ObjectInfo o = PutBytes(FakeImage("expiry"));
   PgRaw raw = Raw();

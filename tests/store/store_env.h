@@ -62,9 +62,24 @@ class StoreEnv {
 
   // The first column of the first row of `sql` (portable SQL), via a connection of its own.
   std::int64_t Int(const std::string& sql) const {
-    if (pg_) return PgRaw(pg_->url()).Int(sql);
+    if (pg_) return Pg().Int(sql);
     return RawDb(dir_.path()).Int(sql);
   }
+
+  // Runs `sql` (portable SQL) on a connection of its own; true on success, else false with the
+  // database's message in error().
+  bool Exec(const std::string& sql) {
+    if (pg_) {
+      const bool ok = Pg().Exec(sql);
+      error_ = Pg().error();
+      return ok;
+    }
+    RawDb raw(dir_.path());
+    const bool ok = raw.Exec(sql) == SQLITE_OK;
+    error_ = raw.error();
+    return ok;
+  }
+  const std::string& error() const { return error_; }
 
   // How many blobs are stored: files in the blob folder, rows of the blobs table.
   std::size_t BlobCount() const {
@@ -72,10 +87,16 @@ class StoreEnv {
     return CountFiles(dir_.path() / "blobs");
   }
 
+  // Whether the object's ciphertext is still stored: its file, or its row of the blobs table.
+  bool BlobExists(const std::string& id) const {
+    if (pg_) return Int("SELECT count(*) FROM blobs WHERE object_id = '" + id + "'") > 0;
+    return fs::exists(dir_.path() / "blobs" / id.substr(4, 2) / id);
+  }
+
   // Whether `needle` is anywhere in what the database consists of: its files (SQLite, WAL
   // included) or any column of any table (PostgreSQL).
   bool DatabaseContains(const std::string& needle) const {
-    if (pg_) return PgRaw(pg_->url()).AnyTableContains(needle);
+    if (pg_) return Pg().AnyTableContains(needle);
     for (const char* f : {"bgerase.db", "bgerase.db-wal", "bgerase.db-shm"}) {
       if (fs::exists(dir_.path() / f) && AnyFileContains(dir_.path() / f, needle)) return true;
     }
@@ -86,9 +107,17 @@ class StoreEnv {
   std::string url() const { return pg_ ? pg_->url() : ""; }
 
  private:
+  // One raw connection, opened on first use (tests poll counts in loops).
+  PgRaw& Pg() const {
+    if (!raw_) raw_ = std::make_unique<PgRaw>(pg_->url());
+    return *raw_;
+  }
+
   Backend backend_;
   TempDir dir_;
   std::optional<PgTestDb> pg_;
+  mutable std::unique_ptr<PgRaw> raw_;
+  std::string error_;
 };
 
 }  // namespace bgerase::store::testutil
