@@ -66,12 +66,16 @@ class PgTestDb {
       ADD_FAILURE() << "cannot create a test database on " << server_ << ": " << e.what();
     }
   }
-  ~PgTestDb() {
-    if (url_.empty()) return;
+  ~PgTestDb() { Drop(); }
+  // Drops the database now, closing every connection to it (what a lost server looks like to
+  // the store).
+  void Drop() {
+    if (url_.empty() || dropped_) return;
     try {
       pqxx::connection admin(server_);
       pqxx::nontransaction tx(admin);
       tx.exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+      dropped_ = true;
     } catch (const std::exception& e) {
       ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
     }
@@ -86,6 +90,7 @@ class PgTestDb {
   std::string server_;
   std::string name_;
   std::string url_;
+  bool dropped_ = false;
 };
 
 // A separate raw connection to a store's PostgreSQL database, as an attacker or auditor (or

@@ -103,6 +103,12 @@ class StoreEnv {
     return false;
   }
 
+  // PostgreSQL only: drops the database under the store's feet.
+  void DropDatabase() {
+    raw_.reset();
+    if (pg_) pg_->Drop();
+  }
+
   // The PostgreSQL database's URL; empty for SQLite.
   std::string url() const { return pg_ ? pg_->url() : ""; }
 
