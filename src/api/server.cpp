@@ -478,10 +478,14 @@ void ApiServer::Impl::RunJobs() {
   }
 }
 
+constexpr int kMaxJobAttempts = 3;
+
 void ApiServer::Impl::RunJob(const store::Job& job) {
   auto fail = [&](std::string_view code) {
     (void)store.jobs().Update(job.id, store::JobStatus::kFailed, std::nullopt, code);
   };
+  // A job whose replica died under it twice more (say, killed for memory) is not retried forever.
+  if (job.attempts > kMaxJobAttempts) return fail("internal_error");
   auto input = store.objects().Get(job.owner, job.input_object_id);
   if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
   removal::OptionFields fields;
