@@ -290,6 +290,13 @@ struct ApiServer::Impl {
   void RegisterRoutes();
   // The web pages and their session-authenticated endpoints (web_routes.cpp).
   void RegisterWebRoutes();
+
+  // ---- web state (web_routes.cpp) ----
+  // Login and anonymous try-it throttles and the pages' folder; defined in web_routes.cpp, set up
+  // by RegisterWebRoutes.
+  struct WebState;
+  std::shared_ptr<WebState> web;
+  // ---- end of web state ----
   void Log(const httplib::Request& req, const httplib::Response& res);
 };
 
