@@ -25,7 +25,9 @@ void RegisterDatasetCommand(CLI::App& app) {
   cmd->add_option("dir", f->dir, "an empty or new folder")->required();
   cmd->add_option("--data", f->data, "data folder (database and encrypted blobs)")
       ->capture_default_str();
-  cmd->add_option("--database", f->database, "database URL: sqlite:PATH (default DATA/bgerase.db)");
+  cmd->add_option(
+      "--database", f->database,
+      "database URL: sqlite:PATH (default DATA/bgerase.db) or postgres://... (shared by replicas)");
   cmd->add_option("--retention", f->retention,
                   "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
   cmd->callback([f] {

@@ -20,6 +20,9 @@
 #include "store/consent_ledger.h"
 #include "store/errors.h"
 #include "store/job_store.h"
+#include "store/object_store.h"
+#include "store/retention_policy.h"
+#include "store/session_store.h"
 #include "store/training_pool.h"
 #include "store/types.h"
 
@@ -85,6 +88,31 @@ struct RevokeTarget {
 };
 // "not_found" when `prefix_or_key` is neither (with or without "bge_").
 Result<RevokeTarget> ParseRevokeTarget(std::string_view prefix_or_key);
+
+// ---- New rows -----------------------------------------------------------------------------------
+
+// An object about to be stored: metadata with fresh ids, a fresh key, and the plaintext
+// (borrowed from the caller). created_at and expires_at are the backend's to set, inside its
+// transaction.
+struct PendingObject {
+  ObjectInfo info;
+  ObjectKey key{};
+  ByteView bytes;
+};
+// ObjectStore::Put's object (purpose processing; a new item unless one is named).
+// "invalid_argument" without a MIME type.
+Result<PendingObject> NewProcessingObject(const NewObject& object);
+// TrainingPool::AddItem's input (and mask), sharing a fresh item id. "invalid_argument" without
+// MIME types.
+Result<std::vector<PendingObject>> NewTrainingObjects(const NewTrainingItem& item);
+// OK when `consent` (the owner's current state) is the grant `event`; "consent_not_active"
+// otherwise.
+Status CheckTrainingConsent(const ConsentState& consent, ConsentEventId event);
+// A queued job created now, expiring with the retention rule.
+Job NewQueuedJob(const AccountId& owner, const ObjectId& input_object_id,
+                 std::string_view options, Time now, const RetentionPolicy& retention);
+// A session starting now with a fresh token; "invalid_argument" unless `ttl` is positive.
+Result<NewSession> NewSessionFor(const AccountId& account, std::chrono::seconds ttl, Time now);
 
 // ---- Parsing what the database holds --------------------------------------------------------------
 

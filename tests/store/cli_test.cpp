@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <regex>
 
+#include "pg_test_util.h"
 #include "test_util.h"
 
 namespace bgerase::store {
@@ -88,11 +89,11 @@ TEST(AdminCli, PasswordFromStdinIsHashed) {
   EXPECT_FALSE(testutil::AnyFileContains(dir.path(), password));
 }
 
-TEST(AdminCli, RefusesPostgresAndLongRetention) {
+TEST(AdminCli, RefusesUnknownDatabasesAndLongRetention) {
   TempDir dir;
-  CliRun pg = Bgerase("admin list-accounts --database postgres://db.example/bgerase");
-  EXPECT_NE(pg.code, 0);
-  EXPECT_NE(pg.err.find("not yet supported"), std::string::npos) << pg.err;
+  CliRun other = Bgerase("admin list-accounts --database mysql://db.example/bgerase");
+  EXPECT_NE(other.code, 0);
+  EXPECT_NE(other.err.find("unsupported_database"), std::string::npos) << other.err;
   CliRun ret = Bgerase("admin list-accounts --retention 25h --data '" + dir.path().string() + "'");
   EXPECT_NE(ret.code, 0);
   EXPECT_NE(ret.err.find("invalid_retention"), std::string::npos) << ret.err;
@@ -128,6 +129,43 @@ TEST(DatasetCli, ExportWritesManifestOfConsentedItemsOnly) {
   EXPECT_TRUE(testutil::AnyFileContains(ds, "cli-consented"));
   EXPECT_FALSE(testutil::AnyFileContains(ds, "cli-not-consented"));
   EXPECT_EQ(testutil::CountFiles(ds), 3u);
+}
+
+// PRODUCT.md §6: `admin` takes --database postgres://... like `serve`; what one command writes
+// the next one (another process, as another replica would be) reads.
+TEST(PostgresCli, CreateAccountKeyAndListOnSharedDatabase) {
+  testutil::PgTestDb db;
+  ASSERT_FALSE(db.url().empty());
+  TempDir unused;  // --data is ignored with PostgreSQL: nothing may be written there
+  const std::string flags =
+      " --database '" + db.url() + "' --data '" + (unused.path() / "data").string() + "'";
+  CliRun created = Bgerase("admin create-account pg-ops@example.com" + flags);
+  ASSERT_EQ(created.code, 0) << created.err;
+  CliRun dup = Bgerase("admin create-account PG-OPS@example.com" + flags);
+  EXPECT_NE(dup.code, 0);
+  EXPECT_NE(dup.err.find("account_exists"), std::string::npos) << dup.err;
+  CliRun key = Bgerase("admin create-key pg-ops@example.com" + flags);
+  ASSERT_EQ(key.code, 0) << key.err;
+  const std::regex key_re("bge_[0-9a-f]{64}");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(key.out, m, key_re)) << key.out;
+  const std::string the_key = m.str();
+
+  CliRun list = Bgerase("admin list-accounts" + flags);
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("pg-ops@example.com"), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find(the_key), std::string::npos);
+  EXPECT_FALSE(fs::exists(unused.path() / "data"));
+
+  testutil::PgRaw raw(db.url());
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM accounts"), 1);
+  EXPECT_FALSE(raw.AnyTableContains(the_key));
+  StoreOptions o;
+  o.database_url = db.url();
+  o.run_reaper = false;
+  auto s = OpenStore(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE((*s)->api_keys().Authenticate(the_key).ok());
 }
 
 }  // namespace

@@ -216,14 +216,10 @@ Result<std::vector<ApiKeyInfo>> PgApiKeys::List(const AccountId& account) {
 
 Result<NewSession> PgSessions::Create(const AccountId& account, std::chrono::seconds ttl) {
   return PgGuard([&]() -> Result<NewSession> {
-    if (ttl <= std::chrono::seconds(0)) {
-      return Status(errors::kInvalidArgument, "session lifetime must be positive");
-    }
-    NewSession s;
-    s.token = RandomHex32();
-    s.account = account;
     const Time now = c_.Now();
-    s.expires_at = now + ttl;
+    auto made = NewSessionFor(account, ttl, now);
+    if (!made.ok()) return made.status();
+    const NewSession& s = *made;
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR KEY SHARE")) {

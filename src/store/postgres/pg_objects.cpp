@@ -76,18 +76,16 @@ Result<Bytes> ReadBlob(Core& c, const KeyedObject& p) {
 
 Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
   return PgGuard([&]() -> Result<ObjectInfo> {
-    if (object.mime.empty()) return Status(errors::kInvalidArgument, "a MIME type is required");
-    ObjectInfo o;
-    o.id = RandomId("obj_");
-    o.owner = object.owner;
-    o.item_id = object.item_id.empty() ? RandomId("itm_") : object.item_id;
-    o.kind = object.kind;
-    o.purpose = Purpose::kProcessing;
-    o.on_behalf_of = object.on_behalf_of;
-    o.mime = object.mime;
-    o.size = object.bytes.size();
-    ObjectKey key = GenerateObjectKey();
+    auto pending = NewProcessingObject(object);
+    if (!pending.ok()) return pending.status();
+    ObjectInfo& o = pending->info;
+    ObjectKey& key = pending->key;
     const Bytes sealed = SealBlob(key, o.id, object.bytes);
+    // Wipes the key however the transaction ends.
+    struct Wipe {
+      ObjectKey& key;
+      ~Wipe() { WipeKey(key); }
+    } wipe{key};
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, o.owner, "FOR KEY SHARE")) {
@@ -104,7 +102,6 @@ Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
       tx.commit();
       return Status::Ok();
     });
-    WipeKey(key);
     if (!st.ok()) return st;
     if (c_.on_new_expiry) c_.on_new_expiry(*o.expires_at);
     return o;
@@ -162,53 +159,35 @@ Status PgObjects::Delete(const AccountId& owner, const ObjectId& id) {
 
 Result<TrainingItemInfo> PgTrainingPool::AddItem(const NewTrainingItem& item) {
   return PgGuard([&]() -> Result<TrainingItemInfo> {
-    if (item.input_mime.empty() || (item.mask && item.mask_mime.empty())) {
-      return Status(errors::kInvalidArgument, "a MIME type is required");
-    }
-    TrainingItemInfo info;
-    info.item_id = RandomId("itm_");
-    struct Pending {
-      ObjectInfo info;
-      ObjectKey key;
-      Bytes sealed;
-    };
-    auto make = [&](ObjectKind kind, std::string mime, ByteView bytes) {
-      Pending p;
-      p.info.id = RandomId("obj_");
-      p.info.owner = item.owner;
-      p.info.item_id = info.item_id;
-      p.info.kind = kind;
-      p.info.purpose = Purpose::kTraining;
-      p.info.on_behalf_of = item.on_behalf_of;
-      p.info.mime = std::move(mime);
-      p.info.size = bytes.size();
-      p.info.consent_event_id = item.consent_event_id;
-      p.key = GenerateObjectKey();
-      p.sealed = SealBlob(p.key, p.info.id, bytes);
-      return p;
-    };
-    std::vector<Pending> pending;
-    pending.push_back(make(ObjectKind::kInput, item.input_mime, item.input));
-    if (item.mask) pending.push_back(make(ObjectKind::kMask, item.mask_mime, *item.mask));
+    auto made = NewTrainingObjects(item);
+    if (!made.ok()) return made.status();
+    std::vector<PendingObject>& pending = made.value();
+    struct Wipe {
+      std::vector<PendingObject>& pending;
+      ~Wipe() {
+        for (PendingObject& p : pending) WipeKey(p.key);
+      }
+    } wipe{pending};
+    std::vector<Bytes> sealed;
+    for (const PendingObject& p : pending) sealed.push_back(SealBlob(p.key, p.info.id, p.bytes));
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       // FOR SHARE waits for a withdrawal in flight; checked here for a clear error, and again by
       // the objects_training_needs_consent trigger.
       LockAccount(tx, item.owner, "FOR SHARE");
-      const ConsentState consent = CurrentConsent(tx, item.owner);
-      if (!consent.opted_in || consent.event_id != item.consent_event_id) {
-        return Status(errors::kConsentNotActive, "the owner's consent to training is not active");
-      }
+      BGERASE_RETURN_IF_ERROR(
+          CheckTrainingConsent(CurrentConsent(tx, item.owner), item.consent_event_id));
       const Time now = c_.Now();
-      for (Pending& p : pending) {
-        p.info.created_at = now;
-        InsertObject(tx, p.info, p.key, p.sealed);
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        pending[i].info.created_at = now;
+        InsertObject(tx, pending[i].info, pending[i].key, sealed[i]);
       }
       tx.commit();
       return Status::Ok();
     });
-    for (Pending& p : pending) WipeKey(p.key);
     if (!st.ok()) return st;
+    TrainingItemInfo info;
+    info.item_id = pending[0].info.item_id;
     info.input = pending[0].info;
     if (pending.size() > 1) info.mask = pending[1].info;
     return info;

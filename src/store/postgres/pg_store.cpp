@@ -161,13 +161,7 @@ Job JobFromRow(const pqxx::row& r) {
 Result<Job> PgJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
                            std::string_view options) {
   return PgGuard([&]() -> Result<Job> {
-    Job job;
-    job.id = RandomId("job_");
-    job.owner = owner;
-    job.created_at = c_.Now();
-    job.expires_at = c_.retention.ExpiryFor(job.created_at);
-    job.input_object_id = input_object_id;
-    job.options = std::string(options);
+    const Job job = NewQueuedJob(owner, input_object_id, options, c_.Now(), c_.retention);
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       // FOR KEY SHARE: the input cannot be deleted under us before the job row commits.

@@ -208,14 +208,10 @@ Result<std::vector<ApiKeyInfo>> SqliteApiKeys::List(const AccountId& account) {
 
 Result<NewSession> SqliteSessions::Create(const AccountId& account, std::chrono::seconds ttl) {
   return Guard([&]() -> Result<NewSession> {
-    if (ttl <= std::chrono::seconds(0)) {
-      return Status(errors::kInvalidArgument, "session lifetime must be positive");
-    }
-    NewSession s;
-    s.token = RandomHex32();
-    s.account = account;
     const Time now = c_.Now();
-    s.expires_at = now + ttl;
+    auto made = NewSessionFor(account, ttl, now);
+    if (!made.ok()) return made.status();
+    const NewSession& s = *made;
     {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);

@@ -61,17 +61,10 @@ void InsertObject(SqliteDb& db, const ObjectInfo& o, const ObjectKey& key) {
 
 Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
   return Guard([&]() -> Result<ObjectInfo> {
-    if (object.mime.empty()) return Status(errors::kInvalidArgument, "a MIME type is required");
-    ObjectInfo o;
-    o.id = RandomId("obj_");
-    o.owner = object.owner;
-    o.item_id = object.item_id.empty() ? RandomId("itm_") : object.item_id;
-    o.kind = object.kind;
-    o.purpose = Purpose::kProcessing;
-    o.on_behalf_of = object.on_behalf_of;
-    o.mime = object.mime;
-    o.size = object.bytes.size();
-    ObjectKey key = GenerateObjectKey();
+    auto pending = NewProcessingObject(object);
+    if (!pending.ok()) return pending.status();
+    ObjectInfo& o = pending->info;
+    ObjectKey& key = pending->key;
     Status written = c_.blobs.Write(o.id, key, object.bytes);
     if (!written.ok()) {
       WipeKey(key);
@@ -154,43 +147,16 @@ Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
 
 Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item) {
   return Guard([&]() -> Result<TrainingItemInfo> {
-    if (item.input_mime.empty() || (item.mask && item.mask_mime.empty())) {
-      return Status(errors::kInvalidArgument, "a MIME type is required");
-    }
-    TrainingItemInfo info;
-    info.item_id = RandomId("itm_");
-    auto make = [&](ObjectKind kind, std::string mime, ByteView bytes) {
-      ObjectInfo o;
-      o.id = RandomId("obj_");
-      o.owner = item.owner;
-      o.item_id = info.item_id;
-      o.kind = kind;
-      o.purpose = Purpose::kTraining;
-      o.on_behalf_of = item.on_behalf_of;
-      o.mime = std::move(mime);
-      o.size = bytes.size();
-      o.consent_event_id = item.consent_event_id;
-      return o;
-    };
-    struct Pending {
-      ObjectInfo info;
-      ObjectKey key;
-      ByteView bytes;
-    };
-    std::vector<Pending> pending;
-    pending.push_back(
-        {make(ObjectKind::kInput, item.input_mime, item.input), GenerateObjectKey(), item.input});
-    if (item.mask) {
-      pending.push_back(
-          {make(ObjectKind::kMask, item.mask_mime, *item.mask), GenerateObjectKey(), *item.mask});
-    }
+    auto made = NewTrainingObjects(item);
+    if (!made.ok()) return made.status();
+    std::vector<PendingObject>& pending = made.value();
     auto discard = [&] {
-      for (Pending& p : pending) {
+      for (PendingObject& p : pending) {
         WipeKey(p.key);
         c_.blobs.Remove(p.info.id);
       }
     };
-    for (Pending& p : pending) {
+    for (PendingObject& p : pending) {
       Status st = c_.blobs.Write(p.info.id, p.key, p.bytes);
       if (!st.ok()) {
         discard();
@@ -201,13 +167,11 @@ Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
       // Checked here for a clear error; the objects_training_needs_consent trigger checks again.
-      const ConsentState consent = c_.CurrentConsentLocked(item.owner);
-      if (!consent.opted_in || consent.event_id != item.consent_event_id) {
-        throw DbError(
-            Status(errors::kConsentNotActive, "the owner's consent to training is not active"));
-      }
+      Status consent = CheckTrainingConsent(c_.CurrentConsentLocked(item.owner),
+                                            item.consent_event_id);
+      if (!consent.ok()) throw DbError(consent);
       const Time now = c_.Now();
-      for (Pending& p : pending) {
+      for (PendingObject& p : pending) {
         p.info.created_at = now;
         InsertObject(*c_.db, p.info, p.key);
       }
@@ -216,7 +180,9 @@ Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item
       discard();
       throw;
     }
-    for (Pending& p : pending) WipeKey(p.key);
+    for (PendingObject& p : pending) WipeKey(p.key);
+    TrainingItemInfo info;
+    info.item_id = pending[0].info.item_id;
     info.input = pending[0].info;
     if (pending.size() > 1) info.mask = pending[1].info;
     return info;

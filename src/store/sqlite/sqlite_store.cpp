@@ -197,13 +197,7 @@ Job JobFromRow(const Statement& q) {
 Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
                                std::string_view options) {
   return Guard([&]() -> Result<Job> {
-    Job job;
-    job.id = RandomId("job_");
-    job.owner = owner;
-    job.created_at = c_.Now();
-    job.expires_at = c_.retention.ExpiryFor(job.created_at);
-    job.input_object_id = input_object_id;
-    job.options = std::string(options);
+    const Job job = NewQueuedJob(owner, input_object_id, options, c_.Now(), c_.retention);
     {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
