@@ -90,8 +90,8 @@ bool Measure(const char* backend, StoreOptions o, Figures& fig) {
       ++claimed;
     }
     auto t1 = Clk::now();
-    std::printf("%-10s claims: %d jobs in %.3f s = %.0f claims/s\n", backend, claimed,
-                Secs(t0, t1), claimed / Secs(t0, t1));
+    std::printf("%-10s claims: %d jobs in %.3f s = %.0f claims/s\n", backend, claimed, Secs(t0, t1),
+                claimed / Secs(t0, t1));
     fig["claims/s"] = claimed / Secs(t0, t1);
   }
   // Reaper rate: many small objects, all expiring at once (large ones purged first, untimed).
@@ -106,8 +106,8 @@ bool Measure(const char* backend, StoreOptions o, Figures& fig) {
   auto r = store.PurgeExpired();
   auto t1 = Clk::now();
   if (!r.ok()) return false;
-  std::printf("%-10s reaper: %zu objects deleted in %.3f s = %.0f objects/s\n", backend,
-              r->objects, Secs(t0, t1), r->objects / Secs(t0, t1));
+  std::printf("%-10s reaper: %zu objects deleted in %.3f s = %.0f objects/s\n", backend, r->objects,
+              Secs(t0, t1), r->objects / Secs(t0, t1));
   fig["reaper objects/s"] = r->objects / Secs(t0, t1);
   return true;
 }

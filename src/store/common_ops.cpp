@@ -112,6 +112,10 @@ bool SecretHashEquals(const Bytes& stored, const Bytes& presented) {
          sodium_memcmp(stored.data(), presented.data(), presented.size()) == 0;
 }
 
+void WipeBytes(Bytes& bytes) {
+  sodium_memzero(bytes.data(), bytes.size());
+}
+
 // ---- Accounts -----------------------------------------------------------------------------------
 
 Status CheckEmail(std::string_view e) {
@@ -134,8 +138,7 @@ Result<std::optional<std::string>> HashPassword(std::optional<std::string_view> 
     return Status(errors::kWeakPassword, "passwords need at least 8 characters");
   }
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password->data(), password->size(),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+  if (crypto_pwhash_str(out, password->data(), password->size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return Status(errors::kStorageError, "out of memory while hashing the password");
   }
@@ -144,8 +147,7 @@ Result<std::optional<std::string>> HashPassword(std::optional<std::string_view> 
 
 bool PasswordMatches(const std::string& hash, std::string_view password) {
   const std::string& check = hash.empty() ? DummyPasswordHash() : hash;
-  const bool match =
-      crypto_pwhash_str_verify(check.c_str(), password.data(), password.size()) == 0;
+  const bool match = crypto_pwhash_str_verify(check.c_str(), password.data(), password.size()) == 0;
   return !hash.empty() && match;
 }
 
@@ -223,6 +225,14 @@ Result<std::vector<PendingObject>> NewTrainingObjects(const NewTrainingItem& ite
   return out;
 }
 
+TrainingItemInfo TrainingItemOf(const std::vector<PendingObject>& objects) {
+  TrainingItemInfo info;
+  info.item_id = objects.at(0).info.item_id;
+  info.input = objects[0].info;
+  if (objects.size() > 1) info.mask = objects[1].info;
+  return info;
+}
+
 Status CheckTrainingConsent(const ConsentState& consent, ConsentEventId event) {
   if (!consent.opted_in || consent.event_id != event) {
     return Status(errors::kConsentNotActive, "the owner's consent to training is not active");
@@ -230,8 +240,8 @@ Status CheckTrainingConsent(const ConsentState& consent, ConsentEventId event) {
   return Status::Ok();
 }
 
-Job NewQueuedJob(const AccountId& owner, const ObjectId& input_object_id,
-                 std::string_view options, Time now, const RetentionPolicy& retention) {
+Job NewQueuedJob(const AccountId& owner, const ObjectId& input_object_id, std::string_view options,
+                 Time now, const RetentionPolicy& retention) {
   Job job;
   job.id = RandomId("job_");
   job.owner = owner;
@@ -253,7 +263,8 @@ Result<NewSession> NewSessionFor(const AccountId& account, std::chrono::seconds 
   return s;
 }
 
-// ---- Parsing --------------------------------------------------------------------------------------
+// ---- Parsing
+// --------------------------------------------------------------------------------------
 
 std::optional<JobStatus> ParseJobStatus(std::string_view s) {
   if (s == "queued") return JobStatus::kQueued;

@@ -58,6 +58,8 @@ std::string RandomHex32();
 Bytes SecretHash(std::string_view secret);
 // Constant-time comparison of two SecretHash values.
 bool SecretHashEquals(const Bytes& stored, const Bytes& presented);
+// Overwrites `bytes` with zeros (sodium_memzero), for key material that leaves scope.
+void WipeBytes(Bytes& bytes);
 
 // ---- Accounts -----------------------------------------------------------------------------------
 
@@ -105,16 +107,19 @@ Result<PendingObject> NewProcessingObject(const NewObject& object);
 // TrainingPool::AddItem's input (and mask), sharing a fresh item id. "invalid_argument" without
 // MIME types.
 Result<std::vector<PendingObject>> NewTrainingObjects(const NewTrainingItem& item);
+// What AddItem returns once `objects` (from NewTrainingObjects) are stored.
+TrainingItemInfo TrainingItemOf(const std::vector<PendingObject>& objects);
 // OK when `consent` (the owner's current state) is the grant `event`; "consent_not_active"
 // otherwise.
 Status CheckTrainingConsent(const ConsentState& consent, ConsentEventId event);
 // A queued job created now, expiring with the retention rule.
-Job NewQueuedJob(const AccountId& owner, const ObjectId& input_object_id,
-                 std::string_view options, Time now, const RetentionPolicy& retention);
+Job NewQueuedJob(const AccountId& owner, const ObjectId& input_object_id, std::string_view options,
+                 Time now, const RetentionPolicy& retention);
 // A session starting now with a fresh token; "invalid_argument" unless `ttl` is positive.
 Result<NewSession> NewSessionFor(const AccountId& account, std::chrono::seconds ttl, Time now);
 
-// ---- Parsing what the database holds --------------------------------------------------------------
+// ---- Parsing what the database holds
+// --------------------------------------------------------------
 
 std::optional<JobStatus> ParseJobStatus(std::string_view s);
 ConsentActor ParseConsentActor(std::string_view s);

@@ -112,9 +112,8 @@ TEST_P(Concurrency, NoLostResurrectedOrCorruptObjects) {
   clock->Advance(11min);
   StoreEnv& raw = env_;
   // Rows go first (commit), files right after; wait for both.
-  for (int i = 0; i < 2000 && (raw.Int("SELECT count(*) FROM objects") != 0 ||
-                               env_.BlobCount() != 0);
-       ++i) {
+  for (int i = 0;
+       i < 2000 && (raw.Int("SELECT count(*) FROM objects") != 0 || env_.BlobCount() != 0); ++i) {
     std::this_thread::sleep_for(5ms);
   }
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);

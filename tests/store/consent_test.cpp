@@ -275,9 +275,10 @@ TEST_P(ConsentTest, DatasetExportRechecksConsentPerItem) {
   auto r = store_->training().ExportDataset(out.path() / "ds", [&](const ItemId&) {
     if (++calls == 1) {
       StoreEnv& raw = env_;
-      EXPECT_TRUE(raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, "
-                           "at) VALUES ('" +
-                           bob_ + "', 'withdraw', 'v1', 'web', 0)"));
+      EXPECT_TRUE(
+          raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, "
+                   "at) VALUES ('" +
+                   bob_ + "', 'withdraw', 'v1', 'web', 0)"));
     }
   });
   ASSERT_TRUE(r.ok());

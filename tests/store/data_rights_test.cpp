@@ -149,8 +149,7 @@ TEST_P(DataRightsTest, DeleteAllNowRemovesEverything) {
   EXPECT_EQ(ParseZip(zip.str()).size(), 1u);  // only data.json
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DataRightsTest, testutil::AllBackends(),
-                         testutil::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, DataRightsTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -15,10 +15,10 @@ namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::FakeImage;
-using testutil::T0;
 using testutil::Backend;
+using testutil::FakeImage;
 using testutil::StoreEnv;
+using testutil::T0;
 
 class JobsUsageTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -154,8 +154,7 @@ TEST_P(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
   EXPECT_EQ(store_->usage().Record("acct_unknown").code(), errors::kNotFound);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, JobsUsageTest, testutil::AllBackends(),
-                         testutil::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, JobsUsageTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

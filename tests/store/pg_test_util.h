@@ -42,8 +42,7 @@ inline std::string WithDatabase(const std::string& url, const std::string& db) {
   if (slash == std::string::npos || (query != std::string::npos && query < slash)) {
     return url.substr(0, query) + "/" + db + (query == std::string::npos ? "" : url.substr(query));
   }
-  return url.substr(0, slash) + "/" + db +
-         (query == std::string::npos ? "" : url.substr(query));
+  return url.substr(0, slash) + "/" + db + (query == std::string::npos ? "" : url.substr(query));
 }
 
 // A database of its own for one test, created on construction and dropped on destruction (even
@@ -145,8 +144,8 @@ class PgRaw {
       const std::string col = tx.quote_name(c[0].as<std::string>());
       const bool bytea = c[1].as<std::string>() == "bytea";
       const std::string haystack = bytea ? col : "convert_to(" + col + "::text, 'UTF8')";
-      const std::string cond = "position(" + tx.quote(pqxx::binarystring(needle)) +
-                               "::bytea in " + haystack + ") > 0";
+      const std::string cond =
+          "position(" + tx.quote(pqxx::binarystring(needle)) + "::bytea in " + haystack + ") > 0";
       if (!tx.exec("SELECT 1 FROM " + tx.quote_name(table) + " WHERE " + cond + " LIMIT 1")
                .empty()) {
         return true;

@@ -3,7 +3,6 @@
 // what replicas sharing one database see. Behaviour shared with SQLite is tested for both
 // backends in the other files.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,8 +138,9 @@ TEST_F(PostgresStoreTest, LedgerAndDeletionLogRefuseUpdateDeleteAndTruncate) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events"), 2);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason = 'owner_request'"), 1);
   // Appending still works: the ledger is append-only, not read-only.
-  EXPECT_TRUE(raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
-                       "VALUES ('acc_x', 'grant', 'v', 'api', 0)"));
+  EXPECT_TRUE(
+      raw.Exec("INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
+               "VALUES ('acc_x', 'grant', 'v', 'api', 0)"));
 }
 
 TEST_F(PostgresStoreTest, ObjectsAreImmutableAndChecked) {
@@ -151,10 +151,10 @@ TEST_F(PostgresStoreTest, ObjectsAreImmutableAndChecked) {
   EXPECT_NE(raw.error().find("immutable"), std::string::npos) << raw.error();
   // The purpose/expiry CHECK: a processing object without expiry is refused.
   const std::string key = "'\\x" + std::string(64, '0') + "'::bytea";
-  EXPECT_FALSE(raw.Exec(
-      "INSERT INTO objects (id, owner, item_id, kind, purpose, mime, size, created_at, "
-      "object_key) VALUES ('obj_2', '" +
-      owner_ + "', 'itm_2', 'input', 'processing', 'image/png', 1, 0, " + key + ")"));
+  EXPECT_FALSE(
+      raw.Exec("INSERT INTO objects (id, owner, item_id, kind, purpose, mime, size, created_at, "
+               "object_key) VALUES ('obj_2', '" +
+               owner_ + "', 'itm_2', 'input', 'processing', 'image/png', 1, 0, " + key + ")"));
   EXPECT_NE(raw.error().find("check"), std::string::npos) << raw.error();
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 1);
   EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok());
@@ -362,8 +362,8 @@ TEST_F(PostgresStoreTest, BlobRowsHoldOnlyCiphertextUnderThePerObjectKey) {
   EXPECT_FALSE(raw.TableContains("blobs", "\x89PNG"));
   EXPECT_FALSE(raw.TableContains("objects", marker));
   // The scan can fail: a plaintext row is found.
-  ASSERT_TRUE(raw.Exec("CREATE TABLE control (data bytea); INSERT INTO control VALUES ('" +
-                       marker + "'::bytea)"));
+  ASSERT_TRUE(raw.Exec("CREATE TABLE control (data bytea); INSERT INTO control VALUES ('" + marker +
+                       "'::bytea)"));
   EXPECT_TRUE(raw.TableContains("control", marker));
 
   const std::string saved =

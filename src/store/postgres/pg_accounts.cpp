@@ -3,32 +3,10 @@
 #include <algorithm>
 
 #include "store/postgres/pg_store.h"
+#include "store/row_readers.h"
 
 namespace bgerase::store::postgres {
 namespace {
-
-constexpr const char* kAccountCols = "id, email, password_hash IS NOT NULL, created_at";
-
-Account ReadAccount(const pqxx::row& r) {
-  Account a;
-  a.id = r[0].as<std::string>();
-  a.email = r[1].as<std::string>();
-  a.has_password = r[2].as<bool>();
-  a.created_at = FromMillis(r[3].as<std::int64_t>());
-  return a;
-}
-
-constexpr const char* kKeyCols = "prefix, account_id, created_at, last_used_at, revoked_at";
-
-ApiKeyInfo ReadKey(const pqxx::row& r) {
-  ApiKeyInfo k;
-  k.prefix = r[0].as<std::string>();
-  k.account = r[1].as<std::string>();
-  k.created_at = FromMillis(r[2].as<std::int64_t>());
-  if (auto v = OptInt(r[3])) k.last_used_at = FromMillis(*v);
-  if (auto v = OptInt(r[4])) k.revoked_at = FromMillis(*v);
-  return k;
-}
 
 // One account by a condition on `accounts` with one parameter.
 Result<Account> FindAccount(Core& c, const std::string& where, const std::string& arg,
@@ -36,9 +14,9 @@ Result<Account> FindAccount(Core& c, const std::string& where, const std::string
   return c.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_params(
-        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE " + where, arg);
+        std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE " + where, arg);
     if (r.empty()) return Status(errors::kNotFound, missing);
-    return ReadAccount(r[0]);
+    return ReadAccount(PgRow(r[0]));
   });
 }
 
@@ -81,9 +59,8 @@ Result<Account> PgAccounts::FindByEmail(std::string_view email) {
 }
 
 Result<Account> PgAccounts::FindById(const AccountId& id) {
-  return PgGuard([&]() -> Result<Account> {
-    return FindAccount(c_, "id = $1", id, "no such account");
-  });
+  return PgGuard(
+      [&]() -> Result<Account> { return FindAccount(c_, "id = $1", id, "no such account"); });
 }
 
 Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_view password) {
@@ -92,13 +69,14 @@ Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_v
     std::string hash;
     c_.pool->Run([&](pqxx::connection& conn) {
       pqxx::read_transaction tx(conn);
-      const auto r = tx.exec_params(std::string("SELECT ") + kAccountCols +
+      const auto r = tx.exec_params(std::string("SELECT ") + kAccountColumns +
                                         ", password_hash FROM accounts WHERE lower(email) = "
                                         "lower($1)",
                                     std::string(email));
       if (!r.empty()) {
-        account = ReadAccount(r[0]);
-        hash = OptText(r[0][4]).value_or("");
+        const PgRow row(r[0]);
+        account = ReadAccount(row);
+        hash = row.OptText(4).value_or("");
       }
       return 0;
     });
@@ -114,10 +92,10 @@ Result<std::vector<Account>> PgAccounts::List() {
     return c_.pool->Run([&](pqxx::connection& conn) {
       pqxx::read_transaction tx(conn);
       std::vector<Account> out;
-      for (const auto& row : tx.exec(std::string("SELECT ") + kAccountCols +
+      for (const auto& row : tx.exec(std::string("SELECT ") + kAccountColumns +
                                      " FROM accounts ORDER BY created_at, lower(email) COLLATE "
                                      "\"C\"")) {
-        out.push_back(ReadAccount(row));
+        out.push_back(ReadAccount(PgRow(row)));
       }
       return out;
     });
@@ -162,11 +140,12 @@ Result<ApiKeyInfo> PgApiKeys::Authenticate(std::string_view key) {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<ApiKeyInfo> {
       pqxx::work tx(conn);
       const auto r = tx.exec_params(
-          std::string("SELECT ") + kKeyCols + ", key_hash FROM api_keys WHERE prefix = $1",
+          std::string("SELECT ") + kApiKeyColumns + ", key_hash FROM api_keys WHERE prefix = $1",
           *prefix);
       if (r.empty()) return invalid;
-      ApiKeyInfo info = ReadKey(r[0]);
-      if (!SecretHashEquals(ToBytes(r[0][5]), presented) || info.revoked_at) return invalid;
+      const PgRow row(r[0]);
+      ApiKeyInfo info = ReadApiKey(row);
+      if (!SecretHashEquals(row.Blob(5), presented) || info.revoked_at) return invalid;
       info.last_used_at = c_.Now();
       tx.exec_params("UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1", *prefix,
                      ToMillis(*info.last_used_at));
@@ -184,8 +163,8 @@ Status PgApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId
       pqxx::work tx(conn);
       const auto r = tx.exec_params(
           "SELECT account_id, key_hash FROM api_keys WHERE prefix = $1 FOR UPDATE", target->prefix);
-      if (r.empty() || (owner && r[0][0].as<std::string>() != *owner) ||
-          (target->key_hash && !SecretHashEquals(ToBytes(r[0][1]), *target->key_hash))) {
+      if (r.empty() || (owner && PgRow(r[0]).Text(0) != *owner) ||
+          (target->key_hash && !SecretHashEquals(PgRow(r[0]).Blob(1), *target->key_hash))) {
         return Status(errors::kNotFound, "no such API key");
       }
       tx.exec_params("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1",
@@ -202,10 +181,10 @@ Result<std::vector<ApiKeyInfo>> PgApiKeys::List(const AccountId& account) {
       pqxx::read_transaction tx(conn);
       std::vector<ApiKeyInfo> out;
       for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kKeyCols +
+           tx.exec_params(std::string("SELECT ") + kApiKeyColumns +
                               " FROM api_keys WHERE account_id = $1 ORDER BY created_at, prefix",
                           account)) {
-        out.push_back(ReadKey(row));
+        out.push_back(ReadApiKey(PgRow(row)));
       }
       return out;
     });
@@ -246,7 +225,8 @@ Result<SessionInfo> PgSessions::Validate(std::string_view token) {
       const auto r = tx.exec_params(
           "SELECT account_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
           ToBinary(hash), ToMillis(c_.Now()));
-      if (r.empty()) return Status(errors::kInvalidSession, "not signed in, or the session expired");
+      if (r.empty())
+        return Status(errors::kInvalidSession, "not signed in, or the session expired");
       return SessionInfo{r[0][0].as<std::string>(), FromMillis(r[0][1].as<std::int64_t>())};
     });
   });

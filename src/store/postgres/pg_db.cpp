@@ -62,25 +62,24 @@ void Migrate(pqxx::connection& conn) {
   }
   for (std::size_t i = static_cast<std::size_t>(version); i < migrations.size(); ++i) {
     tx.exec(migrations[i]);
-    tx.exec_params("INSERT INTO schema_migrations (version) VALUES ($1)",
-                   static_cast<int>(i + 1));
+    tx.exec_params("INSERT INTO schema_migrations (version) VALUES ($1)", static_cast<int>(i + 1));
   }
   tx.commit();
 }
 
-std::optional<std::int64_t> OptInt(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<std::int64_t>();
+std::optional<std::string> PgRow::OptText(int col) const {
+  if (row_[col].is_null()) return std::nullopt;
+  return Text(col);
 }
 
-std::optional<std::string> OptText(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<std::string>();
+std::optional<std::int64_t> PgRow::OptInt(int col) const {
+  if (row_[col].is_null()) return std::nullopt;
+  return Int(col);
 }
 
-Bytes ToBytes(const pqxx::field& f) {
-  if (f.is_null()) return {};
-  const pqxx::binarystring b(f);
+Bytes PgRow::Blob(int col) const {
+  if (row_[col].is_null()) return {};
+  const pqxx::binarystring b(row_[col]);
   return Bytes(b.data(), b.data() + b.size());
 }
 

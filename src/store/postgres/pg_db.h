@@ -83,10 +83,20 @@ class PgPool {
 // advisory lock, so replicas starting together migrate once. Refuses a newer schema.
 void Migrate(pqxx::connection& conn);
 
-// Column values that may be NULL.
-std::optional<std::int64_t> OptInt(const pqxx::field& f);
-std::optional<std::string> OptText(const pqxx::field& f);
-Bytes ToBytes(const pqxx::field& f);  // a bytea column
+// A result row with the accessors the shared row readers (row_readers.h) use.
+class PgRow {
+ public:
+  explicit PgRow(pqxx::row row) : row_(std::move(row)) {}
+  std::string Text(int col) const { return row_[col].as<std::string>(); }
+  std::int64_t Int(int col) const { return row_[col].as<std::int64_t>(); }
+  std::optional<std::string> OptText(int col) const;
+  std::optional<std::int64_t> OptInt(int col) const;
+  Bytes Blob(int col) const;  // a bytea column; empty when NULL
+
+ private:
+  pqxx::row row_;
+};
+
 pqxx::binarystring ToBinary(ByteView bytes);
 
 }  // namespace bgerase::store::postgres

@@ -1,47 +1,13 @@
 // Objects, the training pool and data rights on PostgreSQL. An object's row (with its key) and its
 // blob row (ciphertext) are written and deleted in one transaction, so neither ever exists
 // without the other; sealing and opening happen outside transactions.
-#include <sodium.h>
-
 #include "store/postgres/pg_store.h"
+#include "store/row_readers.h"
 
 namespace bgerase::store::postgres {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kInfoCols =
-    "id, owner, item_id, kind, purpose, on_behalf_of, mime, size, created_at, expires_at, "
-    "consent_event_id";
-constexpr int kKeyCol = 11;  // object_key, when selected after kInfoCols
-
-ObjectInfo ReadInfo(const pqxx::row& r) {
-  ObjectInfo o;
-  o.id = r[0].as<std::string>();
-  o.owner = r[1].as<std::string>();
-  o.item_id = r[2].as<std::string>();
-  o.kind = ParseObjectKind(r[3].as<std::string>()).value_or(ObjectKind::kInput);
-  o.purpose = ParsePurpose(r[4].as<std::string>()).value_or(Purpose::kProcessing);
-  o.on_behalf_of = OptText(r[5]);
-  o.mime = r[6].as<std::string>();
-  o.size = r[7].as<std::uint64_t>();
-  o.created_at = FromMillis(r[8].as<std::int64_t>());
-  if (auto v = OptInt(r[9])) o.expires_at = FromMillis(*v);
-  o.consent_event_id = OptInt(r[10]);
-  return o;
-}
-
-ObjectKey ReadKey(const pqxx::row& r) {
-  Bytes raw = ToBytes(r[kKeyCol]);
-  ObjectKey key{};
-  if (raw.size() == key.size()) std::copy(raw.begin(), raw.end(), key.begin());
-  sodium_memzero(raw.data(), raw.size());
-  return key;
-}
-
-KeyedObject ReadKeyed(const pqxx::row& r) {
-  return {ReadInfo(r), ReadKey(r)};
-}
 
 // Inserts the object's row and its blob row.
 void InsertObject(pqxx::transaction_base& tx, const ObjectInfo& o, const ObjectKey& key,
@@ -64,7 +30,7 @@ Result<Bytes> ReadBlob(Core& c, const KeyedObject& p) {
   std::optional<Bytes> sealed = c.pool->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_params("SELECT data FROM blobs WHERE object_id = $1", p.info.id);
-    return r.empty() ? std::optional<Bytes>() : std::optional<Bytes>(ToBytes(r[0][0]));
+    return r.empty() ? std::optional<Bytes>() : std::optional<Bytes>(PgRow(r[0]).Blob(0));
   });
   if (!sealed) return Status(errors::kNotFound, "no such object");
   return OpenBlob(p.key, p.info.id, *sealed);
@@ -118,15 +84,16 @@ Result<StoredObject> PgObjects::Get(const AccountId& owner, const ObjectId& id) 
       // Row, key and ciphertext in one snapshot: a concurrent delete either happened before it
       // (not found) or after (the exact bytes).
       const auto r = tx.exec_params(
-          std::string("SELECT o.") + kInfoCols +
+          std::string("SELECT o.") + kObjectInfoColumns +
               ", o.object_key, b.data FROM objects o JOIN blobs b ON b.object_id = o.id "
               "WHERE o.id = $1 AND o.owner = $2 AND o.purpose = 'processing' AND "
               "o.expires_at > $3",
           id, owner, ToMillis(c_.Now()));
       if (r.empty()) return Status(errors::kNotFound, "no such object");
-      out.info = ReadInfo(r[0]);
-      key = ReadKey(r[0]);
-      sealed = ToBytes(r[0][kKeyCol + 1]);
+      const PgRow row(r[0]);
+      out.info = ReadObjectInfo(row);
+      key = ReadObjectKey(row);
+      sealed = row.Blob(kObjectKeyColumn + 1);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -186,11 +153,7 @@ Result<TrainingItemInfo> PgTrainingPool::AddItem(const NewTrainingItem& item) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    TrainingItemInfo info;
-    info.item_id = pending[0].info.item_id;
-    info.input = pending[0].info;
-    if (pending.size() > 1) info.mask = pending[1].info;
-    return info;
+    return TrainingItemOf(pending);
   });
 }
 
@@ -202,9 +165,9 @@ Result<DatasetExportReport> PgTrainingPool::ExportDataset(
       return c_.pool->Run([&](pqxx::connection& conn) {
         pqxx::read_transaction tx(conn);
         std::vector<ItemId> items;
-        for (const auto& row : tx.exec(
-                 "SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
-                 "ORDER BY min(created_at), item_id")) {
+        for (const auto& row :
+             tx.exec("SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
+                     "ORDER BY min(created_at), item_id")) {
           items.push_back(row[0].as<std::string>());
         }
         return items;
@@ -215,11 +178,11 @@ Result<DatasetExportReport> PgTrainingPool::ExportDataset(
         pqxx::read_transaction tx(conn);
         std::vector<KeyedObject> parts;
         for (const auto& row :
-             tx.exec_params(std::string("SELECT ") + kInfoCols +
+             tx.exec_params(std::string("SELECT ") + kObjectInfoColumns +
                                 ", object_key FROM objects WHERE item_id = $1 AND "
                                 "purpose = 'training' ORDER BY kind",
                             item)) {
-          parts.push_back(ReadKeyed(row));
+          parts.push_back(ReadKeyedObject(PgRow(row)));
         }
         // The re-check: the item is exported only if the grant that admitted it is still the
         // owner's latest ledger event.
@@ -252,9 +215,10 @@ Result<std::vector<ObjectInfo>> PgDataRights::ListHeldData(const AccountId& acco
       pqxx::read_transaction tx(conn);
       if (!LockAccount(tx, account, "")) return Status(errors::kNotFound, "no such account");
       std::vector<ObjectInfo> out;
-      for (const auto& row : tx.exec_params(std::string("SELECT ") + kInfoCols + kHeldWhere,
-                                            account, ToMillis(c_.Now()))) {
-        out.push_back(ReadInfo(row));
+      for (const auto& row :
+           tx.exec_params(std::string("SELECT ") + kObjectInfoColumns + kHeldWhere, account,
+                          ToMillis(c_.Now()))) {
+        out.push_back(ReadObjectInfo(PgRow(row)));
       }
       return out;
     });
@@ -288,13 +252,14 @@ Status PgDataRights::ExportZip(const AccountId& account, std::ostream& out) {
       const auto a =
           tx.exec_params("SELECT id, email, created_at FROM accounts WHERE id = $1", account);
       if (a.empty()) return Status(errors::kNotFound, "no such account");
-      data.id = a[0][0].as<std::string>();
-      data.email = a[0][1].as<std::string>();
-      data.created_at = FromMillis(a[0][2].as<std::int64_t>());
+      const PgRow row(a[0]);
+      data.id = row.Text(0);
+      data.email = row.Text(1);
+      data.created_at = FromMillis(row.Int(2));
       for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kInfoCols + ", object_key" + kHeldWhere,
+           tx.exec_params(std::string("SELECT ") + kObjectInfoColumns + ", object_key" + kHeldWhere,
                           account, ToMillis(now))) {
-        data.objects.push_back(ReadKeyed(row));
+        data.objects.push_back(ReadKeyedObject(PgRow(row)));
       }
       return Status::Ok();
     });

@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include "store/row_readers.h"
+
 namespace bgerase::store::postgres {
 
 namespace {
@@ -66,8 +68,7 @@ Result<ConsentState> PgConsentLedger::Grant(const AccountId& account,
 }
 
 Result<Withdrawal> PgConsentLedger::Withdraw(const AccountId& account,
-                                             std::string_view policy_version,
-                                             ConsentActor actor) {
+                                             std::string_view policy_version, ConsentActor actor) {
   return PgGuard([&]() -> Result<Withdrawal> {
     if (policy_version.empty()) {
       return Status(errors::kInvalidArgument, "a policy version is required");
@@ -88,9 +89,8 @@ Result<Withdrawal> PgConsentLedger::Withdraw(const AccountId& account,
       const Time now = c_.Now();
       AppendConsent(tx, account, false, policy_version, actor, now);
       // Same transaction as the ledger row: either both happen or neither.
-      w.training_objects_deleted =
-          DeleteObjects(tx, DeletionReason::kConsentWithdrawn, now,
-                        "owner = $3 AND purpose = 'training'", account);
+      w.training_objects_deleted = DeleteObjects(tx, DeletionReason::kConsentWithdrawn, now,
+                                                 "owner = $3 AND purpose = 'training'", account);
       w.state = CurrentConsent(tx, account);
       tx.commit();
       return w;
@@ -112,20 +112,12 @@ Result<std::vector<ConsentEvent>> PgConsentLedger::History(const AccountId& acco
   return PgGuard([&]() -> Result<std::vector<ConsentEvent>> {
     return c_.pool->Run([&](pqxx::connection& conn) {
       pqxx::read_transaction tx(conn);
-      const auto r = tx.exec_params(
-          "SELECT id, action, policy_version, actor, at FROM consent_events "
-          "WHERE account_id = $1 ORDER BY id",
-          account);
+      const auto r = tx.exec_params(std::string("SELECT ") + kConsentEventColumns +
+                                        " FROM consent_events WHERE account_id = $1 ORDER BY id",
+                                    account);
       std::vector<ConsentEvent> out;
       for (const auto& row : r) {
-        ConsentEvent e;
-        e.id = row[0].as<std::int64_t>();
-        e.account = account;
-        e.granted = row[1].as<std::string>() == "grant";
-        e.policy_version = row[2].as<std::string>();
-        e.actor = ParseConsentActor(row[3].as<std::string>());
-        e.at = FromMillis(row[4].as<std::int64_t>());
-        out.push_back(std::move(e));
+        out.push_back(ReadConsentEvent(PgRow(row), account));
       }
       return out;
     });
@@ -133,30 +125,6 @@ Result<std::vector<ConsentEvent>> PgConsentLedger::History(const AccountId& acco
 }
 
 // ---- Jobs ---------------------------------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kJobColumns =
-    "id, owner, status, created_at, expires_at, input_object_id, options, result_object_id, "
-    "error, attempts";
-
-// A row selected with kJobColumns.
-Job JobFromRow(const pqxx::row& r) {
-  Job job;
-  job.id = r[0].as<std::string>();
-  job.owner = r[1].as<std::string>();
-  job.status = ParseJobStatus(r[2].as<std::string>()).value_or(JobStatus::kFailed);
-  job.created_at = FromMillis(r[3].as<std::int64_t>());
-  job.expires_at = FromMillis(r[4].as<std::int64_t>());
-  job.input_object_id = r[5].as<std::string>();
-  job.options = r[6].as<std::string>();
-  job.result_object_id = OptText(r[7]);
-  job.error = r[8].as<std::string>();
-  job.attempts = r[9].as<int>();
-  return job;
-}
-
-}  // namespace
 
 Result<Job> PgJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
                            std::string_view options) {
@@ -187,11 +155,12 @@ Result<Job> PgJobs::Get(const AccountId& owner, const JobId& id) {
   return PgGuard([&]() -> Result<Job> {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<Job> {
       pqxx::read_transaction tx(conn);
-      const auto r = tx.exec_params(std::string("SELECT ") + kJobColumns +
-                                        " FROM jobs WHERE id = $1 AND owner = $2 AND expires_at > $3",
-                                    id, owner, ToMillis(c_.Now()));
+      const auto r =
+          tx.exec_params(std::string("SELECT ") + kJobColumns +
+                             " FROM jobs WHERE id = $1 AND owner = $2 AND expires_at > $3",
+                         id, owner, ToMillis(c_.Now()));
       if (r.empty()) return Status(errors::kNotFound, "no such job");
-      return JobFromRow(r[0]);
+      return ReadJob(PgRow(r[0]));
     });
   });
 }
@@ -214,7 +183,7 @@ Result<std::optional<Job>> PgJobs::Claim(std::string_view worker, std::chrono::s
           now - std::chrono::duration_cast<std::chrono::milliseconds>(lease).count());
       tx.commit();
       if (r.empty()) return std::optional<Job>();
-      return std::optional<Job>(JobFromRow(r[0]));
+      return std::optional<Job>(ReadJob(PgRow(r[0])));
     });
   });
 }
@@ -298,7 +267,7 @@ Result<std::optional<Time>> PgStore::NextExpiry() {
           "SELECT least((SELECT min(expires_at) FROM objects WHERE expires_at IS NOT NULL), "
           "(SELECT min(expires_at) FROM jobs), (SELECT min(expires_at) FROM sessions))");
       std::optional<Time> next;
-      if (auto v = OptInt(r[0][0])) next = FromMillis(*v);
+      if (auto v = PgRow(r[0]).OptInt(0)) next = FromMillis(*v);
       return next;
     });
   });

@@ -43,12 +43,12 @@ void AppendConsent(pqxx::transaction_base& tx, const AccountId& account, bool gr
 template <typename... Args>
 std::size_t DeleteObjects(pqxx::transaction_base& tx, DeletionReason reason, Time now,
                           const std::string& where, Args&&... args) {
-  const auto r = tx.exec_params(
-      "WITH gone AS (DELETE FROM objects WHERE " + where +
-          " RETURNING id, owner, purpose) "
-          "INSERT INTO deletion_log (object_id, owner, purpose, reason, at) "
-          "SELECT id, owner, purpose, $1, $2 FROM gone",
-      std::string(ToString(reason)), ToMillis(now), std::forward<Args>(args)...);
+  const auto r =
+      tx.exec_params("WITH gone AS (DELETE FROM objects WHERE " + where +
+                         " RETURNING id, owner, purpose) "
+                         "INSERT INTO deletion_log (object_id, owner, purpose, reason, at) "
+                         "SELECT id, owner, purpose, $1, $2 FROM gone",
+                     std::string(ToString(reason)), ToMillis(now), std::forward<Args>(args)...);
   return static_cast<std::size_t>(r.affected_rows());
 }
 

@@ -2,35 +2,10 @@
 // a statement: passwords with argon2id, keys and session tokens with BLAKE2b.
 #include <algorithm>
 
+#include "store/row_readers.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store::sqlite {
-namespace {
-
-Account ReadAccount(Statement& q) {
-  Account a;
-  a.id = q.Text(0);
-  a.email = q.Text(1);
-  a.has_password = q.Int(2) != 0;
-  a.created_at = FromMillis(q.Int(3));
-  return a;
-}
-
-constexpr const char* kAccountCols = "id, email, password_hash IS NOT NULL, created_at";
-
-ApiKeyInfo ReadKey(Statement& q) {
-  // Columns: prefix, account_id, created_at, last_used_at, revoked_at
-  ApiKeyInfo k;
-  k.prefix = q.Text(0);
-  k.account = q.Text(1);
-  k.created_at = FromMillis(q.Int(2));
-  if (auto v = q.OptInt(3)) k.last_used_at = FromMillis(*v);
-  if (auto v = q.OptInt(4)) k.revoked_at = FromMillis(*v);
-  return k;
-}
-
-}  // namespace
-
 // ---- Accounts ---------------------------------------------------------------------------------
 
 Result<Account> SqliteAccounts::Create(std::string_view email,
@@ -65,8 +40,8 @@ Result<Account> SqliteAccounts::Create(std::string_view email,
 Result<Account> SqliteAccounts::FindByEmail(std::string_view email) {
   return Guard([&]() -> Result<Account> {
     std::lock_guard lock(c_.db->mutex());
-    auto q =
-        c_.db->Prepare(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE email = ?1");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountColumns +
+                            " FROM accounts WHERE email = ?1");
     q.Bind(1, email);
     if (!q.Step()) return Status(errors::kNotFound, "no account for " + std::string(email));
     return ReadAccount(q);
@@ -76,7 +51,8 @@ Result<Account> SqliteAccounts::FindByEmail(std::string_view email) {
 Result<Account> SqliteAccounts::FindById(const AccountId& id) {
   return Guard([&]() -> Result<Account> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id = ?1");
+    auto q =
+        c_.db->Prepare(std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE id = ?1");
     q.Bind(1, id);
     if (!q.Step()) return Status(errors::kNotFound, "no such account");
     return ReadAccount(q);
@@ -89,7 +65,7 @@ Result<Account> SqliteAccounts::VerifyPassword(std::string_view email, std::stri
     std::string hash;
     {
       std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols +
+      auto q = c_.db->Prepare(std::string("SELECT ") + kAccountColumns +
                               ", password_hash FROM accounts WHERE email = ?1");
       q.Bind(1, email);
       if (q.Step()) {
@@ -107,7 +83,7 @@ Result<Account> SqliteAccounts::VerifyPassword(std::string_view email, std::stri
 Result<std::vector<Account>> SqliteAccounts::List() {
   return Guard([&]() -> Result<std::vector<Account>> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountCols +
+    auto q = c_.db->Prepare(std::string("SELECT ") + kAccountColumns +
                             " FROM accounts ORDER BY created_at, email");
     std::vector<Account> out;
     while (q.Step()) out.push_back(ReadAccount(q));
@@ -152,12 +128,11 @@ Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
     if (!prefix) return invalid;
     const Bytes presented = SecretHash(key);
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(
-        "SELECT prefix, account_id, created_at, last_used_at, revoked_at, key_hash "
-        "FROM api_keys WHERE prefix = ?1");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
+                            ", key_hash FROM api_keys WHERE prefix = ?1");
     q.Bind(1, *prefix);
     if (!q.Step()) return invalid;
-    ApiKeyInfo info = ReadKey(q);
+    ApiKeyInfo info = ReadApiKey(q);
     if (!SecretHashEquals(q.Blob(5), presented) || info.revoked_at) return invalid;
     info.last_used_at = c_.Now();
     auto upd = c_.db->Prepare("UPDATE api_keys SET last_used_at = ?2 WHERE prefix = ?1");
@@ -194,12 +169,11 @@ Status SqliteApiKeys::Revoke(std::string_view prefix_or_key, std::optional<Accou
 Result<std::vector<ApiKeyInfo>> SqliteApiKeys::List(const AccountId& account) {
   return Guard([&]() -> Result<std::vector<ApiKeyInfo>> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(
-        "SELECT prefix, account_id, created_at, last_used_at, revoked_at FROM api_keys "
-        "WHERE account_id = ?1 ORDER BY created_at, prefix");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
+                            " FROM api_keys WHERE account_id = ?1 ORDER BY created_at, prefix");
     q.Bind(1, account);
     std::vector<ApiKeyInfo> out;
-    while (q.Step()) out.push_back(ReadKey(q));
+    while (q.Step()) out.push_back(ReadApiKey(q));
     return out;
   });
 }

@@ -2,40 +2,13 @@
 // Ordering that keeps crashes harmless: a blob is written before its row commits (a crash leaves
 // an orphan blob without a key, swept later) and unlinked after its row is deleted (a crash leaves
 // the same). A row never points at a blob that was not fully written.
+#include "store/row_readers.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kInfoCols =
-    "id, owner, item_id, kind, purpose, on_behalf_of, mime, size, created_at, expires_at, "
-    "consent_event_id";
-constexpr int kKeyCol = 11;  // object_key, when selected after kInfoCols
-
-ObjectInfo ReadInfo(const Statement& q) {
-  ObjectInfo o;
-  o.id = q.Text(0);
-  o.owner = q.Text(1);
-  o.item_id = q.Text(2);
-  o.kind = ParseObjectKind(q.Text(3)).value_or(ObjectKind::kInput);
-  o.purpose = ParsePurpose(q.Text(4)).value_or(Purpose::kProcessing);
-  o.on_behalf_of = q.OptText(5);
-  o.mime = q.Text(6);
-  o.size = static_cast<std::uint64_t>(q.Int(7));
-  o.created_at = FromMillis(q.Int(8));
-  if (auto v = q.OptInt(9)) o.expires_at = FromMillis(*v);
-  o.consent_event_id = q.OptInt(10);
-  return o;
-}
-
-ObjectKey ReadKey(const Statement& q) {
-  const Bytes raw = q.Blob(kKeyCol);
-  ObjectKey key{};
-  if (raw.size() == key.size()) std::copy(raw.begin(), raw.end(), key.begin());
-  return key;
-}
 
 void InsertObject(SqliteDb& db, const ObjectInfo& o, const ObjectKey& key) {
   auto ins = db.Prepare(
@@ -105,13 +78,13 @@ Result<StoredObject> SqliteObjects::Get(const AccountId& owner, const ObjectId& 
     ObjectKey key{};
     {
       std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+      auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                               ", object_key FROM objects WHERE id = ?1 AND owner = ?2 AND "
                               "purpose = 'processing' AND expires_at > ?3");
       q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
       if (!q.Step()) return Status(errors::kNotFound, "no such object");
-      out.info = ReadInfo(q);
-      key = ReadKey(q);
+      out.info = ReadObjectInfo(q);
+      key = ReadObjectKey(q);
     }
     // Read outside the lock: large objects must not stall every other request. If the object is
     // deleted meanwhile its file is gone and the answer is not_found, as if we had been later.
@@ -167,8 +140,8 @@ Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
       // Checked here for a clear error; the objects_training_needs_consent trigger checks again.
-      Status consent = CheckTrainingConsent(c_.CurrentConsentLocked(item.owner),
-                                            item.consent_event_id);
+      Status consent =
+          CheckTrainingConsent(c_.CurrentConsentLocked(item.owner), item.consent_event_id);
       if (!consent.ok()) throw DbError(consent);
       const Time now = c_.Now();
       for (PendingObject& p : pending) {
@@ -181,11 +154,7 @@ Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item
       throw;
     }
     for (PendingObject& p : pending) WipeKey(p.key);
-    TrainingItemInfo info;
-    info.item_id = pending[0].info.item_id;
-    info.input = pending[0].info;
-    if (pending.size() > 1) info.mask = pending[1].info;
-    return info;
+    return TrainingItemOf(pending);
   });
 }
 
@@ -205,11 +174,11 @@ Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
     source.consented_parts = [&](const ItemId& item) -> std::optional<std::vector<KeyedObject>> {
       std::vector<KeyedObject> parts;
       std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+      auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                               ", object_key FROM objects WHERE item_id = ?1 AND "
                               "purpose = 'training' ORDER BY kind");
       q.Bind(1, item);
-      while (q.Step()) parts.push_back({ReadInfo(q), ReadKey(q)});
+      while (q.Step()) parts.push_back(ReadKeyedObject(q));
       // The re-check: the item is exported only if the grant that admitted it is still the
       // owner's latest ledger event.
       if (!parts.empty()) {
@@ -230,12 +199,12 @@ Result<std::vector<ObjectInfo>> SqliteDataRights::ListHeldData(const AccountId& 
   return Guard([&]() -> Result<std::vector<ObjectInfo>> {
     std::lock_guard lock(c_.db->mutex());
     if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-    auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+    auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                             " FROM objects WHERE owner = ?1 AND (expires_at IS NULL OR "
                             "expires_at > ?2) ORDER BY created_at, item_id, kind");
     q.Bind(1, account).Bind(2, ToMillis(c_.Now()));
     std::vector<ObjectInfo> out;
-    while (q.Step()) out.push_back(ReadInfo(q));
+    while (q.Step()) out.push_back(ReadObjectInfo(q));
     return out;
   });
 }
@@ -281,11 +250,11 @@ Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) 
     data.api_keys = std::move(keys.value());
     {
       std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kInfoCols +
+      auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                               ", object_key FROM objects WHERE owner = ?1 AND (expires_at IS NULL "
                               "OR expires_at > ?2) ORDER BY created_at, item_id, kind");
       q.Bind(1, account).Bind(2, ToMillis(now));
-      while (q.Step()) data.objects.push_back({ReadInfo(q), ReadKey(q)});
+      while (q.Step()) data.objects.push_back(ReadKeyedObject(q));
     }
     return WriteExportZip(
         data, now, [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); }, out);

@@ -5,6 +5,8 @@
 
 #include <unordered_set>
 
+#include "store/row_readers.h"
+
 namespace bgerase::store::sqlite {
 
 // ---- Core -----------------------------------------------------------------------------------
@@ -149,50 +151,18 @@ Result<ConsentState> SqliteConsentLedger::Current(const AccountId& account) {
 Result<std::vector<ConsentEvent>> SqliteConsentLedger::History(const AccountId& account) {
   return Guard([&]() -> Result<std::vector<ConsentEvent>> {
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(
-        "SELECT id, action, policy_version, actor, at FROM consent_events "
-        "WHERE account_id = ?1 ORDER BY id");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kConsentEventColumns +
+                            " FROM consent_events WHERE account_id = ?1 ORDER BY id");
     q.Bind(1, account);
     std::vector<ConsentEvent> out;
     while (q.Step()) {
-      ConsentEvent e;
-      e.id = q.Int(0);
-      e.account = account;
-      e.granted = q.Text(1) == "grant";
-      e.policy_version = q.Text(2);
-      e.actor = ParseConsentActor(q.Text(3));
-      e.at = FromMillis(q.Int(4));
-      out.push_back(std::move(e));
+      out.push_back(ReadConsentEvent(q, account));
     }
     return out;
   });
 }
 
 // ---- Jobs ---------------------------------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kJobColumns =
-    "id, owner, status, created_at, expires_at, input_object_id, options, result_object_id, "
-    "error, attempts";
-
-// A row selected with kJobColumns.
-Job JobFromRow(const Statement& q) {
-  Job job;
-  job.id = q.Text(0);
-  job.owner = q.Text(1);
-  job.status = ParseJobStatus(q.Text(2)).value_or(JobStatus::kFailed);
-  job.created_at = FromMillis(q.Int(3));
-  job.expires_at = FromMillis(q.Int(4));
-  job.input_object_id = q.Text(5);
-  job.options = q.Text(6);
-  job.result_object_id = q.OptText(7);
-  job.error = q.Text(8);
-  job.attempts = static_cast<int>(q.Int(9));
-  return job;
-}
-
-}  // namespace
 
 Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
                                std::string_view options) {
@@ -225,7 +195,7 @@ Result<Job> SqliteJobs::Get(const AccountId& owner, const JobId& id) {
                             " FROM jobs WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
     q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
     if (!q.Step()) return Status(errors::kNotFound, "no such job");
-    return JobFromRow(q);
+    return ReadJob(q);
   });
 }
 
@@ -244,7 +214,7 @@ Result<std::optional<Job>> SqliteJobs::Claim(std::string_view worker, std::chron
     q.Bind(1, now).Bind(2, worker);
     q.Bind(3, now - std::chrono::duration_cast<std::chrono::milliseconds>(lease).count());
     if (!q.Step()) return std::optional<Job>();
-    return std::optional<Job>(JobFromRow(q));
+    return std::optional<Job>(ReadJob(q));
   });
 }
 
