@@ -59,13 +59,19 @@ inline void Store(T* p, int64_t i, float v) {
   }
 }
 
+// GCC clones the row for AVX-512 and AVX2 and picks one at run time. Clang 14 cannot clone
+// templates; its builds (the libFuzzer ones) take the portable row.
+#if defined(__clang__)
+#define BGERASE_ROW_CLONES
+#else
+#define BGERASE_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 // One output row: four source taps per output pixel, `block` lanes at a time (the channel
 // block is innermost, so the lanes are contiguous and vectorise).
 template <typename T>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void Row(const T* r0, const T* r1,
-                                                                      float wy, T* out,
-                                                                      const AxisTable& tx,
-                                                                      int64_t ow, int64_t block) {
+BGERASE_ROW_CLONES void Row(const T* r0, const T* r1, float wy, T* out, const AxisTable& tx,
+                            int64_t ow, int64_t block) {
   for (int64_t x = 0; x < ow; ++x) {
     const T* a0 = r0 + tx.i0[x] * block;
     const T* a1 = r0 + tx.i1[x] * block;
@@ -85,7 +91,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void Row(const T* r
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*, which -Wmaybe-uninitialized
 // misreads (a known false positive); the values are always fully written.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // bf16 with 16-channel blocks on AVX-512: the compiler does not vectorise the scalar bf16
 // conversions above, so this row is written with intrinsics (same math, same rounding).
 __attribute__((target("avx512f,avx512bw"))) inline __m512 LoadBf16x16(const uint16_t* p) {
