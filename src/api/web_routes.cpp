@@ -127,13 +127,14 @@ void ApiServer::Impl::RegisterWebRoutes() {
                        std::vector<std::pair<std::string, std::string>> values, int status = 200) {
     web::SetSecurityHeaders(res, /*no_store=*/true);
     auto page = ReadFile(web->dir / name);
+    auto head = ReadFile(web->dir / "partials/head.html");
     auto nav = ReadFile(web->dir /
                         (user ? "partials/nav-signed-in.html" : "partials/nav-signed-out.html"));
-    if (!page || !nav) return SendError(res, {"internal_error", "", {}, 0});
+    if (!page || !head || !nav) return SendError(res, {"internal_error", "", {}, 0});
     for (auto& [k, v] : values)
       if (!k.ends_with("_html")) v = web::HtmlEscape(v);
-    // The nav goes in first: it carries {{csrf_token}} itself (the sign-out form).
-    const std::string html = web::FillTemplate(*page, {{"nav_html", *nav}});
+    // The partials go in first: they carry {{csrf_token}} themselves (meta tag, sign-out form).
+    const std::string html = web::FillTemplate(*page, {{"head_html", *head}, {"nav_html", *nav}});
     values.emplace_back("csrf_token", csrf);
     values.emplace_back("signed_in", user ? "true" : "false");
     res.status = status;

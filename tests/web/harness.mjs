@@ -24,6 +24,14 @@ export async function startServer(extra = []) {
     '--web-dir', WEB_DIR, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
+  // Never leave a server behind: not when the test fails, not when ctest's timeout kills us.
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.once(signal, () => {
+      child.kill('SIGKILL');
+      process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+    });
+  }
   let port = 0;
   for (let i = 0; i < 600 && !port; ++i) {
     const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);

@@ -160,7 +160,11 @@ form.addEventListener('submit', async (e) => {
   // result is shown beside the original.
   const sameShape = before.naturalWidth > 0 && after.naturalWidth > 0 &&
     Math.abs(before.naturalWidth / before.naturalHeight - after.naturalWidth / after.naturalHeight) < 0.01;
-  compare.classList.toggle('side', !sameShape);
+  // Some inputs (HEIC, TIFF) have no preview in the browser: then only the result is shown.
+  const previewed = before.naturalWidth > 0;
+  before.parentElement.hidden = !previewed;
+  compare.classList.toggle('side', !sameShape && previewed);
+  compare.classList.toggle('single', !previewed);
   $('slider-row').hidden = !sameShape;
   compare.style.maxWidth = sameShape ? `${Math.min(after.naturalWidth, 900)}px` : '';
   reveal.value = 50;
@@ -174,7 +178,7 @@ form.addEventListener('submit', async (e) => {
     `${width} × ${height} px, ${formatBytes(blob.size)}, ${(Number(ms) / 1000).toFixed(1)} s.` +
     (stored ? ' Kept for later — see Your data on the account page.' : ' Nothing was stored.');
   result.hidden = false;
-  busy(false, 'Done.');
+  busy(false, previewed ? 'Done.' : 'Done. This browser cannot show the original’s format, so only the result is shown.');
   $('result-h').setAttribute('tabindex', '-1');
   $('result-h').focus();
 });
