@@ -200,7 +200,9 @@ async function loadData() {
     const tr = document.createElement('tr');
     tr.dataset.itemId = item.item_id;
     tr.append(cell('Item', describeItem(item)));
-    tr.append(cell('Size', formatBytes(item.size)));
+    const size = cell('Size', formatBytes(item.size));
+    size.className = 'num';
+    tr.append(size);
     tr.append(cell('Rights holder', item.on_behalf_of || '—'));
     const left = document.createElement('time');
     left.className = 'countdown';
