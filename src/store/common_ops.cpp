@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "store/reaper.h"
+#include "store/store.h"
 #include "store/zip_writer.h"
 
 namespace bgerase::store {
@@ -114,6 +116,16 @@ bool SecretHashEquals(const Bytes& stored, const Bytes& presented) {
 
 void WipeBytes(Bytes& bytes) {
   sodium_memzero(bytes.data(), bytes.size());
+}
+
+std::unique_ptr<Reaper> StartReaper(Store& store, const StoreOptions& options,
+                                    std::function<void(Time)>& on_new_expiry) {
+  if (!options.run_reaper) return nullptr;
+  auto reaper = std::make_unique<Reaper>(store, options.reaper_max_interval);
+  Reaper* r = reaper.get();
+  on_new_expiry = [r](Time at) { r->Notify(at); };
+  reaper->Start();
+  return reaper;
 }
 
 // ---- Accounts -----------------------------------------------------------------------------------

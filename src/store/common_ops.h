@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -27,6 +28,10 @@
 #include "store/types.h"
 
 namespace bgerase::store {
+
+class Reaper;
+class Store;
+struct StoreOptions;
 
 // A failure inside a backend, carrying the Status to return.
 class DbError : public std::runtime_error {
@@ -60,6 +65,12 @@ Bytes SecretHash(std::string_view secret);
 bool SecretHashEquals(const Bytes& stored, const Bytes& presented);
 // Overwrites `bytes` with zeros (sodium_memzero), for key material that leaves scope.
 void WipeBytes(Bytes& bytes);
+
+// Starts the reaper of a newly opened `store` if `options` ask for it, and points
+// `on_new_expiry` (the backend's hook for "something expiring sooner was stored") at it.
+// Null when the reaper does not run. The store must outlive the reaper.
+std::unique_ptr<Reaper> StartReaper(Store& store, const StoreOptions& options,
+                                    std::function<void(Time)>& on_new_expiry);
 
 // ---- Accounts -----------------------------------------------------------------------------------
 

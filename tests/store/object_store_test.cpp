@@ -1,4 +1,5 @@
-// The retention contract and encryption at rest, checked on the real SQLite file and blob folder.
+// The retention contract and encryption at rest, checked on the real SQLite file and blob folder
+// and, where no file is inspected, on PostgreSQL too.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -6,23 +7,25 @@
 #include "store/blob_cipher.h"
 #include "store/errors.h"
 #include "store/storage_policy.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
 using testutil::AnyFileContains;
+using testutil::Backend;
 using testutil::CountFiles;
 using testutil::FakeImage;
 using testutil::RawDb;
+using testutil::StoreEnv;
 using testutil::T0;
-using testutil::TempDir;
 
-class ObjectStoreTest : public ::testing::Test {
+class ObjectStoreTestBase : public ::testing::Test {
  protected:
+  explicit ObjectStoreTestBase(Backend backend) : env_(backend) {}
   void SetUp() override {
-    store_ = testutil::OpenAt(dir_.path(), clock_);
+    store_ = env_.Open(clock_);
     ASSERT_TRUE(store_);
     auto a = store_->accounts().Create("owner@example.com", std::nullopt);
     ASSERT_TRUE(a.ok());
@@ -36,15 +39,29 @@ class ObjectStoreTest : public ::testing::Test {
     return o.ok() ? *o : ObjectInfo{};
   }
 
-  fs::path Blobs() const { return dir_.path() / "blobs"; }
+  fs::path Blobs() const { return env_.data() / "blobs"; }
 
-  TempDir dir_;
+  StoreEnv env_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> store_;
   AccountId owner_;
 };
 
-TEST_F(ObjectStoreTest, PutGetRoundTripsExactBytes) {
+// On both backends.
+class ObjectStoreTest : public ObjectStoreTestBase, public ::testing::WithParamInterface<Backend> {
+ protected:
+  ObjectStoreTest() : ObjectStoreTestBase(GetParam()) {}
+};
+
+// What only the SQLite file and the blob folder can show; the PostgreSQL twins (blob rows) are
+// in postgres_test.cpp.
+class SqliteObjectStoreTest : public ObjectStoreTestBase {
+ protected:
+  SqliteObjectStoreTest() : ObjectStoreTestBase(Backend::kSqlite) {}
+  const fs::path& dir() const { return env_.data(); }
+};
+
+TEST_P(ObjectStoreTest, PutGetRoundTripsExactBytes) {
   const std::string img = FakeImage("roundtrip", 300 * 1024);  // several cipher chunks
   ObjectInfo o = PutBytes(img);
   EXPECT_EQ(o.purpose, Purpose::kProcessing);
@@ -57,16 +74,15 @@ TEST_F(ObjectStoreTest, PutGetRoundTripsExactBytes) {
   EXPECT_EQ(got->info.mime, "image/png");
 }
 
-TEST_F(ObjectStoreTest, ExistsAt23h59mGoneAt24hRowKeyAndFile) {
+TEST_P(ObjectStoreTest, ExistsAt23h59mGoneAt24hRowKeyAndFile) {
   ObjectInfo o = PutBytes(FakeImage("expiry"));
-  const fs::path blob = Blobs() / o.id.substr(4, 2) / o.id;
-  RawDb raw(dir_.path());
+  StoreEnv& raw = env_;
 
   clock_->Set(T0() + 23h + 59min);
   ASSERT_TRUE(store_->PurgeExpired().ok());
   EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok());
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects WHERE id='" + o.id + "'"), 1);
-  EXPECT_TRUE(fs::exists(blob));
+  EXPECT_TRUE(env_.BlobExists(o.id));
 
   clock_->Set(T0() + 24h);
   // Even before the reaper runs, an expired object is neither served nor listed.
@@ -79,7 +95,7 @@ TEST_F(ObjectStoreTest, ExistsAt23h59mGoneAt24hRowKeyAndFile) {
   ASSERT_TRUE(purged.ok());
   EXPECT_EQ(purged->objects, 1u);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects WHERE id='" + o.id + "'"), 0);  // row + key
-  EXPECT_FALSE(fs::exists(blob));                                                 // file
+  EXPECT_FALSE(env_.BlobExists(o.id));  // ciphertext: the file, or the blob row
   // Logged without content, and counted.
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE object_id='" + o.id +
                     "' AND reason='expired' AND purpose='processing' AND owner='" + owner_ + "'"),
@@ -87,9 +103,9 @@ TEST_F(ObjectStoreTest, ExistsAt23h59mGoneAt24hRowKeyAndFile) {
   EXPECT_EQ((*store_->DeletionCounts())["expired"], 1u);
 }
 
-TEST_F(ObjectStoreTest, ShorterRetentionIsHonoured) {
+TEST_P(ObjectStoreTest, ShorterRetentionIsHonoured) {
   store_.reset();
-  store_ = testutil::OpenAt(dir_.path(), clock_, 30min);
+  store_ = env_.Open(clock_, 30min);
   ObjectInfo o = PutBytes(FakeImage("short"));
   EXPECT_EQ(*o.expires_at, T0() + 30min);
   clock_->Advance(29min);
@@ -98,34 +114,30 @@ TEST_F(ObjectStoreTest, ShorterRetentionIsHonoured) {
   EXPECT_FALSE(store_->objects().Get(owner_, o.id).ok());
 }
 
-TEST_F(ObjectStoreTest, RetentionOver24HoursIsRefusedAtOpen) {
+TEST_F(SqliteObjectStoreTest, RetentionOver24HoursIsRefusedAtOpen) {
   auto r = RetentionPolicy::Create(24h + 1s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), errors::kInvalidRetention);
 }
 
-TEST_F(ObjectStoreTest, ReaperThreadDeletesWhenTimeComes) {
+TEST_P(ObjectStoreTest, ReaperThreadDeletesWhenTimeComes) {
   store_.reset();
-  StoreOptions o;
-  o.data_dir = dir_.path();
-  o.clock = clock_;
-  o.run_reaper = true;
+  StoreOptions o = env_.Options(clock_, kMaxRetention, /*run_reaper=*/true);
   o.reaper_max_interval = 5ms;
   auto s = OpenStore(o);
   ASSERT_TRUE(s.ok());
   store_ = std::move(s.value());
   ObjectInfo obj = PutBytes(FakeImage("reaped"));
-  const fs::path blob = Blobs() / obj.id.substr(4, 2) / obj.id;
-  ASSERT_TRUE(fs::exists(blob));
+  ASSERT_TRUE(env_.BlobExists(obj.id));
   clock_->Advance(24h);
   // The reaper runs on its own; wait (bounded) for it rather than calling PurgeExpired ourselves.
-  for (int i = 0; i < 2000 && fs::exists(blob); ++i) std::this_thread::sleep_for(5ms);
-  EXPECT_FALSE(fs::exists(blob));
-  RawDb raw(dir_.path());
+  for (int i = 0; i < 2000 && env_.BlobExists(obj.id); ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_FALSE(env_.BlobExists(obj.id));
+  StoreEnv& raw = env_;
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
 }
 
-TEST_F(ObjectStoreTest, BlobsNeverContainPlaintext) {
+TEST_F(SqliteObjectStoreTest, BlobsNeverContainPlaintext) {
   const std::string marker = "PLAINTEXT-MARKER-7f3a9c";
   PutBytes(FakeImage(marker, 200 * 1024));
   PutBytes(marker);  // tiny object: one chunk
@@ -133,18 +145,18 @@ TEST_F(ObjectStoreTest, BlobsNeverContainPlaintext) {
   EXPECT_FALSE(AnyFileContains(Blobs(), marker));
   EXPECT_FALSE(AnyFileContains(Blobs(), "\x89PNG"));
   // The check itself can fail: the marker is findable when it is on disk in the clear.
-  std::ofstream(dir_.path() / "control.bin") << marker;
-  EXPECT_TRUE(AnyFileContains(dir_.path() / "control.bin", marker));
+  std::ofstream(dir() / "control.bin") << marker;
+  EXPECT_TRUE(AnyFileContains(dir() / "control.bin", marker));
 }
 
-TEST_F(ObjectStoreTest, SavedBlobIsUndecryptableOnceRowIsDeleted) {
+TEST_F(SqliteObjectStoreTest, SavedBlobIsUndecryptableOnceRowIsDeleted) {
   const std::string img = FakeImage("shredded");
   ObjectInfo o = PutBytes(img);
   const fs::path blob = Blobs() / o.id.substr(4, 2) / o.id;
   const std::string saved = testutil::ReadFileBytes(blob);  // the "backup" of the blob folder
   std::string key_bytes;
   {
-    RawDb raw(dir_.path());
+    RawDb raw(dir());
     key_bytes = raw.Blob("SELECT object_key FROM objects WHERE id='" + o.id + "'");
   }
   ASSERT_EQ(key_bytes.size(), 32u);
@@ -159,8 +171,8 @@ TEST_F(ObjectStoreTest, SavedBlobIsUndecryptableOnceRowIsDeleted) {
   EXPECT_FALSE(fs::exists(blob));
   // The key is gone from the database file and its WAL (secure_delete + checkpoint).
   for (const char* f : {"bgerase.db", "bgerase.db-wal"}) {
-    if (fs::exists(dir_.path() / f)) {
-      EXPECT_FALSE(AnyFileContains(dir_.path() / f, key_bytes)) << f;
+    if (fs::exists(dir() / f)) {
+      EXPECT_FALSE(AnyFileContains(dir() / f, key_bytes)) << f;
     }
   }
   // Restoring the backup does not bring the object back...
@@ -174,7 +186,7 @@ TEST_F(ObjectStoreTest, SavedBlobIsUndecryptableOnceRowIsDeleted) {
   EXPECT_FALSE(OpenBlob(key, "obj_00000000000000000000000000000000", AsBytes(saved)).ok());
 }
 
-TEST_F(ObjectStoreTest, TamperedOrTruncatedBlobIsRefused) {
+TEST_F(SqliteObjectStoreTest, TamperedOrTruncatedBlobIsRefused) {
   const std::string img = FakeImage("tamper", 150 * 1024);
   ObjectKey key = GenerateObjectKey();
   Bytes sealed = SealBlob(key, "obj_x", AsBytes(img));
@@ -188,7 +200,7 @@ TEST_F(ObjectStoreTest, TamperedOrTruncatedBlobIsRefused) {
   EXPECT_FALSE(OpenBlob(key, "obj_x", flipped).ok());
 }
 
-TEST_F(ObjectStoreTest, OtherOwnersAndTrainingObjectsAreNotServed) {
+TEST_P(ObjectStoreTest, OtherOwnersAndTrainingObjectsAreNotServed) {
   ObjectInfo o = PutBytes(FakeImage("mine"));
   auto other = store_->accounts().Create("other@example.com", std::nullopt);
   ASSERT_TRUE(other.ok());
@@ -207,7 +219,7 @@ TEST_F(ObjectStoreTest, OtherOwnersAndTrainingObjectsAreNotServed) {
             errors::kNotFound);
 }
 
-TEST_F(ObjectStoreTest, NothingIsStoredWithoutStoreFlagOrConsent) {
+TEST_P(ObjectStoreTest, NothingIsStoredWithoutStoreFlagOrConsent) {
   StoragePolicy policy(*store_);
   const std::string img = FakeImage("ephemeral");
   auto stored = policy.StoreUpload(
@@ -215,11 +227,11 @@ TEST_F(ObjectStoreTest, NothingIsStoredWithoutStoreFlagOrConsent) {
   ASSERT_TRUE(stored.ok());
   EXPECT_TRUE(stored->processing.empty());
   EXPECT_FALSE(stored->training);
-  EXPECT_EQ(RawDb(dir_.path()).Int("SELECT count(*) FROM objects"), 0);
-  EXPECT_EQ(CountFiles(Blobs()), 0u);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM objects"), 0);
+  EXPECT_EQ(env_.BlobCount(), 0u);
 }
 
-TEST_F(ObjectStoreTest, StoreFlagKeepsInputAndResultAsOneItem) {
+TEST_P(ObjectStoreTest, StoreFlagKeepsInputAndResultAsOneItem) {
   StoragePolicy policy(*store_);
   const std::string in = FakeImage("in");
   const std::string out = FakeImage("out");
@@ -236,7 +248,7 @@ TEST_F(ObjectStoreTest, StoreFlagKeepsInputAndResultAsOneItem) {
   EXPECT_EQ(testutil::AsString(got->bytes), out);
 }
 
-TEST_F(ObjectStoreTest, JobsFollowRetention) {
+TEST_P(ObjectStoreTest, JobsFollowRetention) {
   ObjectInfo input = PutBytes(FakeImage("job-input"));
   auto job = store_->jobs().Create(owner_, input.id, R"({"format":"png"})");
   ASSERT_TRUE(job.ok());
@@ -257,7 +269,7 @@ TEST_F(ObjectStoreTest, JobsFollowRetention) {
   EXPECT_EQ(purged->objects, 2u);
 }
 
-TEST_F(ObjectStoreTest, OrphanBlobsAreSweptAtOpen) {
+TEST_F(SqliteObjectStoreTest, OrphanBlobsAreSweptAtOpen) {
   // A blob without a row: what a crash between writing a blob and committing its row leaves.
   const fs::path orphan = Blobs() / "ab" / "obj_ab000000000000000000000000000000";
   fs::create_directories(orphan.parent_path());
@@ -265,10 +277,12 @@ TEST_F(ObjectStoreTest, OrphanBlobsAreSweptAtOpen) {
   fs::last_write_time(orphan, fs::file_time_type::clock::now() - std::chrono::hours(1));
   ObjectInfo live = PutBytes(FakeImage("live"));
   store_.reset();
-  store_ = testutil::OpenAt(dir_.path(), clock_);
+  store_ = env_.Open(clock_);
   EXPECT_FALSE(fs::exists(orphan));
   EXPECT_TRUE(store_->objects().Get(owner_, live.id).ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

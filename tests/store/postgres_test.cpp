@@ -245,29 +245,6 @@ TEST_F(PostgresStoreTest, WithdrawalIsAllOrNothing) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);
 }
 
-TEST_F(PostgresStoreTest, ProcessingObjectsExpireAreNeverServedAndArePurged) {
-  ObjectInfo o = PutBytes(FakeImage("expiry"));
-  PgRaw raw = Raw();
-  clock_->Set(T0() + 23h + 59min);
-  ASSERT_TRUE(store_->PurgeExpired().ok());
-  EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok());
-
-  clock_->Set(T0() + 24h);
-  // Before any purge: neither served nor listed.
-  EXPECT_EQ(store_->objects().Get(owner_, o.id).status().code(), errors::kNotFound);
-  EXPECT_TRUE(store_->data_rights().ListHeldData(owner_)->empty());
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 1);
-  auto purged = store_->PurgeExpired();
-  ASSERT_TRUE(purged.ok());
-  EXPECT_EQ(purged->objects, 1u);
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);  // row and key
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);    // ciphertext
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE object_id='" + o.id +
-                    "' AND reason='expired' AND purpose='processing'"),
-            1);
-  EXPECT_EQ((*store_->DeletionCounts())["expired"], 1u);
-}
-
 TEST_F(PostgresStoreTest, ExpiredDataIsPurgedBeforeOpenReturns) {
   // A replica stores objects and goes away; the next one to open, later than their expiry, finds
   // them gone before it gets its handle — without a reaper thread.
@@ -332,24 +309,6 @@ TEST_F(PostgresStoreTest, HealthPingsTheServer) {
   const Status st = store_->Health();
   EXPECT_EQ(st.code(), errors::kDatabaseError) << st.ToString();
   EXPECT_FALSE(store_->objects().Get(owner_, "obj_00000000000000000000000000000000").ok());
-}
-
-TEST_F(PostgresStoreTest, ReaperThreadDeletesWhenTimeComes) {
-  store_.reset();
-  StoreOptions o = env_.Options(clock_, kMaxRetention, /*run_reaper=*/true);
-  o.reaper_max_interval = 5ms;
-  auto s = OpenStore(o);
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
-  store_ = std::move(s.value());
-  PutBytes(FakeImage("reaped"));
-  PgRaw raw = Raw();
-  ASSERT_EQ(raw.Int("SELECT count(*) FROM blobs"), 1);
-  clock_->Advance(24h);
-  for (int i = 0; i < 2000 && raw.Int("SELECT count(*) FROM blobs") != 0; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);
 }
 
 TEST_F(PostgresStoreTest, BlobRowsHoldOnlyCiphertextUnderThePerObjectKey) {

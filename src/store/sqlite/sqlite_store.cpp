@@ -266,12 +266,7 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options,
     store->core_.blobs.SweepOrphans([&](const ObjectId& id) { return live.contains(id); },
                                     std::chrono::minutes(5));
 
-    if (options.run_reaper) {
-      store->reaper_ = std::make_unique<Reaper>(*store, options.reaper_max_interval);
-      Reaper* r = store->reaper_.get();
-      store->core_.on_new_expiry = [r](Time at) { r->Notify(at); };
-      store->reaper_->Start();
-    }
+    store->reaper_ = StartReaper(*store, options, store->core_.on_new_expiry);
     return std::unique_ptr<Store>(std::move(store));
   });
 }
