@@ -96,20 +96,25 @@ bool RefusedV4(const std::uint8_t a[4]) {
 }  // namespace
 
 bool IsRefusedAddress(std::string_view ip) {
+  // inet_pton reads up to a NUL: "::f\0junk" would pass as "::f". Text with a NUL is no address.
+  if (ip.find('\0') != std::string_view::npos) return true;
   const std::string s(ip);
   std::uint8_t v4[4];
   if (inet_pton(AF_INET, s.c_str(), v4) == 1) return RefusedV4(v4);
   std::uint8_t v6[16];
   if (inet_pton(AF_INET6, s.c_str(), v6) != 1) return true;
   static constexpr std::uint8_t kZero[16] = {};
-  if (std::memcmp(v6, kZero, 15) == 0 && (v6[15] == 0 || v6[15] == 1)) return true;  // ::, ::1
+  // ::/96: ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d — none is a public host.
+  if (std::memcmp(v6, kZero, 12) == 0) return true;
   const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
   if (std::memcmp(v6, mapped, 12) == 0) return RefusedV4(v6 + 12);  // ::ffff:a.b.c.d
   const std::uint8_t nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
   if (std::memcmp(v6, nat64, 12) == 0) return RefusedV4(v6 + 12);  // 64:ff9b::a.b.c.d
-  if ((v6[0] & 0xFE) == 0xFC) return true;                         // fc00::/7 unique local
-  if (v6[0] == 0xFE && (v6[1] & 0xC0) == 0x80) return true;        // fe80::/10 link-local
-  if (v6[0] == 0xFF) return true;                                  // multicast
+  if (v6[0] == 0x20 && v6[1] == 0x02) return RefusedV4(v6 + 2);    // 6to4 2002:a.b.c.d::/48
+  if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0 && v6[3] == 0) return true;  // Teredo
+  if ((v6[0] & 0xFE) == 0xFC) return true;                   // fc00::/7 unique local
+  if (v6[0] == 0xFE && (v6[1] & 0xC0) == 0x80) return true;  // fe80::/10 link-local
+  if (v6[0] == 0xFF) return true;                            // multicast
   if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0D && v6[3] == 0xB8) return true;  // docs
   return false;
 }
