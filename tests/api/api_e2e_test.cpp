@@ -9,6 +9,7 @@
 #include <vips/vips8>
 
 #include "imaging/imaging.h"
+#include "pg_test_util.h"
 #include "test_server.h"
 
 namespace bgerase::api::testing {
@@ -732,6 +733,85 @@ TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   const json items = json::parse(data->body)["items"];
   ASSERT_EQ(items.size(), 2u);
   for (const auto& item : items) EXPECT_FALSE(item["expires_at"].is_null());
+  worker.Stop();
+}
+
+// PRODUCT.md §6: replicas sharing one PostgreSQL. A key made by `admin` works on both; consent
+// set through one holds on the other; a job accepted by a replica that runs no jobs is run by the
+// other; what one stores the other lists and serves; withdrawal through either deletes the
+// training copies; and no image touches either replica's data folder.
+TEST_F(Api, PostgresReplicasShareKeysConsentDataAndJobs) {
+  store::testutil::PgTestDb db;
+  ASSERT_FALSE(db.url().empty());
+  server_.UseDatabase(db.url());
+  server_.Start({"--no-jobs"});
+  TestServer worker;
+  worker.Start({}, &server_);
+  auto front = server_.Client();
+  auto back = worker.Client();
+  const auto auth = server_.Auth();
+
+  auto res =
+      front.Put("/v2/account/training-consent", auth, R"({"opt_in": true})", "application/json");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  res = back.Get("/v2/account/training-consent", auth);
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(json::parse(res->body)["opt_in"], true);
+
+  res = front.Post("/v2/jobs", auth, Form(Photo("astronaut.png"), {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 202) << (res ? res->body : "");
+  const std::string id = json::parse(res->body)["id"];
+  json job;
+  for (int i = 0; i < 1200; ++i) {
+    auto st = front.Get("/v2/jobs/" + id, auth);
+    ASSERT_TRUE(st && st->status == 200);
+    job = json::parse(st->body);
+    if (job["status"] == "succeeded" || job["status"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(job["status"], "succeeded") << job.dump();
+  res = front.Get("/v2/jobs/" + id + "/result", auth);
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(Decode(res->body).bands(), 4);
+
+  res = back.Post("/v2", auth, Form(Photo("coffee.png"), {{"size", "preview"}, {"store", "true"}}));
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  const std::string stored_item = res->get_header_value("X-Stored-Item-Id");
+  EXPECT_FALSE(stored_item.empty());
+
+  auto listed = [&](httplib::Client& c) {
+    auto r = c.Get("/v2/account/data", auth);
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? json::parse(r->body)["items"] : json::array();
+  };
+  int processing = 0, training = 0;
+  bool saw_stored_item = false;
+  for (const auto& item : listed(front)) {
+    if (item["purpose"] == "processing") {
+      ++processing;
+      EXPECT_FALSE(item["expires_at"].is_null());
+    } else {
+      ++training;
+      EXPECT_TRUE(item["expires_at"].is_null());
+    }
+    saw_stored_item = saw_stored_item || item["item_id"] == stored_item;
+  }
+  EXPECT_EQ(processing, 4);  // the job's input and result, the stored upload and its result
+  EXPECT_EQ(training, 4);    // both uploads were made while opted in: input + mask each
+  EXPECT_TRUE(saw_stored_item);
+
+  res = front.Get("/v2/account", auth);
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(json::parse(res->body)["usage"]["images_total"], 2);
+
+  res = back.Put("/v2/account/training-consent", auth, R"({"opt_in": false})", "application/json");
+  ASSERT_TRUE(res && res->status == 200);
+  for (const auto& item : listed(front)) EXPECT_EQ(item["purpose"], "processing");
+
+  // Everything lives in PostgreSQL: no blob, no database file in either replica's folder.
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(server_.data(), ec))
+    EXPECT_FALSE(e.is_regular_file()) << e.path();
   worker.Stop();
 }
 

@@ -52,6 +52,10 @@ class TestServer {
   // with `wait_ready` false, only until it listens. With `replica_of`, the server shares that
   // server's data folder (and key): a second replica on the same database. Starting again after
   // Stop keeps the data folder (a restart).
+  // Use a database URL (postgres://…) instead of the data folder's SQLite file, for the admin
+  // commands and the server. Call before Start.
+  void UseDatabase(const std::string& url) { database_ = url; }
+
   void Start(const std::vector<std::string>& extra = {}, const TestServer* replica_of = nullptr,
              bool wait_ready = true) {
     static int instance = 0;
@@ -65,15 +69,19 @@ class TestServer {
     if (replica_of) {
       data_ = replica_of->data_;
       key_ = replica_of->key_;
+      database_ = replica_of->database_;
     } else if (data_.empty()) {
       data_ = dir_ / "data";
-      RunCli("admin create-account alice@example.com --data '" + data_.string() + "'");
-      key_ = RunCli("admin create-key alice@example.com --data '" + data_.string() + "'");
+      const std::string where =
+          database_.empty() ? "--data '" + data_.string() + "'" : "--database '" + database_ + "'";
+      RunCli("admin create-account alice@example.com " + where);
+      key_ = RunCli("admin create-key alice@example.com " + where);
       ASSERT_EQ(key_.rfind("bge_", 0), 0u) << "no key: " << key_;
     }
 
     std::vector<std::string> args = {BGERASE_BINARY, "serve", "--host", "127.0.0.1",
                                      "--port",       "0",     "--data", data_.string()};
+    if (!database_.empty()) args.insert(args.end(), {"--database", database_});
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -139,7 +147,7 @@ class TestServer {
 
  private:
   fs::path dir_, data_, log_;
-  std::string key_;
+  std::string key_, database_;
   pid_t pid_ = -1;
   int port_ = 0;
 };
