@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "store/common_ops.h"
+
 namespace bgerase::api::web {
 namespace {
 
@@ -58,9 +60,7 @@ bool OverHttps(const httplib::Request& req) {
 }
 
 std::string RandomToken() {
-  unsigned char bytes[32];
-  randombytes_buf(bytes, sizeof bytes);
-  return Hex(bytes, sizeof bytes);
+  return store::RandomHex32();
 }
 
 std::string CsrfTokenForSession(std::string_view session_token) {
