@@ -20,6 +20,7 @@
 #include <vips/vips8>
 
 #include "api/server_internal.h"
+#include "api/web_session.h"
 #include "removal/model_registry.h"
 #include "store/storage_policy.h"
 #include "store/zip_writer.h"
@@ -853,6 +854,8 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
     t_ctx.dialect = DialectOf(req.path);
     t_ctx.route = RouteLabel(req.path);
     res.set_header("X-Request-ID", t_ctx.request_id);
+    // API answers and error bodies too: never sniffed into HTML, never framed, no referrer.
+    web::SetSecurityHeaders(res, /*no_store=*/false);
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // httplib's own failures (body over the cap, malformed multipart, no route) get catalogue

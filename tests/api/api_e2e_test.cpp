@@ -182,6 +182,11 @@ TEST_F(Api, HealthAuthAndEveryErrorCodeInBothDialects) {
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"bg_color", "nope"}})), 400),
             "invalid_bg_color");
   EXPECT_EQ(V2Code(c.Get("/v2/nothing-here"), 404), "not_found");
+  // Every answer, error bodies included, is never sniffed as HTML nor framed.
+  auto missing = c.Get("/v2/nothing-here");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(missing->get_header_value("X-Frame-Options"), "DENY");
 
   // Every answer above was counted, by route and status.
   auto metrics = c.Get("/metrics");
