@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "api/client_address.h"
 #include "common/status.h"
 #include "removal/pipeline.h"
 #include "store/store.h"
@@ -40,6 +41,9 @@ struct ServerConfig {
   // them. A claimed job whose replica dies is taken over after `job_lease`.
   bool run_jobs = true;
   std::chrono::seconds job_lease{300};
+  // The operator's load balancers / reverse proxies: from these peers, X-Forwarded-For names the
+  // client (for per-address throttles). Empty: the TCP peer is the client.
+  TrustedProxies trusted_proxies;
   bool access_log = true;  // one JSON line per request on stderr
   // The web pages' folder (web/ in the source tree). Empty: the folder the build was made from.
   std::string web_dir;

@@ -213,7 +213,7 @@ void ApiServer::Impl::RegisterWebRoutes() {
     web::SetSecurityHeaders(res, true);
     if (!csrf_ok(req, std::nullopt, Field(req, "csrf_token")))
       return form_error(req, res, "signup.html", {"csrf_failed", "", {}, 0});
-    if (const int wait = web->login_by_address.Take(req.remote_addr); wait > 0)
+    if (const int wait = web->login_by_address.Take(config.trusted_proxies.ClientOf(req)); wait > 0)
       return form_error(req, res, "signup.html", throttled(wait));
     auto account = store.accounts().Create(Trim(Field(req, "email")), Field(req, "password"));
     if (!account.ok()) {
@@ -233,7 +233,7 @@ void ApiServer::Impl::RegisterWebRoutes() {
     const std::string email = Trim(Field(req, "email"));
     // Throttled by address and by the account named, whether or not it exists, so the answer
     // says nothing about which emails have accounts.
-    int wait = web->login_by_address.Take(req.remote_addr);
+    int wait = web->login_by_address.Take(config.trusted_proxies.ClientOf(req));
     if (wait == 0) wait = web->login_by_account.Take(Lower(email));
     if (wait > 0) return form_error(req, res, "login.html", throttled(wait));
     auto account = store.accounts().VerifyPassword(email, Field(req, "password"));
@@ -500,7 +500,8 @@ void ApiServer::Impl::RegisterWebRoutes() {
     if (!user) {
       if (options->store)
         return SendError(res, {"not_signed_in", "Sign in to keep images for later.", {}, 0});
-      if (const int wait = web->anonymous_removals.Take(req.remote_addr); wait > 0)
+      if (const int wait = web->anonymous_removals.Take(config.trusted_proxies.ClientOf(req));
+          wait > 0)
         return SendError(res, {"rate_limited",
                                "Too many tries from this address; sign in or retry in " +
                                    std::to_string(wait) + " s.",

@@ -31,6 +31,7 @@ struct ServeFlags {
   std::string model_dir;
   bool quiet = false;
   bool no_jobs = false;
+  std::vector<std::string> trusted_proxies;
   std::string web_dir;
 };
 
@@ -77,6 +78,12 @@ void Serve(const ServeFlags& f) {
   config.rate_limit = f.rate_limit;
   config.allow_private_urls = f.allow_private_urls;
   config.run_jobs = !f.no_jobs;
+  auto proxies = api::TrustedProxies::Parse(f.trusted_proxies);
+  if (!proxies.ok()) {
+    Fail(proxies.status());
+    return;
+  }
+  config.trusted_proxies = *proxies;
   config.web_dir = f.web_dir;
   api::ApiServer server(config, **s);
   if (Status st = server.Bind(); !st.ok()) {
@@ -139,6 +146,9 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_flag("--allow-private-urls", f->allow_private_urls,
                 "let image_url reach loopback/private/link-local hosts (tests, trusted networks)");
   cmd->add_flag("--quiet", f->quiet, "no access log");
+  cmd->add_option("--trusted-proxy", f->trusted_proxies,
+                  "address or CIDR range of a load balancer / reverse proxy whose X-Forwarded-For "
+                  "names the client (repeatable)");
   cmd->add_flag("--no-jobs", f->no_jobs,
                 "accept async jobs but leave running them to other replicas on the same database");
   cmd->add_option("--web-dir", f->web_dir, "folder of the web pages (default: the built-in web/)");

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/client_address.h"
 #include "api/error_catalogue.h"
 #include "api/url_fetcher.h"
 
@@ -89,6 +90,46 @@ TEST(UrlFetcher, RefusesBadUrlsWithoutNetwork) {
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.status().code(), "image_url_fetch_failed") << url;
   }
+}
+
+TEST(TrustedProxies, ParsesRangesAndRefusesNonsense) {
+  auto p = TrustedProxies::Parse({"10.0.0.0/8", "192.168.1.7", "fd00::/8"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->Contains("10.200.3.4"));
+  EXPECT_TRUE(p->Contains("::ffff:10.1.1.1"));  // what a dual-stack socket reports
+  EXPECT_TRUE(p->Contains("192.168.1.7"));
+  EXPECT_FALSE(p->Contains("192.168.1.8"));
+  EXPECT_TRUE(p->Contains("fd12:3456::1"));
+  EXPECT_FALSE(p->Contains("fe80::1"));
+  EXPECT_FALSE(p->Contains("11.0.0.1"));
+  EXPECT_FALSE(p->Contains("not an address"));
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "example.com", "::/129", ""})
+    EXPECT_EQ(TrustedProxies::Parse({bad}).status().code(), "invalid_proxy_range") << bad;
+}
+
+TEST(TrustedProxies, ClientIsTheNearestUntrustedHop) {
+  auto p = TrustedProxies::Parse({"10.0.0.0/8"});
+  ASSERT_TRUE(p.ok());
+  auto request = [](std::string peer, std::vector<std::string> xff) {
+    httplib::Request r;
+    r.remote_addr = std::move(peer);
+    for (auto& h : xff) r.headers.emplace("X-Forwarded-For", h);
+    return r;
+  };
+  // Not from a trusted proxy: the header is the client's own words and is ignored.
+  EXPECT_EQ(p->ClientOf(request("203.0.113.9", {"198.51.100.1"})), "203.0.113.9");
+  // From the balancer: the client it names.
+  EXPECT_EQ(p->ClientOf(request("10.0.0.2", {"198.51.100.1"})), "198.51.100.1");
+  // A client writing its own X-Forwarded-For cannot pick its address: the nearest untrusted hop
+  // (what our proxy appended) wins, across several headers too.
+  EXPECT_EQ(p->ClientOf(request("10.0.0.2", {"1.2.3.4, 198.51.100.1"})), "198.51.100.1");
+  EXPECT_EQ(p->ClientOf(request("10.0.0.2", {"1.2.3.4", "198.51.100.1, 10.0.0.3"})),
+            "198.51.100.1");
+  // Garbage stops the walk at the last trusted hop; no header at all: the proxy itself.
+  EXPECT_EQ(p->ClientOf(request("10.0.0.2", {"junk, 10.0.0.3"})), "10.0.0.3");
+  EXPECT_EQ(p->ClientOf(request("10.0.0.2", {})), "10.0.0.2");
+  // No trusted proxies configured: always the peer.
+  EXPECT_EQ(TrustedProxies{}.ClientOf(request("10.0.0.2", {"198.51.100.1"})), "10.0.0.2");
 }
 
 }  // namespace
