@@ -26,6 +26,7 @@ const std::vector<CatalogueEntry>& ErrorCatalogue() {
       {"job_not_finished", 409, "The job has not finished; see GET /v2/jobs/{id}."},
       {"account_exists", 409, "An account with this email exists already; sign in instead."},
       {"method_not_allowed", 405, "This method is not allowed here."},
+      {"length_required", 411, "Send this body with a Content-Length header, not chunked."},
       {"payload_too_large", 413, "The request body is larger than 30 MB."},
       {"image_too_large", 413, "The image has more than 100 megapixels."},
       {"validation_error", 422, "Some fields are invalid."},
@@ -56,7 +57,8 @@ std::string RenderError(const ApiError& e, Dialect dialect, std::string_view req
   const CatalogueEntry& entry = LookupError(e.code);
   // An uncatalogued code is an internal failure: its message may describe internals, so the
   // client gets the catalogue's text and the log keeps the rest.
-  const bool known = entry.code == e.code;
+  // internal_error never carries its message out either (exception texts, library errors).
+  const bool known = entry.code == e.code && entry.code != "internal_error";
   const std::string code(entry.code);
   const std::string message = known && !e.message.empty() ? e.message : std::string(entry.message);
   nlohmann::json body;

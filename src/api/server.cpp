@@ -52,6 +52,12 @@ std::string RouteLabel(const std::string& path) {
   return "unmatched";
 }
 
+// The routes whose bodies ReadBody reads (and caps) itself.
+bool CountsItsOwnBody(const httplib::Request& req) {
+  return req.method == "POST" && (req.path == "/v2" || req.path == "/v2/jobs" ||
+                                  req.path == "/v1.0/removebg" || req.path == "/web/remove");
+}
+
 Dialect DialectOf(const std::string& path) {
   return path.rfind("/v1.0/", 0) == 0 ? Dialect::kRemoveBg : Dialect::kV2;
 }
@@ -187,21 +193,34 @@ std::optional<std::string> JsonFieldText(const json& v) {
 
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader) {
   RawBody raw;
+  // httplib caps bodies by Content-Length only; a chunked body is counted here and cut off at the
+  // same cap, before it can fill memory.
+  std::size_t total = 0;
+  auto within = [&](std::size_t n) {
+    total += n;
+    if (total > kMaxBodyBytes) raw.too_large = true;
+    return !raw.too_large;
+  };
   if (req.is_multipart_form_data()) {
     raw.complete = reader(
         [&](const httplib::MultipartFormData& part) {
           raw.parts.push_back(part);
-          return true;
+          return within(part.name.size() + part.filename.size() + part.content_type.size());
         },
         [&](const char* data, std::size_t n) {
           raw.parts.back().content.append(data, n);
-          return true;
+          return within(n);
         });
   } else {
     raw.complete = reader([&](const char* data, std::size_t n) {
       raw.body.append(data, n);
-      return true;
+      return within(n);
     });
+  }
+  if (raw.too_large) {
+    raw.complete = false;
+    raw.parts.clear();
+    raw.body.clear();
   }
   return raw;
 }
@@ -229,9 +248,8 @@ std::string UrlDecode(std::string_view s) {
   return out;
 }
 
-// What to answer when the body could not be read; httplib has set 413 when it was over the cap.
-ApiError BodyError(int httplib_status) {
-  if (httplib_status == 413) return {"payload_too_large", "", {}, 0};
+ApiError BodyError(const RawBody& raw, int httplib_status) {
+  if (raw.too_large || httplib_status == 413) return {"payload_too_large", "", {}, 0};
   return {"bad_request", "The request body could not be read (malformed or cut short).", {}, 0};
 }
 
@@ -325,20 +343,28 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   std::vector<removal::FieldError> details;
   std::vector<std::string> unknown;
   auto options = removal::ParseRemovalOptions(fields, &details, &unknown);
+  // What is echoed back is capped: a 40 MB field must not come back as a 40 MB error.
+  auto capped = [](std::string s) {
+    constexpr std::size_t kEcho = 200;
+    if (s.size() > kEcho) s = s.substr(0, kEcho) + "…";
+    return s;
+  };
   for (const auto& key : unknown) {
     std::string input;
     for (const auto& [k, v] : fields)
       if (k == key) input = v;
-    details.push_back({"extra_forbidden", key, "Unknown field '" + key + "'.", input});
+    details.push_back(
+        {"extra_forbidden", capped(key), "Unknown field '" + capped(key) + "'.", capped(input)});
   }
+  for (auto& d : details) d.input = capped(std::move(d.input));
   if (options.ok() && details.empty()) return options;
   if (!options.ok() && options.status().code() == "invalid_bg_color") {
     *error = {"invalid_bg_color", options.status().message(), {}, 0};
   } else {
-    *error = {
-        "validation_error",
-        options.ok() ? "Unknown field '" + unknown.front() + "'." : options.status().message(),
-        std::move(details), 0};
+    *error = {"validation_error",
+              options.ok() ? "Unknown field '" + capped(unknown.front()) + "'."
+                           : options.status().message(),
+              std::move(details), 0};
   }
   return Status(error->code, error->message);
 }
@@ -377,7 +403,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
                                const httplib::ContentReader& reader, bool async) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
   RawBody raw = ReadBody(req, reader);
-  if (!raw.complete) return SendError(res, BodyError(res.status));
+  if (!raw.complete) return SendError(res, BodyError(raw, res.status));
   t_ctx.route = async ? "/v2/jobs" : "/v2";
   auto key = Authenticate(req);
   if (!key.ok()) return SendError(res, ApiError::From(key.status()));
@@ -538,7 +564,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
                                      const httplib::ContentReader& reader) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
   RawBody raw = ReadBody(req, reader);
-  if (!raw.complete) return SendError(res, BodyError(res.status));
+  if (!raw.complete) return SendError(res, BodyError(raw, res.status));
   t_ctx.route = "/v1.0/removebg";
   auto key = Authenticate(req);
   if (!key.ok()) return SendError(res, ApiError::From(key.status()));
@@ -676,10 +702,7 @@ void ApiServer::Impl::RegisterRoutes() {
     const Status store_health = store.Health();
     const bool loaded = ready->load();
     json body = {{"status", loaded && store_health.ok() ? "ok" : "starting"},
-                 {"model",
-                  {{"loaded", loaded},
-                   {"workers", config.workers},
-                   {"path", loaded ? json(removal::ModelDir(config.pipeline.model_dir)) : json()}}},
+                 {"model", {{"loaded", loaded}, {"workers", config.workers}}},
                  {"store", {{"ok", store_health.ok()}, {"startup_purge_done", true}}}};
     if (!store_health.ok()) body["status"] = "store_unavailable";
     SendJson(res, body, loaded && store_health.ok() ? 200 : 503);
@@ -856,6 +879,13 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
     res.set_header("X-Request-ID", t_ctx.request_id);
     // API answers and error bodies too: never sniffed into HTML, never framed, no referrer.
     web::SetSecurityHeaders(res, /*no_store=*/false);
+    // httplib caps bodies by Content-Length only. The image routes count chunked bodies
+    // themselves (ReadBody); every other route takes small bodies and needs a length.
+    if (Lower(req.get_header_value("Transfer-Encoding")).find("chunked") != std::string::npos &&
+        !CountsItsOwnBody(req)) {
+      SendError(res, {"length_required", "", {}, 0});
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // httplib's own failures (body over the cap, malformed multipart, no route) get catalogue

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <thread>
 #include <future>
 #include <iostream>
 #include <map>
@@ -17,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -74,11 +74,13 @@ struct RemovalRequest {
 struct RawBody {
   std::vector<httplib::MultipartFormData> parts;  // multipart requests
   std::string body;                               // all others
-  bool complete = true;  // false: reading failed (over the size cap, malformed, cut short)
+  bool complete = true;    // false: reading failed (over the size cap, malformed, cut short)
+  bool too_large = false;  // more than kMaxBodyBytes arrived (chunked bodies included)
 };
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader);
-// What to answer when the body could not be read; httplib has set 413 when it was over the cap.
-ApiError BodyError(int httplib_status);
+// What to answer when the body could not be read: 413 when it was over the cap (httplib sets 413
+// for a Content-Length over it; ReadBody counts chunked bodies), else 400.
+ApiError BodyError(const RawBody& raw, int httplib_status);
 // Reads the request's fields. `image_keys` maps a (normalised) field name to where its value
 // goes: 'f' raw file, 'b' base64, 'u' url, 'l' legacy base64 forcing channels=alpha.
 Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,

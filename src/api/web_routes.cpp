@@ -483,7 +483,7 @@ void ApiServer::Impl::RegisterWebRoutes() {
     RawBody raw = ReadBody(req, reader);  // first, so a refusal leaves the connection clean
     t_ctx.route = "/web/remove";
     web::SetSecurityHeaders(res, true);
-    if (!raw.complete) return SendError(res, BodyError(res.status));
+    if (!raw.complete) return SendError(res, BodyError(raw, res.status));
     const auto user = signed_in(req);
     auto gathered = GatherFields(req, raw, V2ImageKeys());
     if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));

@@ -1,7 +1,10 @@
 // End to end: the HTTP API of a real `bgerase serve` (real model, real store) on loopback, in
 // both dialects, with real photographs from Debian's python3-skimage. Each test starts its own
 // server (ctest runs every test alone), so each groups the assertions of one concern.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <map>
@@ -637,6 +640,68 @@ TEST_F(Api, OverloadAnswers503WithRetryAfterAndCompletesEveryAcceptedRequest) {
   server_.Stop();  // SIGTERM; asserts exit status 0
   late.join();
   EXPECT_EQ(late_status, 200) << "the in-flight request was dropped on shutdown";
+}
+
+// Sends `body_bytes` of 'a' as a chunked body over a raw socket (1 MB chunks, writes give up
+// after 5 s: a server that has stopped reading must not block the test) and returns the status
+// line of the answer, or "" when none came; `sent` gets the body bytes written.
+std::string RawChunkedRequest(int port, const std::string& method, const std::string& path,
+                              const std::string& headers, std::size_t body_bytes,
+                              std::size_t* sent) {
+  *sent = 0;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  auto put = [&](const std::string& s) {
+    return send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  };
+  bool ok = put(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+  const std::string chunk(std::min<std::size_t>(body_bytes, 1 << 20), 'a');
+  char size_line[32];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+  while (ok && *sent < body_bytes) {
+    ok = put(size_line) && put(chunk) && put("\r\n");
+    if (ok) *sent += chunk.size();
+  }
+  if (ok) put("0\r\n\r\n");
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);
+  close(fd);
+  return answer.substr(0, answer.find("\r\n"));
+}
+
+// httplib caps bodies by Content-Length only: a chunked body must hit the same cap while it is read
+// (not after 45 MB sit in memory), and routes with small bodies refuse chunked ones outright.
+TEST_F(Api, ChunkedBodiesAreCappedWhileReadingAndSmallRoutesNeedALength) {
+  server_.Start();
+  const std::string key = "x-api-key: " + server_.key() + "\r\n";
+  std::size_t sent = 0;
+  const std::string big = RawChunkedRequest(
+      server_.port(), "POST", "/v2", key + "Content-Type: application/x-www-form-urlencoded\r\n",
+      45u << 20, &sent);
+  EXPECT_EQ(big, "HTTP/1.1 413 Payload Too Large") << "sent " << sent;
+  const std::string small =
+      RawChunkedRequest(server_.port(), "PUT", "/v2/account/training-consent",
+                        key + "Content-Type: application/json\r\n", 16, &sent);
+  EXPECT_EQ(small, "HTTP/1.1 411 Length Required");
+  auto c = server_.Client();
+  auto consent = c.Get("/v2/account/training-consent", server_.Auth());
+  ASSERT_TRUE(consent && consent->status == 200);
+  EXPECT_EQ(json::parse(consent->body)["opt_in"], false);
+  auto health = c.Get("/v2/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
 }
 
 // Start-up: the server listens at once, but until the model is loaded health answers 503 and a
