@@ -545,7 +545,8 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
                                 LookupError(result.status().code()).code);
       return;
     }
-    auto stored = Keep(owner, bytes, *result, opts, stored_input->info);
+    auto stored =
+        Keep(owner, bytes, *result, opts, stored_input->info.created_at, stored_input->info);
     std::optional<store::ObjectId> result_id;
     if (stored.ok())
       for (const auto& o : stored->processing)

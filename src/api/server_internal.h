@@ -239,11 +239,13 @@ struct ApiServer::Impl {
   // `account` empty: an anonymous try-it request from the web page; nothing is stored or counted.
   Result<Removed> RemoveAndKeep(const store::AccountId& account, std::string image,
                                 const removal::RemovalOptions& options, ApiError* error) {
+    // Consent counts as it was when the image arrived, not after inference.
+    const store::Time received_at = store.clock().Now();
     const auto input = std::make_shared<const std::string>(std::move(image));
     auto result = Remove(input, options, error);
     if (!result.ok()) return result.status();
     if (account.empty()) return Removed{std::move(result).value(), {}};
-    auto stored = Keep(account, *input, *result, options);
+    auto stored = Keep(account, *input, *result, options, received_at);
     if (!stored.ok()) {
       std::cerr << "bgerase serve: " << t_ctx.request_id
                 << " storing failed: " << stored.status().ToString() << "\n";
@@ -255,10 +257,11 @@ struct ApiServer::Impl {
 
   // Asks the storage policy what to keep of this upload; it decides (store flag, consent). Counts
   // the image in the account's usage.
-  // `stored_input`: the input is kept already (an async job's).
+  // `received_at`: when the image arrived; `stored_input`: the input is kept already (an async
+  // job's, received when it was stored).
   Result<store::StoredUpload> Keep(const store::AccountId& account, std::string_view input,
                                    const removal::RemovalResult& result,
-                                   const removal::RemovalOptions& options,
+                                   const removal::RemovalOptions& options, store::Time received_at,
                                    std::optional<store::ObjectInfo> stored_input = std::nullopt) {
     store::Upload upload;
     upload.owner = account;
@@ -269,6 +272,7 @@ struct ApiServer::Impl {
     if (!options.on_behalf_of.empty()) upload.on_behalf_of = options.on_behalf_of;
     upload.store_requested = options.store;
     upload.stored_input = std::move(stored_input);
+    upload.received_at = received_at;
     auto stored = policy.StoreUpload(upload);
     if (stored.ok()) {
       if (!stored->processing.empty())

@@ -26,7 +26,12 @@ Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
 
   auto consent = store_.consent().Current(upload.owner);
   if (!consent.ok()) return consent.status();
-  if (consent->opted_in && consent->event_id) {
+  // The grant must predate the upload: consent given while the image waited does not reach back.
+  std::optional<Time> received = upload.received_at;
+  if (!received && upload.stored_input) received = upload.stored_input->created_at;
+  const bool granted_before =
+      !received || !consent->changed_at || *consent->changed_at <= *received;
+  if (consent->opted_in && consent->event_id && granted_before) {
     NewTrainingItem item;
     item.owner = upload.owner;
     item.consent_event_id = *consent->event_id;

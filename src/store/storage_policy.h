@@ -7,8 +7,9 @@
 //    after the store's retention (<= 24 h).
 //  * An async job's input is kept from acceptance (the caller asked for a result later), with
 //    the same retention; its result joins the same item when the job is done.
-//  * Consent active: the input (and result as its mask) also become one training item, recording
-//    the ledger event that allowed it. Opted-out accounts never reach the training pool.
+//  * Consent active when the upload arrived (`received_at`) and still active: the input (and
+//    result as its mask) also become one training item, recording the ledger event that allowed
+//    it. Opted-out accounts never reach the training pool.
 #pragma once
 
 #include <optional>
@@ -31,6 +32,10 @@ struct Upload {
   // Set when the input is already kept (an async job's, see StoreInput): only the result is
   // added to its item, and the input is not stored a second time.
   std::optional<ObjectInfo> stored_input;
+  // When the upload arrived (store clock). Only consent granted at or before this instant admits
+  // it to the training pool: an image that waited (an async job, a slow inference) while its
+  // owner opted in was uploaded opted out. Unset: the stored input's created_at, else now.
+  std::optional<Time> received_at;
 };
 
 struct StoredUpload {

@@ -765,14 +765,19 @@ TEST_F(Api, UsageCountsSurviveARestart) {
 // by the other, and its result is served by either.
 TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   server_.Start({"--no-jobs"});
-  TestServer worker;
-  worker.Start({}, &server_);
   auto front = server_.Client();
   auto res = front.Post("/v2/jobs", server_.Auth(),
                         Form(Photo("astronaut.png"), {{"size", "preview"}, {"format", "webp"}}));
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
   const std::string id = json::parse(res->body)["id"];
+  // The owner opts in while the job waits: the image was uploaded opted out, so it must not
+  // reach the training pool when the job runs later.
+  res = front.Put("/v2/account/training-consent", server_.Auth(), R"({"opt_in": true})",
+                  "application/json");
+  ASSERT_TRUE(res && res->status == 200);
+  TestServer worker;
+  worker.Start({}, &server_);
   json job;
   for (int i = 0; i < 1200; ++i) {
     auto st = front.Get("/v2/jobs/" + id, server_.Auth());
@@ -797,12 +802,16 @@ TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   ASSERT_TRUE(worker_metrics);
   EXPECT_EQ(worker_metrics->body.find("bgerase_inference_duration_seconds_count 0"),
             std::string::npos);
-  // Input and result are held for the owner with an expiry, like any stored item.
+  // Input and result are held for the owner with an expiry, like any stored item — and nothing
+  // for training.
   auto data = front.Get("/v2/account/data", server_.Auth());
   ASSERT_TRUE(data && data->status == 200);
   const json items = json::parse(data->body)["items"];
-  ASSERT_EQ(items.size(), 2u);
-  for (const auto& item : items) EXPECT_FALSE(item["expires_at"].is_null());
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  for (const auto& item : items) {
+    EXPECT_FALSE(item["expires_at"].is_null());
+    EXPECT_EQ(item["purpose"], "processing");
+  }
   worker.Stop();
 }
 

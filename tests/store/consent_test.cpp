@@ -102,6 +102,42 @@ TEST_P(ConsentTest, OptedInUploadBecomesTrainingItemWithConsentEvent) {
   EXPECT_EQ(TrainingRows(bob_), 0);
 }
 
+// An image that arrived opted out and waited (an async job, a slow inference) while its owner
+// opted in stays out of the pool: consent does not reach back to earlier uploads.
+TEST_P(ConsentTest, ConsentGrantedAfterTheUploadArrivedDoesNotReachBack) {
+  StoragePolicy policy(*store_);
+  const std::string in = testutil::FakeImage("waited");
+  const std::string mask = testutil::FakeImage("waited-mask");
+  const Time arrived = clock_->Now();
+  auto job_input = policy.StoreInput(alice_, AsBytes(in), "image/jpeg", std::nullopt);
+  ASSERT_TRUE(job_input.ok());
+  clock_->Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(store_->consent().Grant(alice_, "2024-05", ConsentActor::kWeb).ok());
+  clock_->Advance(std::chrono::seconds(5));
+
+  ::bgerase::store::Upload sync{alice_,      AsBytes(in),  "image/jpeg", AsBytes(mask),
+                                "image/png", std::nullopt, false};
+  sync.received_at = arrived;
+  auto a = policy.StoreUpload(sync);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_FALSE(a->training);
+
+  ::bgerase::store::Upload job{alice_,      AsBytes(in),  "image/jpeg", AsBytes(mask),
+                               "image/png", std::nullopt, true};
+  job.stored_input = *job_input;  // received when it was stored, before the grant
+  auto b = policy.StoreUpload(job);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_FALSE(b->training);
+  EXPECT_EQ(TrainingRows(alice_), 0);
+
+  // Uploads arriving after the grant do enter the pool.
+  sync.received_at = clock_->Now();
+  auto c = policy.StoreUpload(sync);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->training);
+  EXPECT_EQ(TrainingRows(alice_), 2);
+}
+
 TEST_P(ConsentTest, AddItemRefusesStaleOrForeignConsent) {
   auto grant = store_->consent().Grant(alice_, "2024-05", ConsentActor::kApi);
   ASSERT_TRUE(grant.ok());
