@@ -41,7 +41,9 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
 
   // Encrypts and stores `object` for the owner (who must exist: "not_found" otherwise).
-  // The returned info carries the id and expires_at.
+  // The returned info carries the id and expires_at. Joining an existing item (`item_id` set),
+  // the object expires no later than the item's earliest live object, and an item with no live
+  // processing object left (deleted, expired) is "not_found" — nothing is added back to it.
   virtual Result<ObjectInfo> Put(const NewObject& object) = 0;
 
   // The object's plaintext, only for its owner and only while it is live. Any other case —

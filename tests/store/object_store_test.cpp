@@ -103,6 +103,28 @@ TEST_P(ObjectStoreTest, ExistsAt23h59mGoneAt24hRowKeyAndFile) {
   EXPECT_EQ((*store_->DeletionCounts())["expired"], 1u);
 }
 
+// A result joining its upload's item late (an async job run near the end of the retention) must
+// not outlive the upload; and an item deleted meanwhile is not brought back.
+TEST_P(ObjectStoreTest, ObjectsJoiningAnItemNeverOutliveItNorResurrectIt) {
+  const ObjectInfo input = PutBytes(FakeImage("upload"));
+  clock_->Advance(23h);
+  const std::string late = FakeImage("late-result");
+  auto result = store_->objects().Put(
+      {owner_, ObjectKind::kResult, input.item_id, "image/png", std::nullopt, AsBytes(late)});
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->expires_at, input.expires_at);  // not 23 h + 24 h after the upload
+
+  const ObjectInfo other = PutBytes(FakeImage("other"));
+  ASSERT_TRUE(store_->objects().Delete(owner_, other.id).ok());
+  auto resurrected = store_->objects().Put(
+      {owner_, ObjectKind::kResult, other.item_id, "image/png", std::nullopt, AsBytes(late)});
+  EXPECT_EQ(resurrected.status().code(), errors::kNotFound);
+  clock_->Advance(1h);  // the first item has expired now
+  auto expired = store_->objects().Put(
+      {owner_, ObjectKind::kResult, input.item_id, "image/png", std::nullopt, AsBytes(late)});
+  EXPECT_EQ(expired.status().code(), errors::kNotFound);
+}
+
 TEST_P(ObjectStoreTest, ShorterRetentionIsHonoured) {
   store_.reset();
   store_ = env_.Open(clock_, 30min);

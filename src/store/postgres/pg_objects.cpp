@@ -1,6 +1,8 @@
 // Objects, the training pool and data rights on PostgreSQL. An object's row (with its key) and its
 // blob row (ciphertext) are written and deleted in one transaction, so neither ever exists
 // without the other; sealing and opening happen outside transactions.
+#include <algorithm>
+
 #include "store/postgres/pg_store.h"
 #include "store/row_readers.h"
 
@@ -57,13 +59,22 @@ Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
       if (!LockAccount(tx, o.owner, "FOR KEY SHARE")) {
         return Status(errors::kNotFound, "no such account");
       }
+      o.created_at = c_.Now();
+      o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
         const auto r = tx.exec_params(
             "SELECT 1 FROM objects WHERE item_id = $1 AND owner <> $2 LIMIT 1", o.item_id, o.owner);
         if (!r.empty()) return Status(errors::kInvalidArgument, "item belongs to another account");
+        // An object joining an item never outlives it, and an item already deleted (or expired)
+        // is not brought back (say, by a job finishing after "delete all now").
+        const auto live = tx.exec_params(
+            "SELECT count(*), min(expires_at) FROM objects WHERE item_id = $1 AND owner = $2 "
+            "AND purpose = 'processing' AND expires_at > $3",
+            o.item_id, o.owner, ToMillis(o.created_at));
+        if (live[0][0].as<std::int64_t>() == 0)
+          return Status(errors::kNotFound, "the item no longer exists");
+        o.expires_at = std::min(*o.expires_at, FromMillis(live[0][1].as<std::int64_t>()));
       }
-      o.created_at = c_.Now();
-      o.expires_at = c_.retention.ExpiryFor(o.created_at);
       InsertObject(tx, o, key, sealed);
       tx.commit();
       return Status::Ok();

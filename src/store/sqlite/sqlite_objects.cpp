@@ -2,6 +2,8 @@
 // Ordering that keeps crashes harmless: a blob is written before its row commits (a crash leaves
 // an orphan blob without a key, swept later) and unlinked after its row is deleted (a crash leaves
 // the same). A row never points at a blob that was not fully written.
+#include <algorithm>
+
 #include "store/row_readers.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -49,16 +51,25 @@ Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
       if (!c_.AccountExistsLocked(o.owner)) {
         throw DbError(Status(errors::kNotFound, "no such account"));
       }
+      // Creation time and expiry are taken inside the lock so that expiry order follows commit
+      // order, which the reaper's "next expiry" relies on.
+      o.created_at = c_.Now();
+      o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
         auto q = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
         q.Bind(1, o.item_id).Bind(2, o.owner);
         if (q.Step())
           throw DbError(Status(errors::kInvalidArgument, "item belongs to another account"));
+        // An object joining an item never outlives it, and an item already deleted (or expired)
+        // is not brought back (say, by a job finishing after "delete all now").
+        auto live = c_.db->Prepare(
+            "SELECT count(*), min(expires_at) FROM objects WHERE item_id = ?1 AND owner = ?2 "
+            "AND purpose = 'processing' AND expires_at > ?3");
+        live.Bind(1, o.item_id).Bind(2, o.owner).Bind(3, ToMillis(o.created_at));
+        live.Step();
+        if (live.Int(0) == 0) throw DbError(Status(errors::kNotFound, "the item no longer exists"));
+        o.expires_at = std::min(*o.expires_at, FromMillis(live.Int(1)));
       }
-      // Creation time and expiry are taken inside the lock so that expiry order follows commit
-      // order, which the reaper's "next expiry" relies on.
-      o.created_at = c_.Now();
-      o.expires_at = c_.retention.ExpiryFor(o.created_at);
       InsertObject(*c_.db, o, key);
       tx.Commit();
     } catch (...) {
