@@ -507,6 +507,13 @@ void ApiServer::Impl::RegisterWebRoutes() {
                                    std::to_string(wait) + " s.",
                                {},
                                wait});
+    } else if (const int wait = limiter.Take("account:" + user->account); wait > 0) {
+      // Signed in, the page draws on the same per-caller budget as the API (--rate-limit), so
+      // signing up cannot be a way around it.
+      return SendError(res, {"rate_limited",
+                             "Too many requests; retry in " + std::to_string(wait) + " s.",
+                             {},
+                             wait});
     }
     if (gathered->image_url)
       return SendError(res, {"bad_request", "Upload the image as image_file.", {}, 0});
