@@ -126,12 +126,18 @@ Result<std::string> FetchImageUrl(const std::string& url_text, const UrlFetchOpt
     if (!url) return Failed("not an http or https URL (" + current.substr(0, 200) + ")");
 
     // Resolve once; every address must be allowed, and the connection goes to the first one.
+    // Unresolvable and refused hosts get the same answer, so the filter cannot be used to map
+    // internal names.
+    const auto unreachable = [&] {
+      return Failed("the host '" + url->host +
+                    "' does not resolve to a public address, and this server calls no others");
+    };
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     if (getaddrinfo(url->host.c_str(), nullptr, &hints, &found) != 0 || !found)
-      return Failed("the host '" + url->host + "' does not resolve");
+      return unreachable();
     std::vector<std::string> addresses;
     for (addrinfo* a = found; a; a = a->ai_next) {
       char buf[INET6_ADDRSTRLEN] = {};
@@ -142,14 +148,10 @@ Result<std::string> FetchImageUrl(const std::string& url_text, const UrlFetchOpt
       if (inet_ntop(a->ai_family, src, buf, sizeof buf)) addresses.emplace_back(buf);
     }
     freeaddrinfo(found);
-    if (addresses.empty()) return Failed("the host '" + url->host + "' does not resolve");
+    if (addresses.empty()) return unreachable();
     if (!options.allow_private)
       for (const auto& a : addresses)
-        if (IsRefusedAddress(a))
-          return Failed("the host '" + url->host +
-                        "' is a loopback, private, link-local or "
-                        "reserved address (" +
-                        a + "), which this server does not call");
+        if (IsRefusedAddress(a)) return unreachable();
 
     const std::string origin = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
     httplib::Client client(
