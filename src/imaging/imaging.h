@@ -78,6 +78,37 @@ engine::Tensor ModelInput(const DecodedImage& im, int size = 1024,
 // keeps it.
 vips::VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h);
 
+// How the model's mask is brought to the photo's resolution. Which follows the photo's edges better
+// is measured on the quality set (docs/imaging.md); kMaskUpsampling names the current choice.
+enum class MaskUpsampling {
+  kBilinear,  // MaskToAlpha above: smooth, blind to the photo
+  kGuided,    // fast guided filter with the photo as guide: edges snap to the photo's own edges
+};
+inline constexpr MaskUpsampling kMaskUpsampling = MaskUpsampling::kGuided;
+
+// The guided filter's two knobs, both at the mask's resolution: the window radius in mask pixels,
+// and epsilon, the regularisation against the guide's local variance (guide colours in 0..1).
+// Larger epsilon trusts the mask more and the photo less. The defaults were chosen on the quality
+// set (docs/imaging.md); epsilon is kept above that set's optimum because its edges are perfectly
+// sharp cuts, and on hair or fur a smaller one copies the photo's texture into the alpha.
+struct GuidedFilter {
+  int radius = 3;
+  float epsilon = 1e-4f;
+};
+
+// The mask at the resolution of `guide` (the photo: 3-band uchar sRGB, any size, read once in
+// strips, never copied whole), as a 1-band uchar alpha image of exactly guide's size held in
+// memory. kBilinear is MaskToAlpha(mask, mw, mh, guide.width(), guide.height()). kGuided fits
+// alpha ≈ a·I + b in each window of the mask's resolution against the photo shrunk to that
+// resolution (He, Sun & Tang, "Guided Image Filtering", colour guide, fast variant), then
+// evaluates a·I + b at full resolution with a and b interpolated bilinearly: where the photo is
+// flat or the mask constant, the result is the mask's (smoothed) value; where both change, the
+// edge follows the photo. Extra memory: 28 bytes per mask pixel (28 MB for 1024²) and a few rows,
+// nothing per output pixel beyond the result. Uses two threads when libvips' concurrency allows.
+// Throws vips::VError if the guide cannot be read.
+vips::VImage MaskToAlpha(const float* mask, int mw, int mh, const vips::VImage& guide,
+                         MaskUpsampling method = kMaskUpsampling, GuidedFilter filter = {});
+
 struct ComposeSpec {
   std::optional<std::array<uint8_t, 4>> background;  // RGBA to flatten onto; none: keep alpha
   int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;  // 0 width: no crop

@@ -1,7 +1,11 @@
 // Pixel work between decode and encode: the model's input tensor, the mask at output
 // resolution, and the composed cutout.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <exception>
+#include <memory>
+#include <thread>
 #include <vector>
 
 #include "imaging/imaging.h"
@@ -34,6 +38,26 @@ VImage ResizeTo(const VImage& im, int w, int h, VipsKernel kernel) {
                 VImage::option()->set("vscale", vscale)->set("kernel", kernel)->set("gap", 0.0)),
       w, h);
 }
+
+// Where output pixel i (of `out`) samples a source of `in` pixels, pixel centres aligned.
+float SourcePosition(int i, int out, int in) {
+  return std::clamp((i + 0.5f) * static_cast<float>(in) / static_cast<float>(out) - 0.5f, 0.0f,
+                    static_cast<float>(in - 1));
+}
+
+// For each of `out` output columns, the two source columns (of `in`) and the weight of the second.
+struct BilinearTaps {
+  BilinearTaps(int out, int in) : x0(out), x1(out), fx(out) {
+    for (int x = 0; x < out; ++x) {
+      const float sx = SourcePosition(x, out, in);
+      x0[x] = static_cast<int>(sx);
+      x1[x] = std::min(x0[x] + 1, in - 1);
+      fx[x] = sx - static_cast<float>(x0[x]);
+    }
+  }
+  std::vector<int> x0, x1;
+  std::vector<float> fx;
+};
 
 }  // namespace
 
@@ -76,22 +100,14 @@ engine::Tensor ModelInput(const DecodedImage& im, int size, ResizeKernel kernel)
 VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h) {
   // Plain bilinear with pixel centres aligned, written straight into the output plane: several
   // times faster than libvips' general affine path for a 1024^2 -> 50 MP enlargement.
-  std::vector<int> x0(w), x1(w);
-  std::vector<float> fx(w);
-  auto source = [](int i, int out, int in) {
-    return std::clamp((i + 0.5f) * static_cast<float>(in) / static_cast<float>(out) - 0.5f, 0.0f,
-                      static_cast<float>(in - 1));
-  };
-  for (int x = 0; x < w; ++x) {
-    const float sx = source(x, w, mw);
-    x0[x] = static_cast<int>(sx);
-    x1[x] = std::min(x0[x] + 1, mw - 1);
-    fx[x] = sx - static_cast<float>(x0[x]);
-  }
+  const BilinearTaps taps(w, mw);
+  const std::vector<int>& x0 = taps.x0;
+  const std::vector<int>& x1 = taps.x1;
+  const std::vector<float>& fx = taps.fx;
   auto* plane = static_cast<uint8_t*>(g_malloc(static_cast<size_t>(w) * h));
   std::vector<float> row(mw);
   for (int y = 0; y < h; ++y) {
-    const float sy = source(y, h, mh);
+    const float sy = SourcePosition(y, h, mh);
     const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, mh - 1);
     const float fy = sy - static_cast<float>(y0);
     const float* r0 = mask + static_cast<size_t>(y0) * mw;
@@ -106,6 +122,313 @@ VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h) {
   return VImage::new_from_memory_steal(plane, static_cast<size_t>(w) * h, w, h, 1,
                                        VIPS_FORMAT_UCHAR)
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
+}
+
+namespace {
+
+// One plane at the mask's resolution, row-major.
+using Plane = std::vector<float>;
+
+// Box means over (2r+1)² windows clipped at the borders (each mean divides by the pixels it saw),
+// of C interleaved channels, fed one row at a time: only 2r+2 rows are held, so the guided
+// filter's thirteen statistics never exist as whole planes. Sums are kept in double so
+// thousands of additions and subtractions do not drift.
+class RunningBoxMean {
+ public:
+  RunningBoxMean(int channels, int w, int h, int r)
+      : c_(channels),
+        w_(w),
+        h_(h),
+        r_(r),
+        ring_(static_cast<size_t>(2 * r + 2) * c_ * w),
+        sum_(static_cast<size_t>(c_) * w, 0.0),
+        row_(static_cast<size_t>(c_) * w),
+        run_(c_),
+        inv_width_(w) {
+    for (int x = 0; x < w; ++x) {
+      inv_width_[x] = 1.0 / (std::min(x + r, w - 1) - std::max(x - r, 0) + 1);
+    }
+  }
+
+  // Feeds the next row (C·w interleaved values); calls emit(y, means) for each row of means it
+  // completes, in order, the last ones when the h-th row comes.
+  template <typename Emit>
+  void Push(const float* in, Emit&& emit) {
+    float* slot = Slot(pushed_);
+    // Horizontal means, clipped at the ends.
+    std::fill(run_.begin(), run_.end(), 0.0);
+    for (int x = 0; x < std::min(r_, w_); ++x) {
+      for (int c = 0; c < c_; ++c) run_[c] += in[x * c_ + c];
+    }
+    for (int x = 0; x < w_; ++x) {
+      const float* enter = x + r_ < w_ ? in + static_cast<size_t>(x + r_) * c_ : nullptr;
+      const float* leave = x - r_ - 1 >= 0 ? in + static_cast<size_t>(x - r_ - 1) * c_ : nullptr;
+      for (int c = 0; c < c_; ++c) {
+        if (enter) run_[c] += enter[c];
+        if (leave) run_[c] -= leave[c];
+        slot[x * c_ + c] = static_cast<float>(run_[c] * inv_width_[x]);
+      }
+    }
+    for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += slot[i];
+    ++pushed_;
+    if (pushed_ - 1 - r_ >= 0) EmitRow(pushed_ - 1 - r_, emit);
+    if (pushed_ == h_) {
+      while (emitted_ < h_) EmitRow(emitted_, emit);
+    }
+  }
+
+ private:
+  float* Slot(int y) { return ring_.data() + static_cast<size_t>(y % (2 * r_ + 2)) * c_ * w_; }
+
+  template <typename Emit>
+  void EmitRow(int y, Emit& emit) {
+    for (; removed_ < y - r_; ++removed_) {
+      const float* old = Slot(removed_);
+      for (size_t i = 0; i < sum_.size(); ++i) sum_[i] -= old[i];
+    }
+    const double inv = 1.0 / (std::min(y + r_, h_ - 1) - std::max(y - r_, 0) + 1);
+    for (size_t i = 0; i < sum_.size(); ++i) row_[i] = static_cast<float>(sum_[i] * inv);
+    emit(y, row_.data());
+    emitted_ = y + 1;
+  }
+
+  int c_, w_, h_, r_;
+  std::vector<float> ring_;
+  std::vector<double> sum_;
+  std::vector<float> row_;
+  std::vector<double> run_, inv_width_;
+  int pushed_ = 0, emitted_ = 0, removed_ = 0;
+};
+
+// Calls visit(y, row) for rows [begin, end) of a 3-band uchar image, top to bottom, reading strips
+// through a region so a lazy image is computed a strip at a time and a memory image is not copied.
+template <typename Visit>
+void ForEachRow(const VImage& im, int begin, int end, Visit visit) {
+  constexpr int kStrip = 32;
+  vips::VRegion region = vips::VRegion::new_from_image(im);
+  for (int top = begin; top < end; top += kStrip) {
+    const int n = std::min(kStrip, end - top);
+    region.prepare(0, top, im.width(), n);
+    for (int y = top; y < top + n; ++y) visit(y, static_cast<const uint8_t*>(region.addr(0, y)));
+  }
+}
+
+// Runs body(0, split) here and body(split, n) on a second thread when libvips may use more than
+// one: the full-resolution passes run while the model is idle, and on 2 cores the second half
+// would otherwise wait. Rethrows what either half threw.
+template <typename Body>
+void InTwo(int n, int split, Body body) {
+  if (vips_concurrency_get() < 2 || split <= 0 || split >= n) {
+    body(0, n);
+    return;
+  }
+  std::exception_ptr failed;
+  std::thread second([&] {
+    try {
+      body(split, n);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  try {
+    body(0, split);
+  } catch (...) {
+    second.join();
+    throw;
+  }
+  second.join();
+  if (failed) std::rethrow_exception(failed);
+}
+
+// The guide (3-band uchar) at mw x mh as three planes of colours in 0..1, each low-resolution pixel
+// the mean of the full-resolution pixels whose centres fall in it — the same centre alignment as
+// SourcePosition. When the photo is smaller than the mask in either direction some cells would
+// be empty, so libvips interpolates instead (the photo is small then, so it is cheap).
+std::array<Plane, 3> GuideAtMaskSize(const VImage& guide, int mw, int mh) {
+  const int w = guide.width(), h = guide.height();
+  std::array<Plane, 3> out;
+  for (auto& p : out) p.assign(static_cast<size_t>(mw) * mh, 0.0f);
+  if (w < mw || h < mh) {
+    const VImage small = ResizeTo(guide.cast(VIPS_FORMAT_FLOAT), mw, mh, VIPS_KERNEL_LINEAR);
+    ForEachRow(small, 0, mh, [&](int y, const uint8_t* bytes) {
+      const auto* row = reinterpret_cast<const float*>(bytes);
+      for (int x = 0; x < mw; ++x) {
+        for (int c = 0; c < 3; ++c) out[c][static_cast<size_t>(y) * mw + x] = row[3 * x + c] / 255;
+      }
+    });
+    return out;
+  }
+  std::vector<int> cell_x(w);
+  for (int x = 0; x < w; ++x) cell_x[x] = static_cast<int>(int64_t{x} * mw / w);
+  std::vector<double> count_x(mw, 0.0);
+  for (int x = 0; x < w; ++x) count_x[cell_x[x]] += 1;
+  auto cell_y = [&](int y) { return static_cast<int>(int64_t{y} * mh / h); };
+  // Each half sums whole mask rows: split at the first photo row of the middle mask row.
+  int split = 0;
+  while (split < h && cell_y(split) < mh / 2) ++split;
+  InTwo(h, split, [&](int begin, int end) {
+    std::vector<uint32_t> sums(static_cast<size_t>(mw) * 3, 0u);
+    int current = cell_y(begin), rows = 0;
+    auto flush = [&] {
+      for (int x = 0; x < mw; ++x) {
+        const double n = count_x[x] * rows * 255.0;
+        for (int c = 0; c < 3; ++c) {
+          out[c][static_cast<size_t>(current) * mw + x] = static_cast<float>(sums[3 * x + c] / n);
+        }
+      }
+      std::fill(sums.begin(), sums.end(), 0u);
+      rows = 0;
+    };
+    ForEachRow(guide, begin, end, [&](int y, const uint8_t* row) {
+      if (cell_y(y) != current) flush();
+      current = cell_y(y);
+      ++rows;
+      for (int x = 0; x < w; ++x) {
+        uint32_t* s = &sums[3 * cell_x[x]];
+        s[0] += row[3 * x];
+        s[1] += row[3 * x + 1];
+        s[2] += row[3 * x + 2];
+      }
+    });
+    flush();
+  });
+  return out;
+}
+
+// The guided filter's linear model at the mask's resolution: alpha ≈ a·I + b per window, then
+// a and b averaged over the windows that contain each pixel ("mean_a", "mean_b" in the paper).
+// Returns mw·mh pixels of four interleaved values a_r, a_g, a_b, b.
+std::vector<float> GuidedCoefficients(const float* mask, int mw, int mh,
+                                      const std::array<Plane, 3>& guide,
+                                      const GuidedFilter& filter) {
+  const int r = std::max(1, filter.radius);
+  const double eps = filter.epsilon;
+  std::vector<float> out(static_cast<size_t>(mw) * mh * 4);
+  RunningBoxMean mean_ab(4, mw, mh, r);
+  auto store = [&](int y, const float* row) {
+    std::copy(row, row + 4 * mw, out.data() + static_cast<size_t>(y) * mw * 4);
+  };
+  // Per pixel: I (3), p, the guide's second moments rr rg rb gg gb bb, and I·p (3).
+  constexpr int kStats = 13;
+  RunningBoxMean stats(kStats, mw, mh, r);
+  std::vector<float> ab(static_cast<size_t>(mw) * 4);
+  auto solve = [&](int, const float* m) {
+    for (int x = 0; x < mw; ++x, m += kStats) {
+      const double mr = m[0], mg = m[1], mb = m[2], mp = m[3];
+      const double rr = m[4] - mr * mr + eps, rg = m[5] - mr * mg, rb = m[6] - mr * mb;
+      const double gg = m[7] - mg * mg + eps, gb = m[8] - mg * mb, bb = m[9] - mb * mb + eps;
+      const double cr = m[10] - mr * mp, cg = m[11] - mg * mp, cb = m[12] - mb * mp;
+      // (Σ + εU)⁻¹·cov(I, p) by cofactors; Σ + εU is symmetric positive definite.
+      const double i_rr = gg * bb - gb * gb, i_rg = rb * gb - rg * bb, i_rb = rg * gb - rb * gg;
+      const double i_gg = rr * bb - rb * rb, i_gb = rb * rg - rr * gb, i_bb = rr * gg - rg * rg;
+      const double inv_det = 1.0 / (rr * i_rr + rg * i_rg + rb * i_rb);
+      const double ar = (i_rr * cr + i_rg * cg + i_rb * cb) * inv_det;
+      const double ag = (i_rg * cr + i_gg * cg + i_gb * cb) * inv_det;
+      const double ac = (i_rb * cr + i_gb * cg + i_bb * cb) * inv_det;
+      ab[4 * x] = static_cast<float>(ar);
+      ab[4 * x + 1] = static_cast<float>(ag);
+      ab[4 * x + 2] = static_cast<float>(ac);
+      ab[4 * x + 3] = static_cast<float>(mp - ar * mr - ag * mg - ac * mb);
+    }
+    mean_ab.Push(ab.data(), store);
+  };
+  std::vector<float> raw(static_cast<size_t>(mw) * kStats);
+  for (int y = 0; y < mh; ++y) {
+    const size_t at = static_cast<size_t>(y) * mw;
+    for (int x = 0; x < mw; ++x) {
+      const float ir = guide[0][at + x], ig = guide[1][at + x], ib = guide[2][at + x];
+      const float p = mask[at + x];
+      float* v = &raw[static_cast<size_t>(x) * kStats];
+      v[0] = ir, v[1] = ig, v[2] = ib, v[3] = p;
+      v[4] = ir * ir, v[5] = ir * ig, v[6] = ir * ib, v[7] = ig * ig, v[8] = ig * ib;
+      v[9] = ib * ib, v[10] = ir * p, v[11] = ig * p, v[12] = ib * p;
+    }
+    stats.Push(raw.data(), solve);
+  }
+  return out;
+}
+
+VImage GuidedMaskToAlpha(const float* mask, int mw, int mh, const VImage& guide,
+                         const GuidedFilter& filter) {
+  const int w = guide.width(), h = guide.height();
+  std::vector<float> ab = GuidedCoefficients(mask, mw, mh, GuideAtMaskSize(guide, mw, mh), filter);
+  // In 0..255 units on both sides: alpha·255 = a·I₂₅₅ + 255·b.
+  for (size_t i = 3; i < ab.size(); i += 4) ab[i] *= 255.0f;
+  // The coefficients are interpolated along a mask row once per mask row (there are only mh of
+  // them), so each output row is a vertical blend of two cached wide rows: plain loops.
+  const BilinearTaps taps(w, mw);
+  const std::vector<int>& x0 = taps.x0;
+  const std::vector<int>& x1 = taps.x1;
+  const std::vector<float>& fx = taps.fx;
+  // Owned here until libvips takes it, so an error while reading the guide does not leak it.
+  std::unique_ptr<uint8_t, decltype(&g_free)> owned(
+      static_cast<uint8_t*>(g_malloc(static_cast<size_t>(w) * h)), &g_free);
+  uint8_t* plane = owned.get();
+  InTwo(h, h / 2, [&](int begin, int end) {
+    struct WideRow {
+      int source = -1;
+      std::array<std::vector<float>, 4> k;
+    };
+    std::array<WideRow, 2> cache;
+    for (auto& c : cache) {
+      for (auto& k : c.k) k.resize(w);
+    }
+    auto wide = [&](int sy) -> const WideRow& {
+      for (auto& c : cache) {
+        if (c.source == sy) return c;
+      }
+      WideRow& c = cache[sy & 1];  // rows y0 and y0 + 1 never share a slot
+      c.source = sy;
+      const float* src = ab.data() + static_cast<size_t>(sy) * mw * 4;
+      for (int k = 0; k < 4; ++k) {
+        float* dst = c.k[k].data();
+        for (int x = 0; x < w; ++x) {
+          const float left = src[4 * x0[x] + k], right = src[4 * x1[x] + k];
+          dst[x] = left + (right - left) * fx[x];
+        }
+      }
+      return c;
+    };
+    std::array<std::vector<float>, 4> k;
+    for (auto& row : k) row.resize(w);
+    ForEachRow(guide, begin, end, [&](int y, const uint8_t* rgb) {
+      const float sy = SourcePosition(y, h, mh);
+      const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, mh - 1);
+      const float fy = sy - static_cast<float>(y0);
+      const WideRow& top = wide(y0);
+      const WideRow& bottom = wide(y1);
+      for (int c = 0; c < 4; ++c) {
+        const float* t = top.k[c].data();
+        const float* b = bottom.k[c].data();
+        float* o = k[c].data();
+        for (int x = 0; x < w; ++x) o[x] = t[x] + (b[x] - t[x]) * fy;
+      }
+      uint8_t* out = plane + static_cast<size_t>(y) * w;
+      const float *kr = k[0].data(), *kg = k[1].data(), *kb = k[2].data(), *kc = k[3].data();
+      for (int x = 0; x < w; ++x) {
+        const float v =
+            kr[x] * rgb[3 * x] + kg[x] * rgb[3 * x + 1] + kb[x] * rgb[3 * x + 2] + kc[x];
+        out[x] = static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 255.0f));  // + 0.5: to nearest
+      }
+    });
+  });
+  return VImage::new_from_memory_steal(owned.release(), static_cast<size_t>(w) * h, w, h, 1,
+                                       VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
+}
+
+}  // namespace
+
+VImage MaskToAlpha(const float* mask, int mw, int mh, const VImage& guide, MaskUpsampling method,
+                   GuidedFilter filter) {
+  if (method == MaskUpsampling::kBilinear) {
+    return MaskToAlpha(mask, mw, mh, guide.width(), guide.height());
+  }
+  VImage rgb = guide;
+  if (rgb.bands() < 3) rgb = VImage::bandjoin({rgb[0], rgb[0], rgb[0]});
+  if (rgb.bands() > 3) rgb = rgb.extract_band(0, VImage::option()->set("n", 3));
+  if (rgb.format() != VIPS_FORMAT_UCHAR) rgb = rgb.cast(VIPS_FORMAT_UCHAR);
+  return GuidedMaskToAlpha(mask, mw, mh, rgb, filter);
 }
 
 VImage Despill(const VImage& rgb, const VImage& alpha) {

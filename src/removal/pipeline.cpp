@@ -89,9 +89,10 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred,
   const int w = im.width, h = im.height;
   try {
     // One full-resolution alpha plane, kept in memory: the box needs all of it, and compose
-    // reuses it instead of upsampling twice.
+    // reuses it instead of upsampling twice. The photo guides the upsampling so the cut follows
+    // its edges (imaging::kMaskUpsampling).
     vips::VImage alpha =
-        imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize, w, h)
+        imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize, im.rgb)
             .copy_memory();
     if (im.alpha)
       alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)

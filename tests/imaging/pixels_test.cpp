@@ -1,4 +1,5 @@
-// ModelInput, MaskToAlpha and Compose: shapes and exact pixel values.
+// ModelInput, MaskToAlpha (bilinear and guided) and Compose: shapes and exact pixel values.
+#include <algorithm>
 #include <cmath>
 
 #include "imaging/imaging.h"
@@ -116,6 +117,113 @@ TEST(MaskToAlphaTest, ExactSizeAndValues) {
     EXPECT_LE(std::abs(v - last), 3) << x;
     last = v;
   }
+}
+
+// A guide with a sharp vertical step at column `step`: dark blue-grey left, light orange right.
+VImage StepGuide(int w, int h, int step) {
+  EXPECT_TRUE(InitVips().ok());
+  const VImage right = VImage::xyz(w, h)[0] >= step;
+  return right.ifthenelse(std::vector<double>{230, 180, 90}, std::vector<double>{40, 60, 80})
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .copy_memory();
+}
+
+// A low-resolution mask of the same step, as a model gives it: a ramp several mask pixels wide.
+std::vector<float> BlurredStepMask(int mw, int mh, double step, double width) {
+  std::vector<float> mask(static_cast<size_t>(mw) * mh);
+  for (int y = 0; y < mh; ++y) {
+    for (int x = 0; x < mw; ++x) {
+      mask[static_cast<size_t>(y) * mw + x] =
+          static_cast<float>(std::clamp((x + 0.5 - step) / width + 0.5, 0.0, 1.0));
+    }
+  }
+  return mask;
+}
+
+TEST(GuidedMaskToAlphaTest, ExactSizeAndRange) {
+  const VImage photo = Photo();
+  const std::vector<float> mask = BlurredStepMask(64, 64, 32, 6);
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1001, 677}, {40, 17}, {64, 64}, {97, 2}}) {
+    const VImage guide = photo.resize(static_cast<double>(w) / photo.width(),
+                                      VImage::option()->set("vscale", double(h) / photo.height()));
+    ASSERT_EQ(guide.width(), w);
+    ASSERT_EQ(guide.height(), h);
+    const VImage a = MaskToAlpha(mask.data(), 64, 64, guide, MaskUpsampling::kGuided);
+    EXPECT_EQ(a.width(), w);
+    EXPECT_EQ(a.height(), h);
+    EXPECT_EQ(a.bands(), 1);
+    EXPECT_EQ(a.format(), VIPS_FORMAT_UCHAR);
+    // Far from the mask's edge the mask is flat, so the photo's texture cannot show through.
+    EXPECT_EQ(Pixel(a, 0, h / 2)[0], 0) << w;
+    EXPECT_EQ(Pixel(a, w - 1, h / 2)[0], 255) << w;
+  }
+  // Grey and RGBA guides are taken as well (the alpha band is not part of the guide).
+  const VImage grey = photo.colourspace(VIPS_INTERPRETATION_B_W);
+  EXPECT_EQ(MaskToAlpha(mask.data(), 64, 64, grey, MaskUpsampling::kGuided).width(), 451);
+  const VImage rgba = photo.bandjoin_const({255});
+  EXPECT_EQ(MaskToAlpha(mask.data(), 64, 64, rgba, MaskUpsampling::kGuided).bands(), 1);
+}
+
+TEST(GuidedMaskToAlphaTest, BilinearChoiceIsMaskToAlpha) {
+  const VImage photo = Photo();
+  const std::vector<float> mask = BlurredStepMask(64, 64, 30.3, 5);
+  const VImage a = MaskToAlpha(mask.data(), 64, 64, photo, MaskUpsampling::kBilinear);
+  EXPECT_EQ(MeanDiff(a, MaskToAlpha(mask.data(), 64, 64, 451, 300)), 0);
+}
+
+TEST(GuidedMaskToAlphaTest, EdgeSnapsToTheGuidesStep) {
+  // 100² mask -> 1000² output: a 10x enlargement, like 1024² -> 10000 px. The photo's edge sits at
+  // column 503 (not on a mask pixel's border); the mask has it as a ramp 2 mask pixels wide, about
+  // as soft as the model's edges.
+  constexpr int kSize = 1000, kStep = 503;
+  const VImage guide = StepGuide(kSize, kSize, kStep);
+  const std::vector<float> mask = BlurredStepMask(100, 100, kStep / 10.0, 2);
+  const VImage bilinear = MaskToAlpha(mask.data(), 100, 100, guide, MaskUpsampling::kBilinear);
+  const VImage guided = MaskToAlpha(mask.data(), 100, 100, guide, MaskUpsampling::kGuided);
+  auto profile = [&](const VImage& a) {
+    std::vector<double> row(kSize);
+    for (int x = 0; x < kSize; ++x) row[x] = Pixel(a, x, kSize / 2)[0];
+    return row;
+  };
+  auto width = [](const std::vector<double>& row) {  // columns strictly between 10 % and 90 %
+    return std::count_if(row.begin(), row.end(), [](double v) { return v > 25 && v < 230; });
+  };
+  auto error = [&](const std::vector<double>& row) {  // against the true step, summed
+    double e = 0;
+    for (int x = 0; x < kSize; ++x) e += std::abs(row[x] - (x >= kStep ? 255 : 0));
+    return e;
+  };
+  const auto b = profile(bilinear), g = profile(guided);
+  // Bilinear spreads the mask's ramp over ~20 px; the guided edge jumps where the photo does.
+  EXPECT_GE(width(b), 15);
+  EXPECT_LT(width(g), width(b) / 2);
+  EXPECT_LT(error(g), error(b) / 2);
+  EXPECT_GE(g[kStep + 1] - g[kStep - 2], 128);
+  EXPECT_LE(b[kStep + 1] - b[kStep - 2], 64);
+  EXPECT_LT(g[kStep - 2], 128);
+  EXPECT_GT(g[kStep + 1], 128);
+  // Every row is the same (the guide and the mask do not change down the image).
+  EXPECT_EQ(guided.extract_area(0, 0, kSize, 1).avg(), guided.extract_area(0, 700, kSize, 1).avg());
+}
+
+TEST(GuidedMaskToAlphaTest, FlatRegionsKeepTheirValue) {
+  // A constant mask over a busy photo stays constant: the photo's texture does not leak in.
+  const VImage photo = Photo();
+  const std::vector<float> flat(32 * 32, 0.6f);
+  const VImage a = MaskToAlpha(flat.data(), 32, 32, photo, MaskUpsampling::kGuided);
+  EXPECT_NEAR(a.min(), 0.6 * 255, 1);
+  EXPECT_NEAR(a.max(), 0.6 * 255, 1);
+  // A flat guide keeps the mask's own values away from its edges.
+  const VImage grey = Solid(800, 600, {128, 128, 128}).rgb;
+  const std::vector<float> mask = BlurredStepMask(64, 64, 32, 6);
+  const VImage g = MaskToAlpha(mask.data(), 64, 64, grey, MaskUpsampling::kGuided);
+  const VImage b = MaskToAlpha(mask.data(), 64, 64, 800, 600);
+  EXPECT_EQ(Pixel(g, 50, 300)[0], 0);
+  EXPECT_EQ(Pixel(g, 750, 300)[0], 255);
+  // Where the guide has no edge to follow, the mask is only smoothed (by the filter's boxes): the
+  // middle of its ramp stays where it was.
+  EXPECT_NEAR(Pixel(g, 400, 300)[0], Pixel(b, 400, 300)[0], 2);
 }
 
 TEST(ComposeTest, CutoutKeepsAlpha) {
