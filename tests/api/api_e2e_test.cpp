@@ -115,6 +115,20 @@ std::map<std::string, std::string> StoredZipEntries(const std::string& zip) {
   return out;
 }
 
+// Polls GET /v2/jobs/{id} until the job has finished (bounded: 2 minutes); its last answer.
+json WaitForJob(httplib::Client& c, const httplib::Headers& auth, const std::string& id) {
+  json job;
+  for (int i = 0; i < 1200; ++i) {
+    auto st = c.Get("/v2/jobs/" + id, auth);
+    EXPECT_TRUE(st && st->status == 200);
+    if (!st || st->status != 200) break;
+    job = json::parse(st->body);
+    if (job["status"] == "succeeded" || job["status"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return job;
+}
+
 class Api : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(imaging::InitVips().ok()); }
@@ -296,14 +310,7 @@ TEST_F(Api, V2MultipartAndJsonRoundTripWithHeaders) {
   ASSERT_EQ(res->status, 202) << res->body;
   const std::string id = json::parse(res->body)["id"];
   EXPECT_EQ(res->get_header_value("Location"), "/v2/jobs/" + id);
-  json job;
-  for (int i = 0; i < 1200; ++i) {
-    auto st = c.Get("/v2/jobs/" + id, auth);
-    ASSERT_TRUE(st && st->status == 200);
-    job = json::parse(st->body);
-    if (job["status"] == "succeeded" || job["status"] == "failed") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const json job = WaitForJob(c, auth, id);
   ASSERT_EQ(job["status"], "succeeded") << job.dump();
   res = c.Get(job["result_url"].get<std::string>(), auth);
   ASSERT_TRUE(res && res->status == 200);
@@ -778,14 +785,7 @@ TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   ASSERT_TRUE(res && res->status == 200);
   TestServer worker;
   worker.Start({}, &server_);
-  json job;
-  for (int i = 0; i < 1200; ++i) {
-    auto st = front.Get("/v2/jobs/" + id, server_.Auth());
-    ASSERT_TRUE(st && st->status == 200);
-    job = json::parse(st->body);
-    if (job["status"] == "succeeded" || job["status"] == "failed") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const json job = WaitForJob(front, server_.Auth(), id);
   ASSERT_EQ(job["status"], "succeeded") << job.dump();
   for (auto* replica : {&server_, &worker}) {
     auto result = replica->Client().Get("/v2/jobs/" + id + "/result", server_.Auth());
@@ -840,14 +840,7 @@ TEST_F(Api, PostgresReplicasShareKeysConsentDataAndJobs) {
   res = front.Post("/v2/jobs", auth, Form(Photo("astronaut.png"), {{"size", "preview"}}));
   ASSERT_TRUE(res && res->status == 202) << (res ? res->body : "");
   const std::string id = json::parse(res->body)["id"];
-  json job;
-  for (int i = 0; i < 1200; ++i) {
-    auto st = front.Get("/v2/jobs/" + id, auth);
-    ASSERT_TRUE(st && st->status == 200);
-    job = json::parse(st->body);
-    if (job["status"] == "succeeded" || job["status"] == "failed") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const json job = WaitForJob(front, auth, id);
   ASSERT_EQ(job["status"], "succeeded") << job.dump();
   res = front.Get("/v2/jobs/" + id + "/result", auth);
   ASSERT_TRUE(res && res->status == 200);
