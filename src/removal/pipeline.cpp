@@ -89,10 +89,11 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred,
   const int w = im.width, h = im.height;
   try {
     // One full-resolution alpha plane, kept in memory: the box needs all of it, and compose
-    // reuses it instead of upsampling twice. The photo guides the upsampling so the cut follows
-    // its edges (imaging::kMaskUpsampling).
+    // reuses it instead of upsampling twice. Above the mask's size the photo guides the
+    // upsampling so the cut follows its edges (imaging::UpsamplingFor).
     vips::VImage alpha =
-        imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize, im.rgb)
+        imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize, im.rgb,
+                             imaging::UpsamplingFor(w, h, kModelSize, kModelSize))
             .copy_memory();
     if (im.alpha)
       alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
