@@ -45,10 +45,4 @@ std::string UtcDay(Time t) {
   return FormatTime(t).substr(0, 10);
 }
 
-std::vector<std::string> UtcDaysEndingAt(Time t, int days) {
-  std::vector<std::string> out;
-  for (int i = days - 1; i >= 0; --i) out.push_back(UtcDay(t - std::chrono::days(i)));
-  return out;
-}
-
 }  // namespace bgerase::store

@@ -50,7 +50,5 @@ Time FromMillis(std::int64_t ms);
 std::string FormatTime(Time t);
 // The UTC calendar day of `t`, "YYYY-MM-DD" (usage is counted per such day).
 std::string UtcDay(Time t);
-// The UTC days from `days - 1` days before `t`'s day up to it, oldest first.
-std::vector<std::string> UtcDaysEndingAt(Time t, int days);
 
 }  // namespace bgerase::store

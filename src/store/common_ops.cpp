@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,18 @@ Status WriteFile(const fs::path& p, ByteView data) {
 }
 
 }  // namespace
+
+std::vector<DailyUsage> UsageWindow(Time now, int days) {
+  std::vector<DailyUsage> out;
+  for (int i = std::clamp(days, 1, 366) - 1; i >= 0; --i)
+    out.push_back({UtcDay(now - std::chrono::days(i)), 0});
+  return out;
+}
+
+void AddUsage(std::vector<DailyUsage>& window, const std::string& day, std::uint64_t images) {
+  for (auto& d : window)
+    if (d.day == day) d.images = images;
+}
 
 std::string RandomHex32() {
   std::uint8_t raw[32];

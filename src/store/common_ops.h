@@ -26,6 +26,7 @@
 #include "store/session_store.h"
 #include "store/training_pool.h"
 #include "store/types.h"
+#include "store/usage_store.h"
 
 namespace bgerase::store {
 
@@ -54,6 +55,12 @@ auto Guard(F&& f) -> decltype(f()) {
     return Status(errors::kDatabaseError, e.what());
   }
 }
+
+// UsageStore::Daily's answer before the counts are read: the last `days` UTC days ending at
+// `now`'s (clamped to 1..366), oldest first, each at zero. Both backends fill it with AddUsage.
+std::vector<DailyUsage> UsageWindow(Time now, int days);
+// Sets the count of `day` in `window`; days outside the window are ignored.
+void AddUsage(std::vector<DailyUsage>& window, const std::string& day, std::uint64_t images);
 
 // "prefix" + 32 random hex digits.
 std::string RandomId(std::string_view prefix);

@@ -266,19 +266,14 @@ Status PgUsage::Record(const AccountId& account, std::uint64_t images) {
 
 Result<std::vector<DailyUsage>> PgUsage::Daily(const AccountId& account, int days) {
   return PgGuard([&]() -> Result<std::vector<DailyUsage>> {
-    const std::vector<std::string> span = UtcDaysEndingAt(c_.Now(), std::clamp(days, 1, 366));
-    std::vector<DailyUsage> out;
-    for (const auto& d : span) out.push_back({d, 0});
+    std::vector<DailyUsage> out = UsageWindow(c_.Now(), days);
     return c_.pool->Run([&](pqxx::connection& conn) {
       pqxx::read_transaction tx(conn);
       for (const auto& row : tx.exec_params(
                "SELECT day, images FROM usage_daily WHERE account_id = $1 AND day >= $2 AND "
                "day <= $3",
-               account, span.front(), span.back())) {
-        const std::string day = row[0].as<std::string>();
-        for (auto& d : out)
-          if (d.day == day) d.images = row[1].as<std::uint64_t>();
-      }
+               account, out.front().day, out.back().day))
+        AddUsage(out, row[0].as<std::string>(), row[1].as<std::uint64_t>());
       return out;
     });
   });

@@ -246,18 +246,12 @@ Status SqliteUsage::Record(const AccountId& account, std::uint64_t images) {
 
 Result<std::vector<DailyUsage>> SqliteUsage::Daily(const AccountId& account, int days) {
   return Guard([&]() -> Result<std::vector<DailyUsage>> {
-    const std::vector<std::string> span = UtcDaysEndingAt(c_.Now(), std::clamp(days, 1, 366));
-    std::vector<DailyUsage> out;
-    for (const auto& d : span) out.push_back({d, 0});
+    std::vector<DailyUsage> out = UsageWindow(c_.Now(), days);
     std::lock_guard lock(c_.db->mutex());
     auto q = c_.db->Prepare(
         "SELECT day, images FROM usage_daily WHERE account_id = ?1 AND day >= ?2 AND day <= ?3");
-    q.Bind(1, account).Bind(2, span.front()).Bind(3, span.back());
-    while (q.Step()) {
-      const std::string day = q.Text(0);
-      for (auto& d : out)
-        if (d.day == day) d.images = static_cast<std::uint64_t>(q.Int(1));
-    }
+    q.Bind(1, account).Bind(2, out.front().day).Bind(3, out.back().day);
+    while (q.Step()) AddUsage(out, q.Text(0), static_cast<std::uint64_t>(q.Int(1)));
     return out;
   });
 }
