@@ -17,6 +17,7 @@
 #include <dnnl.hpp>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -50,6 +51,13 @@ struct Step {
   std::function<void(dnnl::stream&)> run;
 };
 
+// One primitive with its arguments (the shared scratchpad included), ready to run.
+struct Call {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+  void operator()(dnnl::stream& s) const { prim.execute(s, args); }
+};
+
 struct PendingOp {
   std::string name;
   std::vector<int> reads, writes;
@@ -79,8 +87,8 @@ Tag PlainTag(size_t rank) {
   }
 }
 
-size_t AlignUp(size_t v) {
-  return (v + kAlign - 1) / kAlign * kAlign;
+size_t AlignUp(size_t v, size_t align = kAlign) {
+  return (v + align - 1) / align * align;
 }
 
 }  // namespace
@@ -99,8 +107,48 @@ struct Plan::Impl {
   std::vector<memory> user_in, user_out;
   std::vector<Shape> in_shapes, out_shapes;
   std::map<size_t, Tensor> constant_outputs;  // graph outputs that folded to constants
+  // Every primitive uses one user-managed scratchpad, owned by the plan. oneDNN's default
+  // (library mode) keeps a scratchpad per thread, sized when a primitive is created, so a
+  // primitive created on one thread and run on another overruns it (the server builds plans
+  // on its loader thread and runs them on workers). Steps run one at a time, so they share it.
+  std::vector<memory> scratch_users;
+  size_t scratch_bytes = 0;
+  uint8_t* scratch = nullptr;
 
-  ~Impl() { std::free(arena); }
+  ~Impl() {
+    std::free(arena);
+    std::free(scratch);
+  }
+
+  static dnnl::primitive_attr Attr() {
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }
+  // `args` plus the plan's scratchpad when the primitive wants one (bound once it exists).
+  Call Bind(dnnl::primitive prim, const memory::desc& scratchpad,
+            std::unordered_map<int, memory> args) {
+    if (scratchpad.get_size() > 0) {
+      memory m(scratchpad, eng, DNNL_MEMORY_NONE);
+      scratch_users.push_back(m);
+      scratch_bytes = std::max(scratch_bytes, scratchpad.get_size());
+      args[DNNL_ARG_SCRATCHPAD] = m;
+    }
+    return {std::move(prim), std::move(args)};
+  }
+  Call Reorder(const memory& src, const memory& dst) {
+    dnnl::reorder::primitive_desc pd(src, dst, Attr());
+    return Bind(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  }
+  // A reorder run once, now, on this thread (weights and constants at compile time).
+  void ReorderNow(const memory& src, const memory& dst) {
+    dnnl::reorder::primitive_desc pd(src, dst, Attr());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    if (pd.scratchpad_desc().get_size() > 0)
+      args[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), eng);
+    dnnl::reorder(pd).execute(strm, args);
+    strm.wait();
+  }
 
   int AddSlot(const std::string& name, const Shape& shape, DType dt, bool blocked) {
     Slot s;
@@ -145,8 +193,7 @@ struct Plan::Impl {
       return user;
     }
     memory conv(memory::desc(dims, dt, tag), eng);
-    dnnl::reorder(user, conv).execute(strm, user, conv);
-    strm.wait();
+    ReorderNow(user, conv);
     constants.push_back(conv);
     return conv;
   }
@@ -238,11 +285,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                            memory::desc md(Dims(P.slots[s].shape), Dt::f32,
                                            PlainTag(P.slots[s].shape.size()));
                            P.user_in[i] = memory(md, P.eng, nullptr);
-                           memory dst = P.Mem(s);
-                           dnnl::reorder r(P.user_in[i], dst);
-                           st->run = [&P, r, i, dst](dnnl::stream& strm) mutable {
-                             r.execute(strm, P.user_in[i], dst);
-                           };
+                           st->run = P.Reorder(P.user_in[i], P.Mem(s));
                          }});
   }
   P.user_in.resize(g.inputs.size());
@@ -264,9 +307,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
         const Slot src = P.slots[x];
         const int t = P.AddSlot(src.name + "#bf16", src.shape, act_bf, src.blocked);
         P.pending.push_back({"convert " + src.name, {xs}, {t}, [&P, xs, t](Step* st) {
-                               memory a = P.Mem(xs), c = P.Mem(t);
-                               dnnl::reorder r(a, c);
-                               st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
+                               st->run = P.Reorder(P.Mem(xs), P.Mem(t));
                              }});
         x = t;
       }
@@ -304,7 +345,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                  po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
                }
              }
-             dnnl::primitive_attr attr;
+             dnnl::primitive_attr attr = Impl::Attr();
              attr.set_post_ops(po);
              const auto alg = dnnl::algorithm::convolution_direct;
              const auto prop = dnnl::prop_kind::forward_inference;
@@ -333,8 +374,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
              const std::vector<float> wf = w.AsFloats();
              std::memcpy(wuser.get_data_handle(), wf.data(), wf.size() * 4);
              memory wmem(pd.weights_desc(), P.eng);
-             dnnl::reorder(wuser, wmem).execute(P.strm, wuser, wmem);
-             P.strm.wait();
+             P.ReorderNow(wuser, wmem);
              P.constants.push_back(wmem);
              stats.weight_bytes += pd.weights_desc().get_size();
              memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
@@ -360,16 +400,17 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                }
                ++pi;
              }
-             dnnl::convolution_forward prim(pd);
+             const Call conv = P.Bind(dnnl::convolution_forward(pd), pd.scratchpad_desc(), args);
              if (csrc == src && cdst == dst) {
-               st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+               st->run = conv;
              } else {
-               dnnl::reorder in = csrc == src ? dnnl::reorder() : dnnl::reorder(src, csrc);
-               dnnl::reorder out = cdst == dst ? dnnl::reorder() : dnnl::reorder(cdst, dst);
-               st->run = [prim, args, in, out, src, csrc, dst, cdst](dnnl::stream& s) {
-                 if (in) in.execute(s, const_cast<memory&>(src), const_cast<memory&>(csrc));
-                 prim.execute(s, args);
-                 if (out) out.execute(s, const_cast<memory&>(cdst), const_cast<memory&>(dst));
+               std::optional<Call> in, out;
+               if (csrc != src) in = P.Reorder(src, csrc);
+               if (cdst != dst) out = P.Reorder(cdst, dst);
+               st->run = [conv, in, out](dnnl::stream& s) {
+                 if (in) (*in)(s);
+                 conv(s);
+                 if (out) (*out)(s);
                };
              }
            }});
@@ -383,11 +424,9 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                                  dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
                                  P.Md(x), P.Md(y), {p.stride_h, p.stride_w}, {p.kh, p.kw},
                                  {p.pad_t, p.pad_l}, {p.pad_b, p.pad_r});
-                             dnnl::pooling_forward::primitive_desc pd(d, P.eng);
-                             dnnl::pooling_forward prim(pd);
-                             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)},
-                                                                  {DNNL_ARG_DST, P.Mem(y)}};
-                             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+                             dnnl::pooling_forward::primitive_desc pd(d, Impl::Attr(), P.eng);
+                             st->run = P.Bind(dnnl::pooling_forward(pd), pd.scratchpad_desc(),
+                                              {{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}});
                            }});
     } else if (n.op == "Resize") {
       const int x = P.slot_of.at(n.inputs[0]);
@@ -428,7 +467,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
           {desc, xs, {y}, [&P, xs, y, axis](Step* st) {
              // Each input reorders into its slice of the output (converting dtype and layout); a
              // slice that cuts a channel block falls back to oneDNN's concat.
-             std::vector<std::pair<dnnl::reorder, std::pair<memory, memory>>> copies;
+             std::vector<Call> copies;
              try {
                int64_t off = 0;
                for (int xi : xs) {
@@ -438,10 +477,10 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                  memory src = P.Mem(xi);
                  memory dst(P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets), P.eng,
                             P.Ptr(y));
-                 copies.push_back({dnnl::reorder(src, dst), {src, dst}});
+                 copies.push_back(P.Reorder(src, dst));
                }
-               st->run = [copies](dnnl::stream& s) mutable {
-                 for (auto& [r, m] : copies) r.execute(s, m.first, m.second);
+               st->run = [copies](dnnl::stream& s) {
+                 for (const Call& c : copies) c(s);
                };
                return;
              } catch (const dnnl::error&) {
@@ -452,9 +491,9 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                mds.push_back(P.Md(xs[i]));
                args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
              }
-             dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng);
-             dnnl::concat prim(pd);
-             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+             dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng,
+                                             Impl::Attr());
+             st->run = P.Bind(dnnl::concat(pd), pd.scratchpad_desc(), args);
            }});
     } else if (n.op == "Add" || n.op == "Mul") {
       std::string a = n.inputs[0], b = n.inputs[1];
@@ -486,11 +525,10 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                mb = P.Constant(bt, Dims(s), PlainTag(s.size()));
              }
              dnnl::binary::desc d(alg, P.Md(xa), mb.get_desc(), P.Md(y));
-             dnnl::binary::primitive_desc pd(d, P.eng);
-             dnnl::binary prim(pd);
-             std::unordered_map<int, memory> args{
-                 {DNNL_ARG_SRC_0, P.Mem(xa)}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, P.Mem(y)}};
-             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+             dnnl::binary::primitive_desc pd(d, Impl::Attr(), P.eng);
+             st->run = P.Bind(
+                 dnnl::binary(pd), pd.scratchpad_desc(),
+                 {{DNNL_ARG_SRC_0, P.Mem(xa)}, {DNNL_ARG_SRC_1, mb}, {DNNL_ARG_DST, P.Mem(y)}});
            }});
     } else if (n.op == "Relu" || n.op == "Sigmoid") {
       const int x = P.slot_of.at(n.inputs[0]);
@@ -499,18 +537,14 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       P.pending.push_back({desc, {x}, {y}, [&P, x, y, alg](Step* st) {
                              dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg,
                                                            P.Md(x), 0.f, 0.f);
-                             dnnl::eltwise_forward::primitive_desc pd(d, P.eng);
-                             dnnl::eltwise_forward prim(pd);
-                             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, P.Mem(x)},
-                                                                  {DNNL_ARG_DST, P.Mem(y)}};
-                             st->run = [prim, args](dnnl::stream& s) { prim.execute(s, args); };
+                             dnnl::eltwise_forward::primitive_desc pd(d, Impl::Attr(), P.eng);
+                             st->run = P.Bind(dnnl::eltwise_forward(pd), pd.scratchpad_desc(),
+                                              {{DNNL_ARG_SRC, P.Mem(x)}, {DNNL_ARG_DST, P.Mem(y)}});
                            }});
     } else {  // Identity
       const int x = P.slot_of.at(n.inputs[0]);
       P.pending.push_back({desc, {x}, {y}, [&P, x, y](Step* st) {
-                             memory a = P.Mem(x), c = P.Mem(y);
-                             dnnl::reorder r(a, c);
-                             st->run = [r, a, c](dnnl::stream& s) mutable { r.execute(s, a, c); };
+                             st->run = P.Reorder(P.Mem(x), P.Mem(y));
                            }});
     }
   }
@@ -529,11 +563,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                            memory::desc md(Dims(P.slots[s].shape), Dt::f32,
                                            PlainTag(P.slots[s].shape.size()));
                            P.user_out[i] = memory(md, P.eng, nullptr);
-                           memory src = P.Mem(s);
-                           dnnl::reorder r(src, P.user_out[i]);
-                           st->run = [&P, r, i, src](dnnl::stream& strm) mutable {
-                             r.execute(strm, src, P.user_out[i]);
-                           };
+                           st->run = P.Reorder(P.Mem(s), P.user_out[i]);
                          }});
   }
 
@@ -593,6 +623,14 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     }
   }
   P.pending.clear();
+  if (P.scratch_bytes > 0) {
+    P.scratch = static_cast<uint8_t*>(std::aligned_alloc(4096, AlignUp(P.scratch_bytes, 4096)));
+    if (!P.scratch)
+      return Status("out_of_memory",
+                    "cannot allocate " + std::to_string(P.scratch_bytes) + " bytes of scratchpad");
+    for (memory& m : P.scratch_users) m.set_data_handle(P.scratch);
+  }
+  stats.scratchpad_bytes = P.scratch_bytes;
   stats.steps = static_cast<int>(
       std::count_if(P.steps.begin(), P.steps.end(), [](const Step& s) { return bool(s.run); }));
   auto plan = std::unique_ptr<Plan>(new Plan(std::move(im)));

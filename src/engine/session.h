@@ -44,6 +44,7 @@ struct SessionOptions {
 struct PlanStats {
   size_t arena_bytes = 0;    // activations, shared by all steps through liveness planning
   size_t weight_bytes = 0;   // weights in the layout and precision the convolutions use
+  size_t scratchpad_bytes = 0;  // one scratchpad the primitives share (im2col and the like)
   int steps = 0;             // primitives and kernels executed per run
   int fused_post_ops = 0;    // relu/sigmoid/add folded into convolutions
   int concats_in_place = 0;  // concat inputs written straight into their slice
