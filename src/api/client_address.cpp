@@ -6,6 +6,8 @@
 #include <cstring>
 #include <optional>
 
+#include "common/text.h"
+
 namespace bgerase::api {
 namespace {
 
@@ -35,12 +37,6 @@ std::optional<Parsed> ParseAddress(std::string_view text) {
     return p;
   }
   return std::nullopt;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace

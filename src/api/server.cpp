@@ -83,17 +83,6 @@ void SendJson(httplib::Response& res, const json& body, int status) {
   res.set_content(body.dump(), "application/json");
 }
 
-std::string Trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return "";
-  return std::string(s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1));
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool IsJson(const httplib::Request& req) {
   return Lower(req.get_header_value("Content-Type")).rfind("application/json", 0) == 0;
 }
@@ -182,6 +171,36 @@ std::string SniffMime(std::string_view b) {
   return "application/octet-stream";
 }
 
+Result<json> ParseJsonBody(std::string_view text) {
+  // Depth first, in one linear pass that does not recurse: nothing may walk a value (parse,
+  // dump, echo) nested deeper than any body of ours needs.
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        return Status("bad_request", "The JSON body nests deeper than " +
+                                         std::to_string(kMaxJsonDepth) + " levels.");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::exception&) {
+    return Status("bad_request", "The body is not valid JSON.");
+  }
+}
+
 // The field's string form for the options parser: JSON booleans and numbers as text.
 std::optional<std::string> JsonFieldText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -193,43 +212,30 @@ std::optional<std::string> JsonFieldText(const json& v) {
 
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader) {
   RawBody raw;
+  raw.boundary = MultipartBoundary(req.get_header_value("Content-Type"));
   // httplib caps bodies by Content-Length only; a chunked body is counted here and cut off at the
   // same cap, before it can fill memory.
-  std::size_t total = 0;
-  auto within = [&](std::size_t n) {
-    total += n;
-    if (total > kMaxBodyBytes) raw.too_large = true;
+  auto receive = [&](const char* data, std::size_t n) {
+    if (raw.body.size() + n > kMaxBodyBytes) raw.too_large = true;
+    if (!raw.too_large) raw.body.append(data, n);
     return !raw.too_large;
   };
-  if (req.is_multipart_form_data()) {
-    raw.complete = reader(
-        [&](const httplib::MultipartFormData& part) {
-          raw.parts.push_back(part);
-          return within(part.name.size() + part.filename.size() + part.content_type.size());
-        },
-        [&](const char* data, std::size_t n) {
-          raw.parts.back().content.append(data, n);
-          return within(n);
-        });
-  } else {
-    raw.complete = reader([&](const char* data, std::size_t n) {
-      raw.body.append(data, n);
-      return within(n);
-    });
-  }
+  // Every body arrives as bytes; multipart ones are parsed by our own parser (GatherFields).
+  // httplib 0.11 parses a body itself whenever the request's Content-Type starts with
+  // multipart/form-data, and its parser refuses valid bodies (no CRLF after the close
+  // delimiter, RFC 2046 §5.1.1) and counts no parts. So the type is hidden from it while the
+  // body is read. The Request is httplib's own non-const object, lent to handlers as const.
+  auto& headers = const_cast<httplib::Headers&>(req.headers);
+  const auto type = headers.find("Content-Type");
+  std::string declared;
+  if (raw.boundary && type != headers.end()) std::swap(declared, type->second);
+  raw.complete = reader(receive);
+  if (raw.boundary && type != headers.end()) std::swap(declared, type->second);
   if (raw.too_large) {
     raw.complete = false;
-    raw.parts.clear();
     raw.body.clear();
   }
   return raw;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 std::string UrlDecode(std::string_view s) {
@@ -275,16 +281,16 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
     }
     r.fields.emplace_back(key, std::move(value));
   };
-  if (req.is_multipart_form_data()) {
-    for (auto& part : raw.parts) place(part.name, std::move(part.content));  // no 30 MB copies
+  if (raw.boundary) {
+    auto parts = ParseMultipart(raw.body, *raw.boundary);
+    if (!parts.ok()) return parts.status();
+    for (const auto& part : *parts) place(part.name, std::string(part.content));
+    std::string().swap(raw.body);  // the parts are copied out: do not hold the body twice
   } else if (IsJson(req)) {
     r.json = true;
-    json body;
-    try {
-      body = json::parse(raw.body);
-    } catch (const json::exception&) {
-      return Status("bad_request", "The body is not valid JSON.");
-    }
+    auto parsed = ParseJsonBody(raw.body);
+    if (!parsed.ok()) return parsed.status();
+    const json body = std::move(parsed).value();
     if (!body.is_object()) return Status("bad_request", "The JSON body must be an object.");
     for (const auto& [key, value] : body.items()) {
       auto text = JsonFieldText(value);
@@ -306,6 +312,10 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
             eq == std::string_view::npos ? std::string() : UrlDecode(pair.substr(eq + 1)));
     }
   }
+  // Every form of ours has about 30 fields; more is refused before any field is looked at.
+  if (r.fields.size() + static_cast<std::size_t>(r.images) > kMaxFormParts)
+    return Status("bad_request", "The request has more than " + std::to_string(kMaxFormParts) +
+                                     " fields.");
   return r;
 }
 
@@ -343,26 +353,20 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   std::vector<removal::FieldError> details;
   std::vector<std::string> unknown;
   auto options = removal::ParseRemovalOptions(fields, &details, &unknown);
-  // What is echoed back is capped: a 40 MB field must not come back as a 40 MB error.
-  auto capped = [](std::string s) {
-    constexpr std::size_t kEcho = 200;
-    if (s.size() > kEcho) s = s.substr(0, kEcho) + "…";
-    return s;
-  };
   for (const auto& key : unknown) {
     std::string input;
     for (const auto& [k, v] : fields)
       if (k == key) input = v;
-    details.push_back(
-        {"extra_forbidden", capped(key), "Unknown field '" + capped(key) + "'.", capped(input)});
+    details.push_back({"extra_forbidden", removal::Echo(key),
+                       "Unknown field '" + removal::Echo(key) + "'.", removal::Echo(input)});
   }
-  for (auto& d : details) d.input = capped(std::move(d.input));
+  for (auto& d : details) d.input = removal::Echo(std::move(d.input));
   if (options.ok() && details.empty()) return options;
   if (!options.ok() && options.status().code() == "invalid_bg_color") {
     *error = {"invalid_bg_color", options.status().message(), {}, 0};
   } else {
     *error = {"validation_error",
-              options.ok() ? "Unknown field '" + capped(unknown.front()) + "'."
+              options.ok() ? "Unknown field '" + removal::Echo(unknown.front()) + "'."
                            : options.status().message(),
               std::move(details), 0};
   }
@@ -596,8 +600,8 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
       for (const auto& d : defaults) ok = ok || value == d;
       if (!ok)
         return SendError(res, {"unsupported_option",
-                               "bgerase does not implement '" + name + "' (got '" + v +
-                                   "'); leave it empty or at its default.",
+                               "bgerase does not implement '" + name + "' (got '" +
+                                   removal::Echo(v) + "'); leave it empty or at its default.",
                                {},
                                0});
     }
@@ -775,20 +779,22 @@ void ApiServer::Impl::RegisterRoutes() {
     t_ctx.route = "/v2/account/training-consent";
     auto key = Authenticate(req);
     if (!key.ok()) return SendError(res, ApiError::From(key.status()));
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::exception&) {
-      return SendError(res,
-                       {"bad_request", "The body must be JSON: {\"opt_in\": true|false}.", {}, 0});
-    }
+    auto parsed = ParseJsonBody(req.body);
+    if (!parsed.ok())
+      return SendError(res, {"bad_request",
+                             parsed.status().message() + " Send {\"opt_in\": true|false}.",
+                             {},
+                             0});
+    json body = std::move(parsed).value();
     if (!body.is_object() || !body.contains("opt_in") || !body["opt_in"].is_boolean())
       return SendError(
-          res, {"validation_error",
-                "opt_in must be true or false.",
-                {{"bool_parsing", "opt_in", "opt_in must be true or false.",
-                  body.is_object() && body.contains("opt_in") ? body["opt_in"].dump() : ""}},
-                0});
+          res,
+          {"validation_error",
+           "opt_in must be true or false.",
+           {{"bool_parsing", "opt_in", "opt_in must be true or false.",
+             removal::Echo(body.is_object() && body.contains("opt_in") ? body["opt_in"].dump()
+                                                                       : "")}},
+           0});
     if (body["opt_in"].get<bool>()) {
       auto state =
           store.consent().Grant(key->account, kTrainingPolicyVersion, store::ConsentActor::kApi);

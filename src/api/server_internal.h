@@ -23,8 +23,10 @@
 #include "api/error_catalogue.h"
 #include "api/inference_queue.h"
 #include "api/metrics.h"
+#include "api/multipart.h"
 #include "api/server.h"
 #include "api/url_fetcher.h"
+#include "common/text.h"
 #include "removal/options.h"
 #include "store/storage_policy.h"
 
@@ -48,8 +50,6 @@ extern thread_local RequestContext t_ctx;
 double Seconds(Clock::time_point since);
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
-std::string Trim(std::string_view s);
-std::string Lower(std::string s);
 bool IsJson(const httplib::Request& req);
 // Standard and URL-safe alphabets, padding optional, whitespace ignored; a `data:...;base64,`
 // prefix is skipped. nullopt on any other character or an impossible length.
@@ -58,6 +58,11 @@ std::string EncodeBase64(std::string_view in);
 // The stored input's type, recognised from its bytes (the declared type is not trusted).
 std::string SniffMime(std::string_view b);
 std::string UrlDecode(std::string_view s);
+// JSON nested deeper than this is refused before anything walks it (nlohmann's parse and dump
+// recurse): no body of ours nests more than two levels.
+inline constexpr int kMaxJsonDepth = 16;
+// A request body as JSON. Errors ("bad_request"): nested deeper than kMaxJsonDepth, not JSON.
+Result<json> ParseJsonBody(std::string_view text);
 
 // One request's image and option fields, gathered from whichever encoding it used.
 struct RemovalRequest {
@@ -72,8 +77,8 @@ struct RemovalRequest {
 // A POST body, read by our own content reader: httplib's built-in reading caps form-encoded
 // bodies at 8 KB, too small for remove.bg's image_file_b64.
 struct RawBody {
-  std::vector<httplib::MultipartFormData> parts;  // multipart requests
-  std::string body;                               // all others
+  std::optional<std::string> boundary;  // multipart/form-data requests (see api/multipart.h)
+  std::string body;                     // the bytes as they arrived
   bool complete = true;    // false: reading failed (over the size cap, malformed, cut short)
   bool too_large = false;  // more than kMaxBodyBytes arrived (chunked bodies included)
 };

@@ -70,11 +70,8 @@ std::string UrlEncode(std::string_view s) {
 
 // Body of a JSON request, or nullopt when it is not a JSON object.
 std::optional<json> JsonObject(const Request& req) {
-  try {
-    json body = json::parse(req.body);
-    if (body.is_object()) return body;
-  } catch (const json::exception&) {
-  }
+  auto body = ParseJsonBody(req.body);
+  if (body.ok() && body->is_object()) return std::move(body).value();
   return std::nullopt;
 }
 
@@ -230,7 +227,7 @@ void ApiServer::Impl::RegisterWebRoutes() {
     web::SetSecurityHeaders(res, true);
     if (!csrf_ok(req, std::nullopt, Field(req, "csrf_token")))
       return form_error(req, res, "login.html", {"csrf_failed", "", {}, 0});
-    const std::string email = Trim(Field(req, "email"));
+    const std::string email(Trim(Field(req, "email")));
     // Throttled by address and by the account named, whether or not it exists, so the answer
     // says nothing about which emails have accounts.
     int wait = web->login_by_address.Take(config.trusted_proxies.ClientOf(req));

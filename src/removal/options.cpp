@@ -8,6 +8,8 @@
 #include <cmath>
 #include <map>
 
+#include "common/text.h"
+
 namespace bgerase::removal {
 namespace {
 
@@ -168,30 +170,6 @@ constexpr NamedColor kNamedColors[] = {
     {"yellowgreen", 0x9ACD32},
 };
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes one UTF-8 code point at `i` (strict: no overlongs, surrogates or values past U+10FFFF).
 // Returns the code point and advances `i`, or returns -1 and advances `i` by one byte.
@@ -234,9 +212,7 @@ int32_t NextCodePoint(std::string_view s, size_t& i) {
   return cp;
 }
 
-// FieldError.input and messages end up in JSON (nlohmann refuses invalid UTF-8) and in logs, so
-// they carry valid UTF-8 only, and at most kMaxEchoBytes of what the caller sent.
-constexpr size_t kMaxEchoBytes = 256;
+}  // namespace
 
 std::string Echo(std::string_view s) {
   std::string out;
@@ -253,6 +229,8 @@ std::string Echo(std::string_view s) {
   }
   return out;
 }
+
+namespace {
 
 std::string Quoted(std::string_view s) {
   return "\"" + Echo(s) + "\"";

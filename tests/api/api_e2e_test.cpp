@@ -711,6 +711,152 @@ TEST_F(Api, ChunkedBodiesAreCappedWhileReadingAndSmallRoutesNeedALength) {
   EXPECT_EQ(health->status, 200);
 }
 
+// The multipart shapes real clients send, each in both dialects: a widely used Node client ends
+// the body with the close delimiter and no CRLF (RFC 2046 makes it optional), others add a
+// preamble and epilogue, quote the boundary, use 70 characters of dashes and digits, put a
+// charset before the boundary, leave out part Content-Types, name the file with filename*, or
+// send the body chunked. Then the malformed and abusive shapes, refused with bad_request.
+TEST_F(Api, RealWorldMultipartShapesInBothDialects) {
+  server_.Start();
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string photo = Photo("astronaut.png");  // 512x512
+  struct Shape {
+    std::string name, content_type, body;
+    bool chunked = false;
+  };
+  auto body = [&](const std::string& b, const std::string& image_headers,
+                  const std::string& size_headers = "") {
+    return "--" + b + "\r\nContent-Disposition: form-data; name=\"size\"\r\n" + size_headers +
+           "\r\npreview\r\n--" + b + "\r\n" + image_headers + "\r\n" + photo + "\r\n--" + b + "--";
+  };
+  const std::string file = "Content-Disposition: form-data; name=\"image_file\"; filename=\"c.png\"\r\n";
+  const std::string png = "Content-Type: image/png\r\n";
+  const std::string dashes = std::string(40, '-') + "123456789012345678901234567890";
+  ASSERT_EQ(dashes.size(), 70u);
+  const std::vector<Shape> shapes = {
+      {"no CRLF after the close delimiter", "multipart/form-data; boundary=b0", body("b0", file + png)},
+      {"preamble and epilogue", "multipart/form-data; boundary=b1",
+       "This is a preamble.\r\n" + body("b1", file + png) + "\r\nThis is an epilogue.\r\n"},
+      {"quoted boundary", "multipart/form-data; boundary=\"b2:quoted=yes\"",
+       body("b2:quoted=yes", file + png) + "\r\n"},
+      {"70-character boundary", "multipart/form-data; boundary=" + dashes,
+       body(dashes, file + png) + "\r\n"},
+      {"charset parameter", "multipart/form-data; charset=UTF-8; boundary=b4",
+       body("b4", file + png, "Content-Type: text/plain; charset=UTF-8\r\n") + "\r\n"},
+      {"parts without Content-Type", "multipart/form-data; boundary=b5", body("b5", file) + "\r\n"},
+      {"filename*", "multipart/form-data; boundary=b6",
+       body("b6",
+            "Content-Disposition: form-data; name=\"image_file\"; filename*=UTF-8''caf%C3%A9.png\r\n" +
+                png)},
+      {"chunked", "multipart/form-data; boundary=b7", body("b7", file + png), true},
+  };
+  for (const std::string path : {"/v2", "/v1.0/removebg"}) {
+    for (const auto& shape : shapes) {
+      SCOPED_TRACE(path + ": " + shape.name);
+      httplib::Result res = [&] {
+        if (!shape.chunked) return c.Post(path, auth, shape.body, shape.content_type);
+        return c.Post(
+            path, auth,
+            [&](std::size_t offset, httplib::DataSink& sink) {
+              if (offset < shape.body.size()) {
+                sink.write(shape.body.data() + offset, std::min<std::size_t>(65536, shape.body.size() - offset));
+              } else {
+                sink.done();
+              }
+              return true;
+            },
+            shape.content_type);
+      }();
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 200) << res->body;
+      EXPECT_EQ(res->get_header_value("Content-Type"), "image/png");
+      const VImage cut = Decode(res->body);
+      EXPECT_EQ(cut.bands(), 4);
+      EXPECT_EQ(cut.width(), 500) << "the size field was read: preview caps at 0.25 MP";
+    }
+  }
+
+  // Refused shapes, in both dialects' error forms.
+  std::string many;
+  for (int i = 0; i < 101; ++i) many += "--m\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"multipart/form-data; boundary=n", body("n", file + png).substr(0, 5000)},  // no end
+      {"multipart/form-data; boundary=" + dashes + "7", body(dashes + "7", file + png)},
+      {"multipart/form-data; boundary=m", many + "--m--"},
+      {"multipart/form-data; boundary=o",
+       "--o\r\nContent-Disposition: form-data; name=\"image_file\"\r\nContent-Type: "
+       "multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\nx\r\n--i--\r\n--o--"},
+  };
+  for (const auto& [type, bad] : refused) {
+    SCOPED_TRACE(type);
+    EXPECT_EQ(V2Code(c.Post("/v2", auth, bad, type), 400), "bad_request");
+    EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, bad, type), 400), "bad_request");
+  }
+  auto health = c.Get("/v2/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Hostile bodies any key holder can send (issue: a 100,000-deep opt_in crashed the server through
+// nlohmann's recursive dump): JSON nested past the cap is refused before anything walks it, an
+// echoed value is capped, and forms with tens of thousands of fields are refused, not walked.
+TEST_F(Api, HostileJsonAndFieldFloodsAreRefusedWithoutHarm) {
+  server_.Start();
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  auto nested = [](int depth, const std::string& key) {
+    return "{\"" + key + "\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  for (int depth : {17, 10'000, 100'000}) {
+    SCOPED_TRACE(depth);
+    auto res = c.Put("/v2/account/training-consent", auth, nested(depth, "opt_in"),
+                     "application/json");
+    EXPECT_EQ(V2Code(res, 400), "bad_request");
+    ASSERT_TRUE(res);
+    EXPECT_NE(res->body.find("deeper than 16"), std::string::npos) << res->body;
+    EXPECT_EQ(V2Code(c.Post("/v2", auth, nested(depth, "image_base64"), "application/json"), 400),
+              "bad_request");
+    EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, nested(depth, "image_file_b64"),
+                                  "application/json"),
+                           400),
+              "bad_request");
+  }
+  // At the cap (16 levels, the object's included) it is parsed, and the 422 echoes at most 256
+  // bytes of the value.
+  auto res = c.Put("/v2/account/training-consent", auth,
+                   "{\"opt_in\": " + std::string(15, '[') + "\"" + std::string(50'000, 'x') + "\"" +
+                       std::string(15, ']') + "}",
+                   "application/json");
+  EXPECT_EQ(V2Code(res, 422), "validation_error");
+  ASSERT_TRUE(res);
+  EXPECT_LT(res->body.size(), 2000u);
+  res = c.Put("/v2/account/training-consent", auth, "{\"opt_in\": [[[1]]]}", "application/json");
+  EXPECT_EQ(V2Code(res, 422), "validation_error");
+
+  // 40,000 empty fields (80 KB) and 101 real ones: refused by count, in every body form.
+  std::string flood;
+  for (int i = 0; i < 40'000; ++i) flood += "a&";
+  std::string many = "image_url=x";
+  for (int i = 0; i < 101; ++i) many += "&f" + std::to_string(i) + "=1";
+  for (const std::string& form : {flood, many}) {
+    res = c.Post("/v2", auth, form, "application/x-www-form-urlencoded");
+    EXPECT_EQ(V2Code(res, 400), "bad_request");
+    ASSERT_TRUE(res);
+    EXPECT_LT(res->body.size(), 2000u);
+  }
+  json wide = json::object();
+  for (int i = 0; i < 101; ++i) wide["f" + std::to_string(i)] = 1;
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, wide.dump(), "application/json"), 400), "bad_request");
+
+  auto health = c.Get("/v2/health");
+  ASSERT_TRUE(health) << "the server survived";
+  EXPECT_EQ(health->status, 200);
+  auto consent = c.Get("/v2/account/training-consent", auth);
+  ASSERT_TRUE(consent && consent->status == 200);
+  EXPECT_EQ(json::parse(consent->body)["opt_in"], false);
+}
+
 // Start-up: the server listens at once, but until the model is loaded health answers 503 and a
 // removal is refused with not_ready and Retry-After — never a hang, never a half-loaded model.
 TEST_F(Api, HealthSays503AndRemovalsAreRefusedUntilTheModelIsLoaded) {
