@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "engine/session.h"
+#include "removal/calibration.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::cli {
@@ -32,22 +33,26 @@ int Run(const EngineRunArgs& a) {
     return 2;
   }
   std::string model = a.model;
+  engine::SessionOptions opts;
+  opts.precision = *prec;
+  opts.threads = a.threads;
   if (model.empty()) {
     const auto& spec = removal::DefaultModel();
     const std::string dir = removal::ModelDir(a.model_dir);
     Status st = removal::VerifyModel(dir, spec);
+    auto choice = removal::ChoosePrecision(dir, spec, *prec);
+    if (st.ok() && !choice.ok()) st = choice.status();
     if (!st.ok()) {
       std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
       return 1;
     }
     model = removal::ModelPath(dir, spec);
+    opts.precision = choice->precision;
+    opts.calibration = choice->calibration;
   }
   engine::Shape shape;
   std::stringstream ss(a.shape);
   for (std::string d; std::getline(ss, d, ',');) shape.push_back(std::stoll(d));
-  engine::SessionOptions opts;
-  opts.precision = *prec;
-  opts.threads = a.threads;
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   auto session = engine::Session::Load(model, opts);
@@ -112,7 +117,7 @@ void RegisterEngineCommand(CLI::App& app) {
   run->add_option("--input", args.inputs, "Raw float32 input file(s)")->required();
   run->add_option("--out-dir", args.out_dir, "Write the main output of input i to DIR/i.out.bin");
   run->add_option("--shape", args.shape, "Input shape, e.g. 1,3,1024,1024");
-  run->add_option("--precision", args.precision, "auto | fp32 | bf16");
+  run->add_option("--precision", args.precision, "auto | fp32 | bf16 | int8");
   run->add_option("--threads", args.threads, "Threads (default: all cores)");
   run->add_option("--repeat", args.repeat, "Timed runs per input");
   run->add_option("--warmup", args.warmup, "Untimed runs before timing");

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "engine/session.h"
+#include "removal/calibration.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::cli {
@@ -23,10 +24,17 @@ void RegisterInfoCommand(CLI::App& app) {
     const Status st = removal::VerifyModel(dir, spec);
     const dnnl_version_t* v = dnnl_version();
     std::printf("bgerase 0.1.0\n");
-    std::printf("cpu:        %s isa, %d cores, native bf16: %s\n", cpu.isa.c_str(), cpu.cores,
-                cpu.native_bf16 ? "yes" : "no");
-    std::printf("precision:  auto -> %s\n",
-                engine::PrecisionName(engine::ResolvePrecision(engine::Precision::kAuto)));
+    std::printf("cpu:        %s isa, %d cores, native bf16: %s, vnni: %s\n", cpu.isa.c_str(),
+                cpu.cores, cpu.native_bf16 ? "yes" : "no", cpu.vnni ? "yes" : "no");
+    std::printf("precisions: fp32 yes, bf16 %s, int8 yes (%d-level weights)\n",
+                engine::Bf16Available() ? (cpu.native_bf16 ? "yes (native)" : "yes (emulated)")
+                                        : "no (needs AVX-512)",
+                engine::Int8WeightLevels());
+    auto choice = removal::ChoosePrecision(dir, spec, engine::Precision::kAuto);
+    if (choice.ok()) {
+      std::printf("precision:  auto -> %s (%s)\n", engine::PrecisionName(choice->precision),
+                  choice->why.c_str());
+    }
     std::printf("model:      %s at %s (%s)\n", spec.id.c_str(),
                 removal::ModelPath(dir, spec).c_str(),
                 st.ok() ? "sha256 verified" : st.message().c_str());

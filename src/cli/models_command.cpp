@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "engine/onnx_loader.h"
+#include "removal/calibration.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::cli {
@@ -51,6 +52,59 @@ void RegisterModelsCommand(CLI::App& app) {
         ExitCode() = 1;
       }
     }
+  });
+
+  static bool recalibrate = false;
+  static bool if_needed = false;
+  static int calib_threads = 0;
+  static double percentile = removal::kCalibrationPercentile;
+  auto* cal = models->add_subcommand(
+      "calibrate",
+      "Measure int8's activation ranges on photographs and run its quality guard on this CPU class");
+  cal->add_flag("--recalibrate", recalibrate,
+                "Measure the ranges again even when a calibration of this model exists");
+  cal->add_flag("--if-needed", if_needed,
+                "Do nothing when the model is calibrated and guarded on this CPU class already");
+  cal->add_option("--threads", calib_threads, "Inference threads (default: all cores)");
+  cal->add_option("--percentile", percentile,
+                  "Share of each activation's values its int8 range covers")
+      ->check(CLI::Range(0.9, 1.0));
+  cal->callback([] {
+    const auto& spec = removal::DefaultModel();
+    const std::string dir = removal::ModelDir(model_dir);
+    auto fail = [](const Status& st) {
+      std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+      ExitCode() = 1;
+    };
+    Status st = removal::VerifyModel(dir, spec);
+    if (!st.ok()) return fail(st);
+    const std::string path = removal::ModelPath(dir, spec);
+    auto existing = removal::LoadCalibration(dir, spec);
+    if (if_needed && !recalibrate && existing.ok() &&
+        existing->guards.count(engine::Int8ClassName())) {
+      std::printf("int8 calibration and %s guard present: %s\n", engine::Int8ClassName().c_str(),
+                  existing->guards.at(engine::Int8ClassName()).why.c_str());
+      return;
+    }
+    removal::ModelCalibration c;
+    if (existing.ok() && !recalibrate) {
+      c = std::move(existing).value();
+      std::printf("using the ranges in %s\n", removal::CalibrationPath(dir, spec).c_str());
+    } else {
+      auto table = removal::CalibrateModel(path, calib_threads, percentile, stdout);
+      if (!table.ok()) return fail(table.status());
+      c.model_sha256 = spec.sha256;
+      c.table = std::move(table).value();
+    }
+    auto guard = removal::RunQualityGuard(
+        path, std::make_shared<const engine::Calibration>(c.table), calib_threads, stdout);
+    if (!guard.ok()) return fail(guard.status());
+    std::printf("quality guard (%s, %s): %s\n", guard->cpu_class.c_str(),
+                engine::DetectCpu().isa.c_str(), guard->why.c_str());
+    c.guards[guard->cpu_class] = *guard;
+    st = removal::SaveCalibration(dir, spec, c);
+    if (!st.ok()) return fail(st);
+    std::printf("wrote %s\n", removal::CalibrationPath(dir, spec).c_str());
   });
 
   static std::string out_path;

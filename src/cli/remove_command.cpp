@@ -333,7 +333,7 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");
   rm->add_option("--quality", a.quality, "1-100 for jpg/webp/avif");
-  rm->add_option("--precision", a.precision, "auto (default) | fp32 | bf16");
+  rm->add_option("--precision", a.precision, "auto (default) | fp32 | bf16 | int8");
   rm->add_option("--threads", a.threads, "Inference threads (default: all cores)");
   rm->add_flag("--json", a.json, "One JSON line per image on stdout");
   rm->add_option("--model-dir", a.model_dir, "Model folder");

@@ -9,8 +9,10 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,6 +51,8 @@ struct Slot {
 struct Step {
   std::string name;
   std::function<void(dnnl::stream&)> run;
+  int observe = -1;  // Options::observe: a float slot whose range is recorded before running
+  std::string observe_value;
 };
 
 // One primitive with its arguments (the shared scratchpad included), ready to run.
@@ -62,6 +66,8 @@ struct PendingOp {
   std::string name;
   std::vector<int> reads, writes;
   std::function<void(Step*)> build;  // may throw dnnl::error or std::runtime_error
+  int observe = -1;
+  std::string observe_value;
 };
 
 memory::dims Dims(const Shape& s) {
@@ -97,7 +103,22 @@ struct Plan::Impl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   bool bf16 = false;
-  int64_t block = 16;  // channel block of the blocked layout: 16 on AVX-512, 8 below
+  // int8: calibrated convolutions run u8s8, and every 4-D activation is nhwc (what oneDNN's
+  // int8 kernels read and write; its f32 kernels run nhwc as fast as blocked).
+  bool int8 = false;
+  const Calibration* calibration = nullptr;
+  float weight_levels = 127.f;
+  std::map<std::string, std::pair<int, float>> quantized;  // value -> (its u8 slot, scale)
+  bool observe = false;
+  // Per observed value: its extremes and a histogram of its values by their float's top 12
+  // bits (sign, exponent, 3 mantissa bits: 1/8-octave bins), for percentile ranges.
+  struct Observation {
+    float min = 0, max = 0;
+    std::vector<uint64_t> hist = std::vector<uint64_t>(4096, 0);
+    uint64_t count = 0;
+  };
+  std::map<std::string, Observation> observations;
+  int64_t block = 16;  // channel block of the blocked layout: 16 on AVX-512, 8 below, 1 (nhwc)
   std::vector<Slot> slots;
   std::map<std::string, int> slot_of;
   std::vector<PendingOp> pending;
@@ -136,8 +157,11 @@ struct Plan::Impl {
     }
     return {std::move(prim), std::move(args)};
   }
-  Call Reorder(const memory& src, const memory& dst) {
-    dnnl::reorder::primitive_desc pd(src, dst, Attr());
+  // dst = scale * src (converted; saturated and rounded to nearest for integer types).
+  Call Reorder(const memory& src, const memory& dst, float scale = 1.f) {
+    dnnl::primitive_attr attr = Attr();
+    if (scale != 1.f) attr.set_output_scales(0, {scale});
+    dnnl::reorder::primitive_desc pd(src, dst, attr);
     return Bind(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   }
   // A reorder run once, now, on this thread (weights and constants at compile time).
@@ -179,9 +203,39 @@ struct Plan::Impl {
   }
   memory::desc Md(int s) const {
     const Slot& sl = slots[s];
-    const Dt dt = sl.dt == DType::kBFloat16 ? Dt::bf16 : Dt::f32;
-    const Tag blocked = block == 16 ? Tag::nChw16c : Tag::nChw8c;
+    const Dt dt = sl.dt == DType::kBFloat16 ? Dt::bf16
+                  : sl.dt == DType::kUInt8  ? Dt::u8
+                                            : Dt::f32;
+    const Tag blocked = int8 ? Tag::nhwc : block == 16 ? Tag::nChw16c : Tag::nChw8c;
     return memory::desc(Dims(sl.shape), dt, sl.blocked ? blocked : PlainTag(sl.shape.size()));
+  }
+  // The innermost run of channels in a slot's layout: [planes][H][W][block].
+  int64_t BlockOf(int s) const {
+    const Slot& sl = slots[s];
+    if (!sl.blocked) return 1;
+    return int8 ? sl.shape[1] : block;
+  }
+  // The calibrated range of conv `n`'s source slot `x` when it may run in int8: non-negative
+  // (u8), not kept in float by the calibration, and ungrouped.
+  const ValueRange* Int8Range(const Node& n, int x) const {
+    if (!int8 || !calibration || calibration->float_nodes.count(n.name)) return nullptr;
+    if (!slots[x].blocked || slots[x].dt != DType::kFloat32 || n.Int("group", 1) != 1)
+      return nullptr;
+    auto it = calibration->ranges.find(n.inputs[0]);
+    if (it == calibration->ranges.end() || it->second.min < 0 || !(it->second.max > 0))
+      return nullptr;
+    return &it->second;
+  }
+  // The u8 copy of `value` (float slot `x`) at `scale`, added with its quantize step on first use.
+  int Quantized(const std::string& value, int x, float scale) {
+    auto it = quantized.find(value);
+    if (it != quantized.end()) return it->second.first;
+    const int q = AddSlot(value + "#u8", slots[x].shape, DType::kUInt8, true);
+    pending.push_back({"quantize " + value, {x}, {q}, [this, x, q, scale](Step* st) {
+                         st->run = Reorder(Mem(x), Mem(q), scale);
+                       }});
+    quantized[value] = {q, scale};
+    return q;
   }
   memory Mem(int s) { return memory(Md(s), eng, Ptr(s)); }
   memory Constant(const Tensor& t, const memory::dims& dims, Tag tag, Dt dt = Dt::f32) {
@@ -199,15 +253,107 @@ struct Plan::Impl {
   }
 };
 
+namespace {
+
+// One convolution's primitive and what it is built from. int8: s8 weights with a scale per
+// output channel; the bias and output scales folded for a u8 source quantized at `src_scale`.
+struct ConvLowering {
+  dnnl::convolution_forward::primitive_desc pd;
+  memory::desc weights_desc;  // of `weights`: oihw (goihw when grouped), f32 or s8
+  std::vector<uint8_t> weights;
+  std::vector<float> bias;  // empty: none
+  bool is_ref = false;      // oneDNN found only its reference kernel
+};
+
+// `src_scale` > 0: int8 (src u8 at that scale); 0: the plan's float type.
+ConvLowering LowerConv(const Plan::Impl& P, const Node& n, const ConvParams& p,
+                       const memory::desc& src, const memory::desc& dst, const Tensor& w,
+                       const Tensor* b, const std::vector<int>& operands, float src_scale) {
+  const bool quant = src_scale > 0;
+  const int64_t OC = w.shape()[0], ICg = w.shape()[1];
+  const memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
+                                      : memory::dims{OC, ICg, p.kh, p.kw};
+  ConvLowering lw;
+  lw.weights_desc = memory::desc(wd, quant ? Dt::s8 : Dt::f32, p.group > 1 ? Tag::goihw : Tag::oihw);
+  const std::vector<float> wf = w.AsFloats();
+  if (b) lw.bias = b->AsFloats();
+  dnnl::primitive_attr attr = Plan::Impl::Attr();
+  if (quant) {
+    // Symmetric per-channel weights; the accumulator is src*sx * w*ws, so each output channel
+    // is scaled back by 1/(sx*ws) and its bias (added to the accumulator) forward by sx*ws.
+    const size_t per_oc = wf.size() / static_cast<size_t>(OC);
+    const float L = P.weight_levels;
+    lw.weights.resize(wf.size());
+    std::vector<float> out_scales(static_cast<size_t>(OC));
+    for (size_t oc = 0; oc < static_cast<size_t>(OC); ++oc) {
+      float m = 0;
+      for (size_t k = 0; k < per_oc; ++k) m = std::max(m, std::abs(wf[oc * per_oc + k]));
+      const float ws = m > 0 ? L / m : 1.f;
+      for (size_t k = 0; k < per_oc; ++k) {
+        const float q = std::clamp(std::nearbyint(wf[oc * per_oc + k] * ws), -L, L);
+        lw.weights[oc * per_oc + k] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      }
+      out_scales[oc] = 1.f / (src_scale * ws);
+      if (!lw.bias.empty()) lw.bias[oc] *= src_scale * ws;
+    }
+    attr.set_output_scales(1 << 1, out_scales);
+  } else {
+    lw.weights.resize(wf.size() * 4);
+    std::memcpy(lw.weights.data(), wf.data(), lw.weights.size());
+  }
+  dnnl::post_ops po;
+  size_t oi = 0;
+  for (const auto& f : n.fused) {
+    if (f.kind == FusedOp::Kind::kRelu) {
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    } else if (f.kind == FusedOp::Kind::kSigmoid) {
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+    } else {
+      po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
+    }
+  }
+  attr.set_post_ops(po);
+  const memory::desc wany(wd, quant ? Dt::s8 : P.bf16 ? Dt::bf16 : Dt::f32, Tag::any);
+  const memory::desc bmd({OC}, Dt::f32, Tag::x);
+  const memory::dims strides{p.stride_h, p.stride_w}, dil{p.dil_h - 1, p.dil_w - 1};
+  const memory::dims pl{p.pad_t, p.pad_l}, pr{p.pad_b, p.pad_r};
+  const auto alg = dnnl::algorithm::convolution_direct;
+  const auto prop = dnnl::prop_kind::forward_inference;
+  auto make_pd = [&](const memory::desc& s, const memory::desc& d) {
+    auto cd = b ? dnnl::convolution_forward::desc(prop, alg, s, wany, bmd, d, strides, dil, pl, pr)
+                : dnnl::convolution_forward::desc(prop, alg, s, wany, d, strides, dil, pl, pr);
+    return dnnl::convolution_forward::primitive_desc(cd, attr, P.eng);
+  };
+  auto is_ref = [](const dnnl::convolution_forward::primitive_desc& d) {
+    return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
+  };
+  // oneDNN's fast kernels miss a few shapes in our fixed layout (large dilations on small maps,
+  // a single output channel); let it pick the layout there and reorder around.
+  lw.pd = make_pd(src, dst);
+  if (is_ref(lw.pd)) {
+    auto any = [](const memory::desc& m) { return memory::desc(m.dims(), m.data_type(), Tag::any); };
+    auto alt = make_pd(any(src), any(dst));
+    if (!is_ref(alt)) lw.pd = alt;
+  }
+  lw.is_ref = is_ref(lw.pd);
+  return lw;
+}
+
+}  // namespace
+
 Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 
 Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types,
-                                            Precision precision) {
+                                            const Options& options) {
   auto im = std::make_unique<Impl>();
   Impl& P = *im;
-  P.bf16 = precision == Precision::kBFloat16;
-  P.block = DetectCpu().isa.rfind("avx512", 0) == 0 ? 16 : 8;
+  P.bf16 = options.precision == Precision::kBFloat16;
+  P.int8 = options.precision == Precision::kInt8;
+  P.calibration = options.calibration;
+  P.weight_levels = static_cast<float>(Int8WeightLevels());
+  P.observe = options.observe;
+  P.block = P.int8 ? 1 : DetectCpu().isa.rfind("avx512", 0) == 0 ? 16 : 8;
   PlanStats stats;
   const DType act_bf = P.bf16 ? DType::kBFloat16 : DType::kFloat32;
 
@@ -246,7 +392,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     const Slot& os = P.slots[o];
     int64_t axis = n.Int("axis", 0);
     if (axis < 0) axis += static_cast<int64_t>(os.shape.size());
-    if (os.shape.size() != 4 || axis != 1 || os.shape[0] != 1) continue;
+    // nhwc (int8) interleaves channels: a slice is not contiguous, so int8 copies instead.
+    if (P.int8 || os.shape.size() != 4 || axis != 1 || os.shape[0] != 1) continue;
     std::set<std::string> seen;
     bool ok = true;
     int64_t c0 = 0;
@@ -302,79 +449,56 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       auto pr = ParseConv(n, P.slots[x].shape, w.shape());
       if (!pr.ok()) return pr.status();
       const ConvParams p = *pr;
-      if (P.slots[x].dt != act_bf) {  // bf16 convolutions need bf16 sources
-        const int xs = x;
-        const Slot src = P.slots[x];
-        const int t = P.AddSlot(src.name + "#bf16", src.shape, act_bf, src.blocked);
-        P.pending.push_back({"convert " + src.name, {xs}, {t}, [&P, xs, t](Step* st) {
-                               st->run = P.Reorder(P.Mem(xs), P.Mem(t));
-                             }});
-        x = t;
-      }
-      std::vector<int> reads = {x};
       std::vector<int> operands;
       for (const auto& f : n.fused) {
-        if (f.kind == FusedOp::Kind::kAdd) {
-          operands.push_back(P.slot_of.at(f.operand));
-          reads.push_back(operands.back());
-        }
+        if (f.kind == FusedOp::Kind::kAdd) operands.push_back(P.slot_of.at(f.operand));
       }
       stats.fused_post_ops += static_cast<int>(n.fused.size());
-      const std::vector<FusedOp> fused = n.fused;
+      const int observe = P.observe ? x : -1;  // the float source, before any conversion
+      std::optional<ConvLowering> lowering;
+      try {
+        // int8: a u8 copy of the calibrated source (one per value), s8 weights per channel. A
+        // shape oneDNN has no fast int8 kernel for stays in float.
+        if (const ValueRange* r = P.Int8Range(n, x)) {
+          const float scale = 255.f / r->max;
+          memory::desc u8 = P.Md(x);
+          u8 = memory::desc(u8.dims(), Dt::u8, Tag::nhwc);
+          lowering = LowerConv(P, n, p, u8, P.Md(y), w, b, operands, scale);
+          if (lowering->is_ref) {
+            lowering.reset();
+          } else {
+            x = P.Quantized(n.inputs[0], x, scale);
+            ++stats.int8_convs;
+          }
+        }
+        if (!lowering) {
+          if (P.slots[x].dt != act_bf) {  // bf16 convolutions need bf16 sources
+            const int xs = x;
+            const Slot src = P.slots[x];
+            const int t = P.AddSlot(src.name + "#bf16", src.shape, act_bf, src.blocked);
+            P.pending.push_back({"convert " + src.name, {xs}, {t}, [&P, xs, t](Step* st) {
+                                   st->run = P.Reorder(P.Mem(xs), P.Mem(t));
+                                 }});
+            x = t;
+          }
+          lowering = LowerConv(P, n, p, P.Md(x), P.Md(y), w, b, operands, 0.f);
+          ++stats.float_convs;
+        }
+      } catch (const dnnl::error& e) {
+        return Status("unsupported_op", desc + ": oneDNN cannot run it: " + e.what());
+      }
+      std::vector<int> reads = {x};
+      reads.insert(reads.end(), operands.begin(), operands.end());
       P.pending.push_back(
-          {desc, reads, {y}, [&P, x, y, p, wp = &w, b, fused, operands, &stats](Step* st) {
-             const Tensor& w = *wp;
-             const bool has_b = b != nullptr;
-             const Dt cdt = P.bf16 ? Dt::bf16 : Dt::f32;
-             const int64_t OC = w.shape()[0], ICg = w.shape()[1];
-             memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
-                                           : memory::dims{OC, ICg, p.kh, p.kw};
-             const Tag wtag = p.group > 1 ? Tag::goihw : Tag::oihw;
-             memory::desc wany(wd, cdt, Tag::any);
-             memory::desc bmd({OC}, Dt::f32, Tag::x);
-             const memory::dims strides{p.stride_h, p.stride_w}, dil{p.dil_h - 1, p.dil_w - 1};
-             const memory::dims pl{p.pad_t, p.pad_l}, pr{p.pad_b, p.pad_r};
-             dnnl::post_ops po;
-             size_t oi = 0;
-             for (const auto& f : fused) {
-               if (f.kind == FusedOp::Kind::kRelu) {
-                 po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-               } else if (f.kind == FusedOp::Kind::kSigmoid) {
-                 po.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-               } else {
-                 po.append_binary(dnnl::algorithm::binary_add, P.Md(operands[oi++]));
-               }
-             }
-             dnnl::primitive_attr attr = Impl::Attr();
-             attr.set_post_ops(po);
-             const auto alg = dnnl::algorithm::convolution_direct;
-             const auto prop = dnnl::prop_kind::forward_inference;
-             auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
-               auto cd = has_b ? dnnl::convolution_forward::desc(prop, alg, src, wany, bmd, dst,
-                                                                 strides, dil, pl, pr)
-                               : dnnl::convolution_forward::desc(prop, alg, src, wany, dst, strides,
-                                                                 dil, pl, pr);
-               return dnnl::convolution_forward::primitive_desc(cd, attr, P.eng);
-             };
-             auto is_ref = [](const dnnl::convolution_forward::primitive_desc& d) {
-               return std::string(d.impl_info_str()).rfind("ref", 0) == 0;
-             };
-             // oneDNN's fast kernels miss a few shapes in our fixed layout (large dilations on
-             // small maps, a single output channel); let it pick the layout there and reorder
-             // around.
-             auto pd = make_pd(P.Md(x), P.Md(y));
-             if (is_ref(pd)) {
-               auto any = [](const memory::desc& m) {
-                 return memory::desc(m.dims(), m.data_type(), Tag::any);
-               };
-               auto alt = make_pd(any(P.Md(x)), any(P.Md(y)));
-               if (!is_ref(alt)) pd = alt;
-             }
-             memory wuser(memory::desc(wd, Dt::f32, wtag), P.eng);
-             const std::vector<float> wf = w.AsFloats();
-             std::memcpy(wuser.get_data_handle(), wf.data(), wf.size() * 4);
+          {desc, reads, {y},
+           [&P, x, y, lw = std::make_shared<ConvLowering>(std::move(*lowering)), operands,
+            fused = n.fused, &stats](Step* st) {
+             const auto& pd = lw->pd;
+             memory wuser(lw->weights_desc, P.eng);
+             std::memcpy(wuser.get_data_handle(), lw->weights.data(), lw->weights.size());
              memory wmem(pd.weights_desc(), P.eng);
              P.ReorderNow(wuser, wmem);
+             lw->weights = {};  // the conv's own copy is all that is kept
              P.constants.push_back(wmem);
              stats.weight_bytes += pd.weights_desc().get_size();
              memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
@@ -388,12 +512,13 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
              }
              std::unordered_map<int, memory> args{
                  {DNNL_ARG_SRC, csrc}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, cdst}};
-             if (has_b) {
-               args[DNNL_ARG_BIAS] = P.Constant(*b, {OC}, Tag::x);
-               stats.weight_bytes += static_cast<size_t>(OC) * 4;
+             if (!lw->bias.empty()) {
+               const int64_t oc = static_cast<int64_t>(lw->bias.size());
+               args[DNNL_ARG_BIAS] = P.Constant(Tensor::Floats({oc}, lw->bias), {oc}, Tag::x);
+               stats.weight_bytes += lw->bias.size() * 4;
              }
              int pi = 0;
-             oi = 0;
+             size_t oi = 0;
              for (const auto& f : fused) {
                if (f.kind == FusedOp::Kind::kAdd) {
                  args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(pi) | DNNL_ARG_SRC_1] = P.Mem(operands[oi++]);
@@ -413,7 +538,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                  if (out) (*out)(s);
                };
              }
-           }});
+           },
+           observe, n.inputs[0]});
     } else if (n.op == "MaxPool") {
       const int x = P.slot_of.at(n.inputs[0]);
       auto pr = ParseMaxPool(n, P.slots[x].shape);
@@ -443,7 +569,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
              const Slot& ys = P.slots[y];
              if (xs.dt != ys.dt || xs.blocked != ys.blocked)
                throw std::runtime_error("layout mismatch");
-             const int64_t block = xs.blocked ? P.block : 1;
+             const int64_t block = P.BlockOf(x);
              const int64_t planes = xs.shape[0] * xs.shape[1] / block;
              const void* src = P.Ptr(x);
              void* dst = P.Ptr(y);
@@ -614,6 +740,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
   P.steps.resize(P.pending.size());
   for (size_t i = 0; i < P.pending.size(); ++i) {
     P.steps[i].name = P.pending[i].name;
+    P.steps[i].observe = P.pending[i].observe;
+    P.steps[i].observe_value = P.pending[i].observe_value;
     try {
       P.pending[i].build(&P.steps[i]);
     } catch (const dnnl::error& e) {
@@ -636,6 +764,28 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
   auto plan = std::unique_ptr<Plan>(new Plan(std::move(im)));
   plan->stats_ = stats;
   return plan;
+}
+
+std::map<std::string, ValueRange> Plan::observed(double percentile) const {
+  std::map<std::string, ValueRange> out;
+  for (const auto& [value, o] : impl_->observations) {
+    ValueRange r{o.min, o.max};
+    // Non-negative values only: bins 0..2047 in increasing order; the range ends at the upper
+    // edge of the bin holding the percentile (never past the true maximum).
+    if (o.min >= 0 && percentile < 1.0) {
+      const auto need = static_cast<uint64_t>(std::ceil(percentile * static_cast<double>(o.count)));
+      uint64_t seen = 0;
+      for (uint32_t b = 0; b < 2048; ++b) {
+        seen += o.hist[b];
+        if (seen >= need) {
+          r.max = std::min(o.max, std::bit_cast<float>((b + 1) << 20));
+          break;
+        }
+      }
+    }
+    out[value] = r;
+  }
+  return out;
 }
 
 Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
@@ -663,6 +813,18 @@ Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
     std::vector<std::pair<double, std::string>> times;
     for (auto& st : P.steps) {
       if (!st.run) continue;
+      if (st.observe >= 0) {
+        P.strm.wait();
+        const float* v = static_cast<const float*>(P.Ptr(st.observe));
+        const int64_t n = NumElements(P.slots[st.observe].shape);
+        const auto [lo, hi] = std::minmax_element(v, v + n);
+        auto [it, fresh] = P.observations.try_emplace(st.observe_value);
+        Impl::Observation& o = it->second;
+        o.min = fresh ? *lo : std::min(o.min, *lo);
+        o.max = fresh ? *hi : std::max(o.max, *hi);
+        for (int64_t i = 0; i < n; ++i) ++o.hist[std::bit_cast<uint32_t>(v[i]) >> 20];
+        o.count += static_cast<uint64_t>(n);
+      }
       const auto t0 = std::chrono::steady_clock::now();
       st.run(P.strm);
       if (profile) {
@@ -684,6 +846,11 @@ Result<std::vector<Tensor>> Plan::Execute(const std::vector<Tensor>& inputs) {
       std::fprintf(stderr, "profile: %.1f ms in %zu steps;", total, times.size());
       for (const auto& [op, ms] : by_op) std::fprintf(stderr, " %s %.1f", op.c_str(), ms);
       std::fprintf(stderr, "\n");
+      if (std::string(std::getenv("BGERASE_PROFILE")) == "2") {  // and the 25 slowest steps
+        std::sort(times.rbegin(), times.rend());
+        for (size_t i = 0; i < std::min<size_t>(25, times.size()); ++i)
+          std::fprintf(stderr, "  %7.2f ms  %s\n", times[i].first, times[i].second.c_str());
+      }
     }
   } catch (const dnnl::error& e) {
     return Status("inference_failed", std::string("oneDNN: ") + e.what());

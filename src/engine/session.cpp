@@ -21,6 +21,8 @@ const char* PrecisionName(Precision p) {
       return "fp32";
     case Precision::kBFloat16:
       return "bf16";
+    case Precision::kInt8:
+      return "int8";
   }
   return "?";
 }
@@ -31,7 +33,8 @@ Result<Precision> ParsePrecision(const std::string& s) {
   if (l == "auto") return Precision::kAuto;
   if (l == "fp32" || l == "float32" || l == "f32") return Precision::kFloat32;
   if (l == "bf16" || l == "bfloat16") return Precision::kBFloat16;
-  return Status("invalid_precision", "precision must be auto, fp32 or bf16, not '" + s + "'");
+  if (l == "int8" || l == "i8") return Precision::kInt8;
+  return Status("invalid_precision", "precision must be auto, fp32, bf16 or int8, not '" + s + "'");
 }
 
 CpuInfo DetectCpu() {
@@ -48,6 +51,7 @@ CpuInfo DetectCpu() {
       break;
     case dnnl::cpu_isa::avx2_vnni:
       info.isa = "avx2_vnni";
+      info.vnni = true;
       break;
     case dnnl::cpu_isa::avx512_mic:
       info.isa = "avx512_mic";
@@ -60,14 +64,17 @@ CpuInfo DetectCpu() {
       break;
     case dnnl::cpu_isa::avx512_core_vnni:
       info.isa = "avx512_core_vnni";
+      info.vnni = true;
       break;
     case dnnl::cpu_isa::avx512_core_bf16:
       info.isa = "avx512_core_bf16";
       info.native_bf16 = true;
+      info.vnni = true;
       break;
     case dnnl::cpu_isa::avx512_core_amx:
       info.isa = "avx512_core_amx";
       info.native_bf16 = true;
+      info.vnni = true;
       break;
     default:
       info.isa = "generic";
@@ -77,17 +84,26 @@ CpuInfo DetectCpu() {
   return info;
 }
 
-Precision ResolvePrecision(Precision requested) {
+Precision ResolvePrecision(Precision requested, bool int8_passed_guard) {
   if (requested != Precision::kAuto) return requested;
+  if (int8_passed_guard) return Precision::kInt8;
   return DetectCpu().native_bf16 ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+int Int8WeightLevels() {
+  return DetectCpu().vnni ? 127 : 63;
+}
+
+std::string Int8ClassName() {
+  return "int8-w" + std::to_string(Int8WeightLevels());
 }
 
 bool Bf16Available() {
   return DetectCpu().isa.rfind("avx512_core", 0) == 0;
 }
 
-Session::Session(Graph g, Precision p, int threads)
-    : graph_(std::move(g)), precision_(p), threads_(threads) {}
+Session::Session(Graph g, Precision p, int threads, std::shared_ptr<const Calibration> calibration)
+    : graph_(std::move(g)), precision_(p), threads_(threads), calibration_(std::move(calibration)) {}
 Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::Load(const std::string& onnx_path,
@@ -116,13 +132,16 @@ Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, const SessionOp
     return Status("unsupported_precision", "bf16 needs a CPU with AVX-512 (this one reports " +
                                                DetectCpu().isa + "); use fp32 or auto");
   }
+  if (precision == Precision::kInt8 && !options.calibration) {
+    return Status("not_calibrated",
+                  "int8 needs the model's calibration (bgerase models calibrate); use fp32 or auto");
+  }
   const int threads = options.threads > 0 ? options.threads : DetectCpu().cores;
-  return std::unique_ptr<Session>(new Session(std::move(graph), precision, threads));
+  return std::unique_ptr<Session>(
+      new Session(std::move(graph), precision, threads, options.calibration));
 }
 
-Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {
-  auto it = plans_.find(shapes);
-  if (it != plans_.end()) return it->second.get();
+Result<std::pair<Graph, TypeMap>> Session::Specialised(const std::vector<Shape>& shapes) const {
   if (shapes.size() != graph_.inputs.size()) {
     return Status("shape_mismatch", "the model takes " + std::to_string(graph_.inputs.size()) +
                                         " inputs, got " + std::to_string(shapes.size()));
@@ -137,8 +156,19 @@ Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {
   RemoveNoOpCasts(g, *types);
   FuseConvPostOps(g, *types);
   BGERASE_RETURN_IF_ERROR(TopologicalSort(g));
+  return std::make_pair(std::move(g), std::move(types).value());
+}
+
+Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {
+  auto it = plans_.find(shapes);
+  if (it != plans_.end()) return it->second.get();
+  auto spec = Specialised(shapes);
+  if (!spec.ok()) return spec.status();
   omp_set_num_threads(threads_);
-  auto plan = Plan::Compile(g, *types, precision_);
+  Plan::Options po;
+  po.precision = precision_;
+  po.calibration = calibration_.get();
+  auto plan = Plan::Compile(spec->first, spec->second, po);
   if (!plan.ok()) return plan.status();
   Plan* raw = plan->get();
   plans_[shapes] = std::move(plan).value();
@@ -150,6 +180,28 @@ Result<PlanStats> Session::Prepare(const std::vector<Shape>& input_shapes) {
   auto plan = PlanFor(input_shapes);
   if (!plan.ok()) return plan.status();
   return (*plan)->stats();
+}
+
+Result<Calibration> Session::Calibrate(const std::vector<std::vector<Tensor>>& samples,
+                                       double percentile) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Calibration c;
+  if (samples.empty()) return c;
+  std::vector<Shape> shapes;
+  for (const auto& t : samples.front()) shapes.push_back(t.shape());
+  auto spec = Specialised(shapes);
+  if (!spec.ok()) return spec.status();
+  omp_set_num_threads(threads_);
+  Plan::Options po;
+  po.observe = true;  // fp32, recording each convolution input's range
+  auto plan = Plan::Compile(spec->first, spec->second, po);
+  if (!plan.ok()) return plan.status();
+  for (const auto& inputs : samples) {
+    auto out = (*plan)->Execute(inputs);  // checks each sample's shapes against the plan's
+    if (!out.ok()) return out.status();
+  }
+  c.ranges = (*plan)->observed(percentile);
+  return c;
 }
 
 Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "removal/calibration.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::removal {
@@ -38,8 +39,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
   const ModelSpec& spec = DefaultModel();
   const std::string dir = ModelDir(config.model_dir);
   BGERASE_RETURN_IF_ERROR(VerifyModel(dir, spec));
+  auto choice = ChoosePrecision(dir, spec, config.precision);
+  if (!choice.ok()) return choice.status();
   engine::SessionOptions opts;
-  opts.precision = config.precision;
+  opts.precision = choice->precision;
+  opts.calibration = choice->calibration;
   opts.threads = config.threads;
   opts.outputs = {spec.output};
   auto session = engine::Session::Load(ModelPath(dir, spec), opts);

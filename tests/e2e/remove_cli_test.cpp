@@ -5,9 +5,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "../imaging/test_images.h"
+#include "engine/session.h"
 
 namespace bgerase::e2e {
 namespace {
@@ -173,6 +175,42 @@ TEST_F(RemoveCli, RotatedPhotoComesOutUprightAndStdinWorks) {
   const CliRun piped = Bgerase("remove - < '" + in.string() + "'");
   ASSERT_EQ(piped.exit_code, 0);
   EXPECT_EQ(Load(piped.out).width(), 300);
+}
+
+// Every precision runs on any CPU or is refused clearly: fp32 always; int8 (calibrated by setup)
+// within the quality guard's mean |diff| of fp32; bf16 where the CPU has AVX-512, else refused
+// with unsupported_precision; auto is one of them. CTest runs this suite again capped at AVX2.
+TEST_F(RemoveCli, EveryPrecisionRunsOrIsRefusedClearly) {
+  const std::string in = std::string(imaging::testing::kSkimage) + "astronaut.png";
+  std::map<std::string, VImage> masks;
+  for (const std::string p : {"fp32", "int8", "bf16", "auto"}) {
+    SCOPED_TRACE(p);
+    const fs::path out = dir_ / ("mask-" + p + ".png");
+    std::string answer;
+    FILE* f = popen((std::string(BGERASE_BINARY) + " remove '" + in + "' -o '" + out.string() +
+                     "' --channels alpha --json --precision " + p + " 2>&1")
+                        .c_str(),
+                    "r");
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) answer.append(buf, n);
+    const int st = pclose(f);
+    if (p == "bf16" && !engine::Bf16Available()) {
+      EXPECT_NE(WEXITSTATUS(st), 0);
+      EXPECT_NE(answer.find("unsupported_precision"), std::string::npos) << answer;
+      EXPECT_FALSE(fs::exists(out));
+      continue;
+    }
+    ASSERT_EQ(WEXITSTATUS(st), 0) << answer;
+    masks[p] = Load(ReadFile(out.string()));
+  }
+  const VImage& fp32 = masks.at("fp32");
+  for (const auto& [p, m] : masks) {
+    SCOPED_TRACE(p);
+    ASSERT_EQ(m.width(), fp32.width());
+    const double mean_diff = (m.cast(VIPS_FORMAT_FLOAT) - fp32.cast(VIPS_FORMAT_FLOAT)).abs().avg();
+    EXPECT_LE(mean_diff / 255.0, 0.01);
+    EXPECT_GT(MeanAlpha(m.bandjoin(m), 200, 150, 100, 100), 200) << "the astronaut is kept";
+  }
 }
 
 TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {

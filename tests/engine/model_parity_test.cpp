@@ -12,6 +12,7 @@
 #include "engine/onnx_loader.h"
 #include "engine/session.h"
 #include "imaging/imaging.h"
+#include "removal/calibration.h"
 #include "removal/model_registry.h"
 
 namespace bgerase::engine {
@@ -84,10 +85,13 @@ TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
   cmd += " --threads 2 --out-dir '" + (tmp / "ort").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
-  for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
+  auto calibrated = removal::ChoosePrecision(dir, spec, Precision::kInt8);
+  ASSERT_TRUE(calibrated.ok()) << calibrated.status().ToString() << " (setup calibrates)";
+  for (Precision p : {Precision::kFloat32, Precision::kBFloat16, Precision::kInt8}) {
     SessionOptions opts;
     opts.precision = p;
     opts.outputs = {spec.output};
+    if (p == Precision::kInt8) opts.calibration = calibrated->calibration;
     auto session = Session::Load(model, opts);
     if (p == Precision::kBFloat16 && !Bf16Available()) {  // no AVX-512: refused, never emulated
       EXPECT_EQ(session.status().code(), "unsupported_precision") << DetectCpu().isa;
@@ -129,6 +133,46 @@ TEST_F(ModelParity, EngineMatchesOnnxRuntime) {
     }
   }
   fs::remove_all(tmp);
+}
+
+// The quality guard on the real model, measured afresh on this CPU class (what setup's
+// `models calibrate` records): int8's masks against fp32's on Debian's photos and on composites
+// with exact alpha. Limits: mean |int8 - fp32| <= 0.01 on every image, the composites' MAE
+// within +2 % and IoU within 0.005 of fp32's. And auto picks int8 exactly when it passed.
+TEST_F(ModelParity, Int8PassesTheQualityGuardOnThisCpuClass) {
+  const auto& spec = removal::DefaultModel();
+  const std::string dir = removal::ModelDir("");
+  ASSERT_TRUE(removal::VerifyModel(dir, spec).ok());
+  const std::string model = removal::ModelPath(dir, spec);
+  auto table = removal::CalibrateModel(model, 0, removal::kCalibrationPercentile, stdout);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  // Every input of every int8-capable conv was seen, and the ReLU outputs never go negative.
+  EXPECT_GT(table->ranges.size(), 100u);
+  EXPECT_LT(table->ranges.at("input").min, 0.f);
+  EXPECT_GE(table->ranges.at("/stage1/rebnconvin/relu_s1/Relu_output_0").min, 0.f);
+  auto guard = removal::RunQualityGuard(
+      model, std::make_shared<const Calibration>(std::move(table).value()), 0, stdout);
+  ASSERT_TRUE(guard.ok()) << guard.status().ToString();
+  std::printf("%s on %s: %s\n", guard->cpu_class.c_str(), DetectCpu().isa.c_str(),
+              guard->why.c_str());
+  int composites = 0;
+  for (const auto& im : guard->images) {
+    SCOPED_TRACE(im.name);
+    EXPECT_LE(im.mean_diff, removal::kGuardMaxMeanDiff);
+    composites += im.has_truth;
+  }
+  EXPECT_EQ(composites, 3);
+  EXPECT_LE(guard->mae_int8, guard->mae_fp32 * removal::kGuardMaxMaeRatio);
+  EXPECT_GE(guard->iou_int8, guard->iou_fp32 - removal::kGuardMaxIouDrop);
+  EXPECT_TRUE(guard->passed) << guard->why;
+
+  auto choice = removal::ChoosePrecision(dir, spec, Precision::kAuto);
+  ASSERT_TRUE(choice.ok());
+  auto stored = removal::LoadCalibration(dir, spec);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  const auto it = stored->guards.find(Int8ClassName());
+  ASSERT_NE(it, stored->guards.end()) << "setup guards int8 on this CPU class";
+  EXPECT_EQ(choice->precision == Precision::kInt8, it->second.passed) << choice->why;
 }
 
 // The shipped export bakes its decoder's resize targets as constants computed at 1024x1024
