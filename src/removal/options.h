@@ -1,6 +1,6 @@
 // RemovalOptions: the one options model for the CLI and both HTTP dialects. Every option is
 // parsed and validated here (case-insensitive keys, true/false/1/0/yes/no booleans), so the
-// CLI and api/ only map their field names onto keys. Contract: ../shared/PRODUCT.md §2-§3.
+// CLI and api/ only map their field names onto keys. Reference: docs/options.md, docs/api.md.
 #pragma once
 
 #include <cstddef>
