@@ -44,7 +44,7 @@ void RegisterModelsCommand(CLI::App& app) {
   models->add_subcommand("verify", "Check the installed model's size and sha256")->callback([] {
     const std::string dir = removal::ModelDir(model_dir);
     for (const auto& spec : removal::KnownModels()) {
-      Status st = removal::VerifyModel(dir, spec);
+      Status st = removal::VerifyModel(dir, spec, removal::VerifyMode::kFull);
       if (st.ok()) {
         std::printf("%s: ok (sha256 %s)\n", spec.id.c_str(), spec.sha256.c_str());
       } else {

@@ -4,6 +4,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <dnnl.hpp>
 
 #include "engine/onnx_loader.h"
@@ -162,14 +165,21 @@ Result<std::pair<Graph, TypeMap>> Session::Specialised(const std::vector<Shape>&
 Result<Plan*> Session::PlanFor(const std::vector<Shape>& shapes) {
   auto it = plans_.find(shapes);
   if (it != plans_.end()) return it->second.get();
+  const auto t0 = std::chrono::steady_clock::now();
   auto spec = Specialised(shapes);
   if (!spec.ok()) return spec.status();
+  const auto t1 = std::chrono::steady_clock::now();
   omp_set_num_threads(threads_);
   Plan::Options po;
   po.precision = precision_;
   po.calibration = calibration_.get();
   auto plan = Plan::Compile(spec->first, spec->second, po);
   if (!plan.ok()) return plan.status();
+  if (std::getenv("BGERASE_PROFILE")) {  // where a cold start goes
+    using ms = std::chrono::duration<double, std::milli>;
+    std::fprintf(stderr, "plan: passes %.0f ms, compile %.0f ms\n", ms(t1 - t0).count(),
+                 ms(std::chrono::steady_clock::now() - t1).count());
+  }
   Plan* raw = plan->get();
   plans_[shapes] = std::move(plan).value();
   return raw;

