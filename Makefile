@@ -1,5 +1,5 @@
 # The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
-.PHONY: setup build serve test bench bench-engine bench-e2e bench-load clean
+.PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality clean
 
 setup:
 	scripts/setup
@@ -24,6 +24,10 @@ bench-e2e: setup
 
 bench-load: setup
 	node bench/load.mjs
+
+# A folder with img/*.jpg and gt/*.png (true alpha): make bench-quality DIR=/path/to/set
+bench-quality: setup
+	bench/quality.sh $(DIR)
 
 clean:
 	rm -rf build

@@ -1,4 +1,4 @@
-// ApiServer: the HTTP API of `bgerase serve` (PRODUCT.md §3) on cpp-httplib. It owns the routes
+// ApiServer: the HTTP API of `bgerase serve` (docs/api.md) on cpp-httplib. It owns the routes
 // of both dialects, auth, request ids, the inference queue, metrics and the access log; what is
 // stored is asked of store::StoragePolicy, never decided here. docs/api.md is the reference.
 #pragma once

@@ -1,4 +1,4 @@
-// The web pages (PRODUCT.md §4): try-it, signup/login/logout and the account page, served from
+// The web pages (docs/web.md): try-it, signup/login/logout and the account page, served from
 // web/, with session cookies, CSRF tokens and login rate limits. docs/web.md is the reference.
 #include <filesystem>
 #include <fstream>

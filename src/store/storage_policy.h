@@ -1,5 +1,5 @@
 // The one place that decides what of an upload is stored, for what purpose and for how long
-// (DESIGN.md: api/ calls this; nothing else writes uploads into the store).
+// (api/ calls this; nothing else writes uploads into the store).
 //
 //  * Nothing is stored unless the caller asked (`store_requested`) or the owner's consent to
 //    training is active at upload time.
