@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:?usage: bench/quality.sh DIR (with img/ and gt/)}
-OUT=build/bench/quality
+OUT=build/bench/quality${DNNL_MAX_CPU_ISA:+-$DNNL_MAX_CPU_ISA}
 rm -rf "$OUT" && mkdir -p "$OUT"
 runs=()
 for p in fp32 bf16 int8; do
@@ -18,4 +18,4 @@ for p in fp32 bf16 int8; do
   fi
 done
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); oneDNN $(./build/bgerase info | grep cpu: | sed 's/cpu: *//')${DNNL_MAX_CPU_ISA:+ (DNNL_MAX_CPU_ISA=$DNNL_MAX_CPU_ISA)}"
-python3 bench/score_masks.py "$DIR/gt" "${runs[@]}"
+/usr/bin/python3 bench/score_masks.py "$DIR/gt" "${runs[@]}"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Scores folders of predicted masks against true alpha (a measurement, never a test).
 
 usage: score_masks.py GT_DIR REF_NAME=DIR [NAME=DIR ...]

@@ -1,6 +1,7 @@
 // OpenStore: picks the backend from the database URL. Also the string forms of store enums.
 #include "store/store.h"
 
+#include <cstdio>
 #include <system_error>
 
 #include "store/errors.h"
@@ -94,8 +95,17 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   }
   // A new data folder is private to the service's user; an existing one keeps what the operator
   // chose.
-  if (!existed)
+  if (!existed) {
     fs::permissions(options.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  } else {
+    const auto perms = fs::status(options.data_dir, ec).permissions();
+    if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+      std::fprintf(stderr,
+                   "bgerase: warning: data folder %s can be read by other users; its files are "
+                   "0600, but `chmod 700` it\n",
+                   options.data_dir.c_str());
+    }
+  }
   if (path->has_parent_path()) fs::create_directories(path->parent_path(), ec);
   return sqlite::SqliteStore::Open(options, *path);
 }

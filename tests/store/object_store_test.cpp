@@ -1,6 +1,7 @@
 // The retention contract and encryption at rest, checked on the real SQLite file and blob folder
 // and, where no file is inspected, on PostgreSQL too.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <thread>
 
@@ -134,6 +135,28 @@ TEST_P(ObjectStoreTest, ShorterRetentionIsHonoured) {
   EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok());
   clock_->Advance(1min);
   EXPECT_FALSE(store_->objects().Get(owner_, o.id).ok());
+}
+
+// The database holds every object's key. In a data folder the operator made (0755 here), and
+// under a permissive umask, bgerase.db and its -wal and -shm still come out 0600.
+TEST(SqliteFiles, DatabaseFilesAreOwnerOnlyInAnExistingFolder) {
+  testutil::TempDir dir;
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  const mode_t old_umask = umask(0);
+  auto store = testutil::OpenAt(dir.path(), std::make_shared<ManualClock>(testutil::T0()));
+  umask(old_umask);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->accounts().Create("modes@example.com", "correct horse battery").ok());
+  int seen = 0;
+  for (const char* name : {"bgerase.db", "bgerase.db-wal", "bgerase.db-shm"}) {
+    SCOPED_TRACE(name);
+    struct stat sb {};
+    if (stat((dir.path() / name).c_str(), &sb) != 0) continue;
+    ++seen;
+    EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  }
+  EXPECT_EQ(seen, 3) << "WAL mode keeps all three while the store is open";
 }
 
 TEST_F(SqliteObjectStoreTest, RetentionOver24HoursIsRefusedAtOpen) {

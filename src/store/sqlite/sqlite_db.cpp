@@ -1,6 +1,10 @@
 // SqliteDb: connection setup, statements, transactions, versioned migrations.
 #include "store/sqlite/sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "store/errors.h"
@@ -95,6 +99,15 @@ std::optional<std::string> Statement::OptText(int col) const {
 }
 
 std::unique_ptr<SqliteDb> SqliteDb::Open(const std::filesystem::path& path) {
+  // The database holds every object's key: only the service's user may read it. SQLite gives
+  // its -wal and -shm files the database file's mode, so making that one 0600 (created so, or
+  // tightened when an operator's umask left it wider) covers all three.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::fchmod(fd, 0600);
+    ::close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm"}) ::chmod((path.string() + suffix).c_str(), 0600);
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,
