@@ -220,7 +220,7 @@ struct Plan::Impl {
   // kept in float by the calibration, ungrouped, and with enough input channels to gain (the
   // first conv's 3 channels make a dot product too short for int8 to pay).
   const ValueRange* Int8Range(const Node& n, int x) const {
-    if (!int8 || !calibration || calibration->float_nodes.count(n.name)) return nullptr;
+    if (!int8 || !calibration || KeptFloat(n.name)) return nullptr;
     if (!slots[x].blocked || slots[x].dt != DType::kFloat32 || n.Int("group", 1) != 1 ||
         slots[x].shape[1] < 8)
       return nullptr;
@@ -231,6 +231,13 @@ struct Plan::Impl {
     // went from mean |int8-fp32| 0.0054 to 0.0097 for one conv's 50 ms; with VNNI it costs 0.0001.
     if (!Unsigned(it->second) && weight_levels < 127) return nullptr;
     return &it->second;
+  }
+  // Listed by name, or under a listed prefix ending in '/' (a whole stage: "/stage1d/").
+  bool KeptFloat(const std::string& node) const {
+    for (const auto& f : calibration->float_nodes) {
+      if (f == node || (!f.empty() && f.back() == '/' && node.rfind(f, 0) == 0)) return true;
+    }
+    return false;
   }
   // Sources that never go negative (ReLU outputs, nearly all) use u8 with all 256 levels;
   // signed ones s8, symmetric.

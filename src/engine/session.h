@@ -49,7 +49,7 @@ struct ValueRange {
 };
 struct Calibration {
   std::map<std::string, ValueRange> ranges;  // by value name (a convolution's input)
-  std::set<std::string> float_nodes;         // by node name
+  std::set<std::string> float_nodes;  // node names, or prefixes ending in '/' (a whole stage)
 };
 
 struct SessionOptions {

@@ -31,11 +31,18 @@ VImage ExactSize(VImage im, int w, int h) {
 // memory, the faster path.
 VImage ResizeTo(const VImage& im, int w, int h, VipsKernel kernel) {
   if (im.width() == w && im.height() == h) return im;
-  const double hscale = static_cast<double>(w) / im.width();
-  const double vscale = static_cast<double>(h) / im.height();
+  // libvips' resize fails for shrink factors in the thousands (a 3,000,000 x 1 strip to 1024
+  // wide). Past a factor of 100 (never a photo: 50 MP to 1024 is 8), a box shrink by an integer
+  // factor first leaves the kernel a factor of about 8.
+  auto pre = [](int from, int to) { return from > to * 100 ? from / (to * 8) : 1; };
+  const int hpre = pre(im.width(), w);
+  const int vpre = pre(im.height(), h);
+  const VImage src = hpre > 1 || vpre > 1 ? im.shrink(hpre, vpre) : im;
+  const double hscale = static_cast<double>(w) / src.width();
+  const double vscale = static_cast<double>(h) / src.height();
   return ExactSize(
-      im.resize(hscale,
-                VImage::option()->set("vscale", vscale)->set("kernel", kernel)->set("gap", 0.0)),
+      src.resize(hscale,
+                 VImage::option()->set("vscale", vscale)->set("kernel", kernel)->set("gap", 0.0)),
       w, h);
 }
 

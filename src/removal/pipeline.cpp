@@ -60,6 +60,11 @@ Result<PreparedImage> Pipeline::Prepare(std::string_view bytes) const {
   if (!image.ok()) return image.status();
   PreparedImage p;
   p.input = imaging::ModelInput(*image, kModelSize);
+  if (p.input.size() == 0) {  // libvips could not scale it: a defined 400, never a 500
+    return Status("unsupported_image", "the " + std::to_string(image->width) + "x" +
+                                           std::to_string(image->height) +
+                                           " image could not be scaled to the model's input");
+  }
   p.image = std::move(image).value();
   p.decode_ms = MsSince(t0);
   return p;

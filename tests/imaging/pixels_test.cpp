@@ -89,6 +89,21 @@ TEST_P(ModelInputTest, SmallInputsAreEnlarged) {
   EXPECT_NEAR(mean, photo_mean, 0.01);
 }
 
+// Extreme strips (under every pixel cap) still give the model its input, with the strip's
+// colours: 3,000,000 x 1 failed inside libvips' resize (a 2,930x shrink) and answered 500.
+TEST_P(ModelInputTest, ExtremeStripsAreScaledToo) {
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{3'000'000, 1}, {1, 3'000'000}, {20'000, 3}}) {
+    SCOPED_TRACE(::testing::Message() << w << "x" << h);
+    const engine::Tensor t = ModelInput(Solid(w, h, {255, 0, 51}), 1024, GetParam());
+    ASSERT_EQ(t.shape(), (engine::Shape{1, 3, 1024, 1024}));
+    const float* p = t.data<float>();
+    // Within a level: lanczos3's fixed-point coefficients may round one down (see above).
+    EXPECT_NEAR(p[512 * 1024 + 512], 0.5f, 1.5f / 255);
+    EXPECT_NEAR(p[1024 * 1024 + 512 * 1024 + 512], -0.5f, 1.5f / 255);
+    EXPECT_NEAR(p[2 * 1024 * 1024 + 512 * 1024 + 512], -0.3f, 1.5f / 255);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, ModelInputTest,
                          ::testing::Values(ResizeKernel::kLanczos3, ResizeKernel::kArea));
 
