@@ -171,9 +171,11 @@ std::string SniffMime(std::string_view b) {
   return "application/octet-stream";
 }
 
-Result<json> ParseJsonBody(std::string_view text) {
-  // Depth first, in one linear pass that does not recurse: nothing may walk a value (parse,
-  // dump, echo) nested deeper than any body of ours needs.
+namespace {
+
+// Depth first, in one linear pass that does not recurse: nothing may walk a value (parse, dump,
+// echo) nested deeper than any body of ours needs.
+Status CheckJsonDepth(std::string_view text) {
   int depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -194,6 +196,58 @@ Result<json> ParseJsonBody(std::string_view text) {
       --depth;
     }
   }
+  return Status();
+}
+
+// The top-level fields of a JSON object in order, duplicates kept: nlohmann's DOM keeps only a
+// duplicate key's last value, which would let `{"image_base64": a, "image_base64": b}` pass the
+// one-image rule and a repeated option escape the duplicate check multipart and forms get.
+class TopLevelFields : public nlohmann::json_sax<json> {
+ public:
+  std::vector<std::pair<std::string, json>> fields;
+  bool object = false;
+
+  bool null() override { return Scalar(nullptr); }
+  bool boolean(bool v) override { return Scalar(v); }
+  bool number_integer(number_integer_t v) override { return Scalar(v); }
+  bool number_unsigned(number_unsigned_t v) override { return Scalar(v); }
+  bool number_float(number_float_t v, const string_t&) override { return Scalar(v); }
+  bool string(string_t& v) override { return Scalar(v); }
+  bool binary(binary_t&) override { return Scalar(json::array()); }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) object = true;
+    if (depth_ == 1) fields.emplace_back(key_, json::object());  // not a field value we take
+    ++depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 1) fields.emplace_back(key_, json::array());
+    ++depth_;
+    return true;
+  }
+  bool end_object() override { return --depth_ >= 0; }
+  bool end_array() override { return --depth_ >= 0; }
+  bool key(string_t& k) override {
+    if (depth_ == 1) key_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool Scalar(json v) {
+    if (depth_ == 1) fields.emplace_back(key_, std::move(v));
+    return true;
+  }
+  int depth_ = 0;
+  std::string key_;
+};
+
+}  // namespace
+
+Result<json> ParseJsonBody(std::string_view text) {
+  BGERASE_RETURN_IF_ERROR(CheckJsonDepth(text));
   try {
     return json::parse(text);
   } catch (const json::exception&) {
@@ -288,15 +342,15 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
     std::string().swap(raw.body);  // the parts are copied out: do not hold the body twice
   } else if (IsJson(req)) {
     r.json = true;
-    auto parsed = ParseJsonBody(raw.body);
-    if (!parsed.ok()) return parsed.status();
-    const json body = std::move(parsed).value();
-    if (!body.is_object()) return Status("bad_request", "The JSON body must be an object.");
-    for (const auto& [key, value] : body.items()) {
+    BGERASE_RETURN_IF_ERROR(CheckJsonDepth(raw.body));
+    TopLevelFields body;
+    if (!json::sax_parse(raw.body, &body)) return Status("bad_request", "The body is not valid JSON.");
+    if (!body.object) return Status("bad_request", "The JSON body must be an object.");
+    for (auto& [key, value] : body.fields) {
       auto text = JsonFieldText(value);
       if (!text)
-        return Status("bad_request",
-                      "Field '" + key + "' must be a string, number, boolean or null.");
+        return Status("bad_request", "Field '" + removal::Echo(key) +
+                                         "' must be a string, number, boolean or null.");
       place(key, std::move(*text));
     }
   } else {

@@ -851,6 +851,18 @@ TEST_F(Api, HostileJsonAndFieldFloodsAreRefusedWithoutHarm) {
   json wide = json::object();
   for (int i = 0; i < 101; ++i) wide["f" + std::to_string(i)] = 1;
   EXPECT_EQ(V2Code(c.Post("/v2", auth, wide.dump(), "application/json"), 400), "bad_request");
+
+  // Duplicate JSON keys are seen, as multipart and form duplicates are (finding 6): two images
+  // break the one-image rule, a repeated option with two values is a 422.
+  const std::string b64 = Base64(Photo("coffee.png"));
+  res = c.Post("/v2", auth,
+               "{\"image_base64\": \"" + b64 + "\", \"image_base64\": \"" + b64 + "\"}",
+               "application/json");
+  EXPECT_EQ(V2Code(res, 400), "bad_request");
+  res = c.Post("/v2", auth,
+               "{\"image_base64\": \"" + b64 + "\", \"format\": \"png\", \"format\": \"jpg\"}",
+               "application/json");
+  EXPECT_EQ(V2Code(res, 422), "validation_error");
   ExpectUnharmed(server_);
 }
 
