@@ -176,6 +176,13 @@ bool PasswordMatches(const std::string& hash, std::string_view password) {
   return !hash.empty() && match;
 }
 
+Result<Account> CheckSignIn(std::optional<Account> account, const std::string& hash,
+                            std::string_view password) {
+  const bool matches = PasswordMatches(hash, password);  // first: never skipped
+  if (!account || !matches) return Status(errors::kInvalidCredentials, "wrong email or password");
+  return *account;
+}
+
 // ---- API keys -----------------------------------------------------------------------------------
 
 ApiKeySecret GenerateApiKey() {

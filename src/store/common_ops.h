@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/account_store.h"
 #include "store/api_key_store.h"
 #include "store/blob_cipher.h"
 #include "store/consent_ledger.h"
@@ -89,6 +90,11 @@ Result<std::optional<std::string>> HashPassword(std::optional<std::string_view> 
 // Whether `password` matches `hash` (an argon2id string, empty for API-only accounts). Without a
 // hash it checks against a dummy one, so unknown emails cost the same time as known ones.
 bool PasswordMatches(const std::string& hash, std::string_view password);
+// The sign-in verdict for the row a backend found (`account` null when the email is unknown,
+// `hash` its password hash): the hash check always runs, the dummy one for an unknown email, so
+// the answer's timing does not tell which emails have accounts. "invalid_credentials" otherwise.
+Result<Account> CheckSignIn(std::optional<Account> account, const std::string& hash,
+                            std::string_view password);
 
 // ---- API keys -----------------------------------------------------------------------------------
 

@@ -2,6 +2,10 @@
 // revoked, and record their last use; sessions expire.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 #include "store/errors.h"
 #include "store_env.h"
 
@@ -103,6 +107,28 @@ TEST_P(AccountsTest, AuthenticationRecordsLastUseAndRejectsNearMisses) {
   EXPECT_EQ(store_->api_keys().Authenticate("").status().code(), errors::kInvalidApiKey);
   EXPECT_EQ(store_->api_keys().Authenticate(k->key.substr(0, 20)).status().code(),
             errors::kInvalidApiKey);
+}
+
+// Hardening finding 4: an unknown email used to answer in ~1 ms and a known one in ~100 ms
+// (the hash check was skipped). Both now run one argon2id check. Compared with each other in
+// the same run (medians of 3), never with a clock limit: before the fix the ratio was ~0.01.
+TEST_P(AccountsTest, UnknownEmailsCostAPasswordCheckToo) {
+  ASSERT_TRUE(store_->accounts().Create("known@example.com", "correct horse battery").ok());
+  auto median_ms = [&](const std::string& email) {
+    std::vector<double> ms;
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto r = store_->accounts().VerifyPassword(email, "wrong password!");
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      EXPECT_EQ(r.status().code(), errors::kInvalidCredentials);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[1];
+  };
+  const double known = median_ms("known@example.com");
+  const double unknown = median_ms("nobody@example.com");
+  EXPECT_GT(unknown, known / 3) << "known " << known << " ms, unknown " << unknown << " ms";
 }
 
 TEST_P(AccountsTest, RevokedKeyIsRejected) {

@@ -80,10 +80,7 @@ Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_v
       }
       return 0;
     });
-    if (!account || !PasswordMatches(hash, password)) {
-      return Status(errors::kInvalidCredentials, "wrong email or password");
-    }
-    return *account;
+    return CheckSignIn(std::move(account), hash, password);
   });
 }
 

@@ -73,10 +73,7 @@ Result<Account> SqliteAccounts::VerifyPassword(std::string_view email, std::stri
         hash = q.Text(4);
       }
     }
-    if (!account || !PasswordMatches(hash, password)) {
-      return Status(errors::kInvalidCredentials, "wrong email or password");
-    }
-    return *account;
+    return CheckSignIn(std::move(account), hash, password);
   });
 }
 
