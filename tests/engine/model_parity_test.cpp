@@ -170,9 +170,15 @@ TEST_F(ModelParity, Int8PassesTheQualityGuardOnThisCpuClass) {
   ASSERT_TRUE(choice.ok());
   auto stored = removal::LoadCalibration(dir, spec);
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  // Setup guards the class it runs on; a class it never saw (this suite under an ISA cap on a
+  // fresh machine) must not get int8 from auto until it is guarded.
   const auto it = stored->guards.find(Int8ClassName());
-  ASSERT_NE(it, stored->guards.end()) << "setup guards int8 on this CPU class";
-  EXPECT_EQ(choice->precision == Precision::kInt8, it->second.passed) << choice->why;
+  if (it == stored->guards.end()) {
+    EXPECT_NE(choice->precision, Precision::kInt8) << choice->why;
+    EXPECT_NE(choice->why.find("not yet guarded"), std::string::npos) << choice->why;
+  } else {
+    EXPECT_EQ(choice->precision == Precision::kInt8, it->second.passed) << choice->why;
+  }
 }
 
 // The shipped export bakes its decoder's resize targets as constants computed at 1024x1024
