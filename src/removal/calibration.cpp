@@ -107,8 +107,9 @@ Result<GuardReport> RunQualityGuard(const std::string& model_path,
   GuardReport rep;
   rep.cpu_class = engine::Int8ClassName();
 
+  // Scores one input and returns fp32's mask of it (a photo's mask is its composite's truth).
   auto score = [&](const std::string& name, const engine::Tensor& input,
-                   const engine::Tensor* truth) -> Status {
+                   const engine::Tensor* truth) -> Result<engine::Tensor> {
     auto a = Mask(**fp32, input);
     if (!a.ok()) return a.status();
     auto b = Mask(**int8, input);
@@ -148,7 +149,7 @@ Result<GuardReport> RunQualityGuard(const std::string& model_path,
                                  .c_str()
                          : "");
     rep.images.push_back(im);
-    return Status();
+    return std::move(a).value();
   };
 
   const std::vector<std::string> textures = {"brick.png", "grass.png", "gravel.png"};
@@ -162,14 +163,14 @@ Result<GuardReport> RunQualityGuard(const std::string& model_path,
     const std::string& name = GuardPhotos()[i];
     auto photo = PhotoInput(name);
     if (!photo.ok()) return photo.status();
-    BGERASE_RETURN_IF_ERROR(score(name, *photo, nullptr));
     // The composite's true alpha is exact by construction: the subject is cut by fp32's mask of
     // the photo and laid over a texture.
-    auto alpha = Mask(**fp32, *photo);
+    auto alpha = score(name, *photo, nullptr);
     if (!alpha.ok()) return alpha.status();
     const std::string& tex = textures[i % textures.size()];
     const engine::Tensor comp = Composite(*photo, backgrounds[i % backgrounds.size()], *alpha);
-    BGERASE_RETURN_IF_ERROR(score(name + "+" + tex, comp, &*alpha));
+    auto scored = score(name + "+" + tex, comp, &*alpha);
+    if (!scored.ok()) return scored.status();
   }
 
   int truths = 0;
