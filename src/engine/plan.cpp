@@ -108,7 +108,7 @@ struct Plan::Impl {
   bool int8 = false;
   const Calibration* calibration = nullptr;
   float weight_levels = 127.f;
-  std::map<std::string, std::pair<int, float>> quantized;  // value -> (its u8 slot, scale)
+  std::map<std::string, int> quantized;  // value -> the slot of its u8/s8 copy
   bool observe = false;
   // Per observed value: its extremes and a histogram of its values by their float's top 12
   // bits (sign, exponent, 3 mantissa bits: 1/8-octave bins), for percentile ranges.
@@ -249,14 +249,14 @@ struct Plan::Impl {
   // use.
   int Quantized(const std::string& value, int x, const ValueRange& r) {
     auto it = quantized.find(value);
-    if (it != quantized.end()) return it->second.first;
+    if (it != quantized.end()) return it->second;
     const float scale = QuantScale(r);
     const int q = AddSlot(value + (Unsigned(r) ? "#u8" : "#s8"), slots[x].shape,
                           Unsigned(r) ? DType::kUInt8 : DType::kInt8, true);
     pending.push_back({"quantize " + value, {x}, {q}, [this, x, q, scale](Step* st) {
                          st->run = Reorder(Mem(x), Mem(q), scale);
                        }});
-    quantized[value] = {q, scale};
+    quantized[value] = q;
     return q;
   }
   memory Mem(int s) { return memory(Md(s), eng, Ptr(s)); }
