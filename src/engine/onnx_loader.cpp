@@ -1,6 +1,13 @@
 // ONNX protobuf -> Graph. The only file that includes the ONNX protobuf classes.
 #include "engine/onnx_loader.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
@@ -36,7 +43,8 @@ Result<DType> FromOnnxType(int t) {
   }
 }
 
-Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& origin) {
+// `tp`'s raw bytes move into the tensor (the proto is left without them).
+Result<Tensor> FromTensorProto(onnx::TensorProto& tp, const std::string& origin) {
   auto dt = FromOnnxType(tp.data_type());
   if (!dt.ok()) return Invalid(origin, "tensor '" + tp.name() + "': " + dt.status().message());
   if (tp.data_location() == onnx::TensorProto::EXTERNAL || tp.external_data_size() > 0) {
@@ -46,17 +54,16 @@ Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& o
   for (int64_t d : shape) {
     if (d < 0) return Invalid(origin, "tensor '" + tp.name() + "' has a negative dimension");
   }
-  Tensor t(*dt, shape);
-  const size_t n = static_cast<size_t>(t.size());
+  const size_t n = static_cast<size_t>(NumElements(shape));
   if (tp.has_raw_data()) {
-    if (tp.raw_data().size() != t.bytes()) {
+    if (tp.raw_data().size() != n * DTypeSize(*dt)) {
       return Invalid(origin, "tensor '" + tp.name() + "' holds " +
                                  std::to_string(tp.raw_data().size()) + " bytes, expected " +
-                                 std::to_string(t.bytes()) + " (truncated file?)");
+                                 std::to_string(n * DTypeSize(*dt)) + " (truncated file?)");
     }
-    std::memcpy(t.raw(), tp.raw_data().data(), t.bytes());
-    return t;
+    return Tensor::Adopt(*dt, std::move(shape), std::move(*tp.mutable_raw_data()));
   }
+  Tensor t(*dt, shape);
   auto mismatch = [&](size_t have) {
     return Invalid(origin, "tensor '" + tp.name() + "' holds " + std::to_string(have) +
                                " values, expected " + std::to_string(n));
@@ -91,6 +98,12 @@ Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& o
     }
   }
   return t;
+}
+
+// Attribute tensors (small): from a copy.
+Result<Tensor> FromTensorProto(const onnx::TensorProto& tp, const std::string& origin) {
+  onnx::TensorProto copy = tp;
+  return FromTensorProto(copy, origin);
 }
 
 Result<Attribute> FromAttributeProto(const onnx::AttributeProto& ap, const std::string& origin) {
@@ -151,15 +164,18 @@ bool ReadFile(const std::string& path, std::string* out) {
 
 }  // namespace
 
-Result<Graph> LoadOnnxBytes(const std::string& bytes, const std::string& origin) {
+namespace {
+
+Result<Graph> LoadOnnxArray(const void* bytes, size_t size, const std::string& origin) {
   onnx::ModelProto model;
-  if (bytes.empty() || !model.ParseFromString(bytes)) {
+  if (size == 0 || size > static_cast<size_t>(INT_MAX) ||
+      !model.ParseFromArray(bytes, static_cast<int>(size))) {
     return Invalid(origin, "not a valid ONNX model (malformed or truncated protobuf)");
   }
   if (!model.has_graph()) return Invalid(origin, "the model has no graph");
-  const onnx::GraphProto& gp = model.graph();
+  onnx::GraphProto& gp = *model.mutable_graph();
   Graph g;
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     auto t = FromTensorProto(init, origin);
     if (!t.ok()) return t.status();
     g.initializers[init.name()] = std::move(t).value();
@@ -211,10 +227,33 @@ Result<Graph> LoadOnnxBytes(const std::string& bytes, const std::string& origin)
   return g;
 }
 
+}  // namespace
+
+Result<Graph> LoadOnnxBytes(const std::string& bytes, const std::string& origin) {
+  return LoadOnnxArray(bytes.data(), bytes.size(), origin);
+}
+
 Result<Graph> LoadOnnxFile(const std::string& path) {
-  std::string bytes;
-  if (!ReadFile(path, &bytes)) return Status("model_missing", "cannot read model file " + path);
-  return LoadOnnxBytes(bytes, path);
+  // Parsed from a read-only mapping: the page cache's copy is the only one before the parse.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status("model_missing", "cannot read model file " + path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status("model_missing", "cannot read model file " + path);
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    close(fd);
+    return LoadOnnxArray(nullptr, 0, path);
+  }
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) return Status("model_missing", "cannot map model file " + path);
+  madvise(map, size, MADV_SEQUENTIAL);
+  auto g = LoadOnnxArray(map, size, path);
+  munmap(map, size);
+  return g;
 }
 
 Status WriteFloat32Model(const std::string& in_path, const std::string& out_path) {

@@ -104,9 +104,21 @@ Status SelectOutputs(Graph& g, const std::vector<std::string>& outputs) {
   return Status::Ok();
 }
 
-void PromoteFloat16(Graph& g) {
+void PromoteFloat16(Graph& g, bool keep_conv_weights) {
+  std::set<std::string> conv_only;
+  if (keep_conv_weights) {
+    std::set<std::string> other;
+    for (const auto& n : g.nodes) {
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        (n.op == "Conv" && i > 0 ? conv_only : other).insert(n.inputs[i]);
+      }
+      for (const auto& f : n.fused) other.insert(f.operand);
+    }
+    for (const auto& o : g.outputs) other.insert(o);
+    for (const auto& o : other) conv_only.erase(o);
+  }
   for (auto& [name, t] : g.initializers) {
-    if (t.dtype() == DType::kFloat16) t = t.CastTo(DType::kFloat32);
+    if (t.dtype() == DType::kFloat16 && !conv_only.count(name)) t = t.CastTo(DType::kFloat32);
   }
   for (auto& n : g.nodes) {
     if (n.op == "Cast" && n.Int("to", 1) == 10) n.attrs["to"].i = 1;

@@ -24,7 +24,10 @@ Status SelectOutputs(Graph& g, const std::vector<std::string>& outputs);
 
 // Widens float16 initializers, Constant values, Cast targets and declared types to float32: the
 // engine computes in float32 or bfloat16, never fp16, so the model's casts become no-ops.
-void PromoteFloat16(Graph& g);
+// `keep_conv_weights`: weights and biases read only by Convs stay fp16 (their declared type
+// becomes float32 all the same); the plan widens each one while it prepares that conv, instead
+// of all of them being held widened at once (176 MB for the model, a cold start's page faults).
+void PromoteFloat16(Graph& g, bool keep_conv_weights = false);
 
 // Binds each graph input to a concrete shape, infers the dtype and shape of every value, and
 // folds everything that no longer depends on the input (Shape of known shapes, Slice/Concat/

@@ -8,6 +8,8 @@
 // mode the nChw16c activations are bf16 and the plain ones (model input, 1-channel maps) f32.
 #include "engine/plan.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -17,11 +19,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
+#include <new>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "engine/op_params.h"
@@ -97,6 +101,66 @@ size_t AlignUp(size_t v, size_t align = kAlign) {
   return (v + align - 1) / align * align;
 }
 
+// Memory for a plan's lifetime, bump-allocated from 64 MB (or larger) anonymous mappings
+// advised for transparent huge pages. A chunk's unused tail is never touched, so costs no RSS.
+class PagePool {
+ public:
+  PagePool() = default;
+  PagePool(const PagePool&) = delete;
+  PagePool& operator=(const PagePool&) = delete;
+  ~PagePool() {
+    for (const auto& [p, n] : chunks_) munmap(p, n);
+  }
+  // `bytes` aligned to 4 KB (oneDNN wants 64); nullptr when the system refuses the memory.
+  void* Allocate(size_t bytes) {
+    bytes = AlignUp(std::max<size_t>(bytes, 1), 4096);
+    if (chunks_.empty() || used_ + bytes > chunks_.back().second) {
+      const size_t n = AlignUp(std::max(bytes, kChunk), kHuge);
+      void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      chunks_.push_back({p, n});
+      used_ = 0;
+    }
+    void* p = static_cast<uint8_t*>(chunks_.back().first) + used_;
+    used_ += bytes;
+    return p;
+  }
+  // A mapping of its own, for the arena: Compile faults its pages in on another thread while
+  // it builds the primitives (on first touch by the first inference, one fault per 4 KB page
+  // costs ~0.1 s of a cold start; the arena is 270-340 MB at 1024x1024).
+  void* Mapped(size_t bytes) {
+    bytes = AlignUp(std::max<size_t>(bytes, 1), 4096);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    // Keep the chunk being bump-allocated last: Allocate carries on from it.
+    chunks_.insert(chunks_.empty() ? chunks_.end() : chunks_.end() - 1, {p, bytes});
+    return p;
+  }
+
+ private:
+  static constexpr size_t kChunk = size_t{64} << 20, kHuge = size_t{2} << 20;
+  std::vector<std::pair<void*, size_t>> chunks_;
+  size_t used_ = 0;
+};
+
+// Faults in [p, p + n) on a thread of its own; joined when it goes out of scope.
+class PrefaultThread {
+ public:
+  PrefaultThread(void* p, size_t n)
+      : thread_([p, n] {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+          if (madvise(p, n, MADV_POPULATE_WRITE) == 0) return;
+          auto* b = static_cast<volatile uint8_t*>(p);  // older kernels: touch each page
+          for (size_t i = 0; i < n; i += 4096) b[i] = 0;
+        }) {}
+  ~PrefaultThread() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct Plan::Impl {
@@ -125,6 +189,9 @@ struct Plan::Impl {
   std::vector<Step> steps;
   uint8_t* arena = nullptr;
   std::vector<memory> constants;  // weights, biases, constant operands: alive with the plan
+  // Compile time only: one conv's widened and quantized weights (LowerConv, PrepareWeights).
+  std::vector<float> widen_buffer;
+  std::vector<int8_t> quant_buffer;
   std::vector<memory> user_in, user_out;
   std::vector<Shape> in_shapes, out_shapes;
   std::map<size_t, Tensor> constant_outputs;  // graph outputs that folded to constants
@@ -136,10 +203,9 @@ struct Plan::Impl {
   size_t scratch_bytes = 0;
   uint8_t* scratch = nullptr;
 
-  ~Impl() {
-    std::free(arena);
-    std::free(scratch);
-  }
+  // Arena, scratchpad and prepared weights: in huge pages where the kernel allows (a cold
+  // start's first inference otherwise spends ~0.1 s faulting in 4 KB pages).
+  PagePool pages;
 
   static dnnl::primitive_attr Attr() {
     dnnl::primitive_attr a;
@@ -281,14 +347,17 @@ namespace {
 // output channel; the bias and output scales folded for a u8 source quantized at `src_scale`.
 struct ConvLowering {
   dnnl::convolution_forward::primitive_desc pd;
-  memory::desc weights_desc;  // of `weights`: oihw (goihw when grouped), f32 or s8
-  std::vector<uint8_t> weights;
+  memory::desc weights_desc;  // of the weights: oihw (goihw when grouped), f32 or s8
+  // The weights as `weights_desc` says, until PrepareWeights: the graph's own, or the plan's
+  // widen or quantize buffer (valid until the next conv is lowered).
+  void* weights = nullptr;
+  memory prepared;  // the weights in the primitive's layout (PrepareWeights)
   std::vector<float> bias;  // empty: none
   bool is_ref = false;      // oneDNN found only its reference kernel
 };
 
 // `src_scale` > 0: int8 (src u8 at that scale); 0: the plan's float type.
-ConvLowering LowerConv(const Plan::Impl& P, const Node& n, const ConvParams& p,
+ConvLowering LowerConv(Plan::Impl& P, const Node& n, const ConvParams& p,
                        const memory::desc& src, const memory::desc& dst, const Tensor& w,
                        const Tensor* b, const std::vector<int>& operands, float src_scale) {
   const bool quant = src_scale > 0;
@@ -297,37 +366,63 @@ ConvLowering LowerConv(const Plan::Impl& P, const Node& n, const ConvParams& p,
                                       : memory::dims{OC, ICg, p.kh, p.kw};
   ConvLowering lw;
   lw.weights_desc = memory::desc(wd, quant ? Dt::s8 : Dt::f32, p.group > 1 ? Tag::goihw : Tag::oihw);
-  // Promoted weights are float32 already: read them in place (a copy of all of them would cost
-  // ~40 ms of a cold start); other types are widened once.
-  std::vector<float> widened;
-  if (w.dtype() != DType::kFloat32) widened = w.AsFloats();
-  const float* wf = w.dtype() == DType::kFloat32 ? w.data<float>() : widened.data();
+  // float32 weights are read in place. The model's fp16 ones (kept so by the passes) are
+  // widened here: into the plan's one reused buffer for a float conv, a row at a time for an
+  // int8 one; its s8 weights go to the plan's reused buffer too. Fresh buffers per conv cost
+  // ~0.1 s of page faults on a cold start.
+  const bool half = w.dtype() == DType::kFloat16;
+  const float* wf = w.dtype() == DType::kFloat32 ? w.data<float>() : nullptr;
   const size_t wn = static_cast<size_t>(w.size());
+  if (!wf && !(half && quant)) {
+    P.widen_buffer.resize(std::max(P.widen_buffer.size(), wn));
+    if (half) {
+      WidenHalves(w.data<uint16_t>(), P.widen_buffer.data(), wn);
+    } else {
+      const std::vector<float> f = w.AsFloats();
+      std::copy(f.begin(), f.end(), P.widen_buffer.begin());
+    }
+    wf = P.widen_buffer.data();
+  }
   if (b) lw.bias = b->AsFloats();
   dnnl::primitive_attr attr = Plan::Impl::Attr();
   if (quant) {
     // Symmetric per-channel weights; the accumulator is src*sx * w*ws, so each output channel
     // is scaled back by 1/(sx*ws) and its bias (added to the accumulator) forward by sx*ws.
-    const size_t per_oc = wn / static_cast<size_t>(OC);
+    const int64_t per_oc = static_cast<int64_t>(wn) / OC;
     const float L = P.weight_levels;
-    lw.weights.resize(wn);
+    P.quant_buffer.resize(std::max(P.quant_buffer.size(), wn));
+    int8_t* qw = P.quant_buffer.data();
+    const uint16_t* wh = half ? w.data<uint16_t>() : nullptr;
     std::vector<float> out_scales(static_cast<size_t>(OC));
-    for (size_t oc = 0; oc < static_cast<size_t>(OC); ++oc) {
-      float m = 0;
-      for (size_t k = 0; k < per_oc; ++k) m = std::max(m, std::abs(wf[oc * per_oc + k]));
-      const float ws = m > 0 ? L / m : 1.f;
-      for (size_t k = 0; k < per_oc; ++k) {  // round half away from zero, vectorisable
-        const float t = std::clamp(wf[oc * per_oc + k] * ws, -L, L);
-        const auto q = static_cast<int8_t>(t + (t >= 0 ? 0.5f : -0.5f));
-        lw.weights[oc * per_oc + k] = static_cast<uint8_t>(q);
+#pragma omp parallel
+    {
+      std::vector<float> row(wh ? static_cast<size_t>(per_oc) : 0);
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < OC; ++oc) {
+        const float* src_w = wf ? wf + oc * per_oc : row.data();
+        if (wh) WidenHalves(wh + oc * per_oc, row.data(), static_cast<size_t>(per_oc));
+        int8_t* dst_w = qw + oc * per_oc;
+        // |w|'s largest as the largest of its bits without the sign (the same order for finite
+        // floats): an integer max, which vectorises without fast-math.
+        uint32_t mbits = 0;
+#pragma omp simd reduction(max : mbits)
+        for (int64_t k = 0; k < per_oc; ++k)
+          mbits = std::max(mbits, std::bit_cast<uint32_t>(src_w[k]) & 0x7fffffffu);
+        const float m = std::bit_cast<float>(mbits);
+        const float ws = m > 0 ? L / m : 1.f;
+#pragma omp simd
+        for (int64_t k = 0; k < per_oc; ++k) {  // round half away from zero
+          const float t = std::clamp(src_w[k] * ws, -L, L);
+          dst_w[k] = static_cast<int8_t>(static_cast<int32_t>(t + std::copysign(0.5f, t)));
+        }
+        out_scales[oc] = 1.f / (src_scale * ws);
+        if (!lw.bias.empty()) lw.bias[oc] *= src_scale * ws;
       }
-      out_scales[oc] = 1.f / (src_scale * ws);
-      if (!lw.bias.empty()) lw.bias[oc] *= src_scale * ws;
     }
+    lw.weights = qw;
     attr.set_output_scales(1 << 1, out_scales);
   } else {
-    lw.weights.resize(wn * 4);
-    std::memcpy(lw.weights.data(), wf, lw.weights.size());
+    lw.weights = const_cast<float*>(wf);
   }
   dnnl::post_ops po;
   size_t oi = 0;
@@ -367,6 +462,18 @@ ConvLowering LowerConv(const Plan::Impl& P, const Node& n, const ConvParams& p,
   return lw;
 }
 
+// Reorders the chosen lowering's weights into its primitive's layout, now, before the next conv
+// reuses the buffers they may sit in: a conv holds only its final weights from here on.
+void PrepareWeights(Plan::Impl& P, ConvLowering& lw) {
+  memory user(lw.weights_desc, P.eng, lw.weights);  // the reorder only reads it
+  const memory::desc& wd = lw.pd.weights_desc();
+  void* mem = P.pages.Allocate(wd.get_size());
+  if (!mem) throw std::bad_alloc();
+  lw.prepared = memory(wd, P.eng, mem);
+  P.ReorderNow(user, lw.prepared);
+  lw.weights = nullptr;
+}
+
 }  // namespace
 
 Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -374,6 +481,7 @@ Plan::~Plan() = default;
 
 Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types,
                                             const Options& options) {
+  const auto t_start = std::chrono::steady_clock::now();
   auto im = std::make_unique<Impl>();
   Impl& P = *im;
   P.bf16 = options.precision == Precision::kBFloat16;
@@ -510,6 +618,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
           lowering = LowerConv(P, n, p, P.Md(x), P.Md(y), w, b, operands, 0.f);
           ++stats.float_convs;
         }
+        PrepareWeights(P, *lowering);
       } catch (const dnnl::error& e) {
         return Status("unsupported_op", desc + ": oneDNN cannot run it: " + e.what());
       }
@@ -520,11 +629,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
            [&P, x, y, lw = std::make_shared<ConvLowering>(std::move(*lowering)), operands,
             fused = n.fused, &stats](Step* st) {
              const auto& pd = lw->pd;
-             memory wuser(lw->weights_desc, P.eng);
-             std::memcpy(wuser.get_data_handle(), lw->weights.data(), lw->weights.size());
-             memory wmem(pd.weights_desc(), P.eng);
-             P.ReorderNow(wuser, wmem);
-             lw->weights = {};  // the conv's own copy is all that is kept
+             const memory wmem = lw->prepared;
              P.constants.push_back(wmem);
              stats.weight_bytes += pd.weights_desc().get_size();
              memory src = P.Mem(x), dst = P.Mem(y), csrc = src, cdst = dst;
@@ -756,13 +861,15 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     arena_bytes = std::max(arena_bytes, off + s.bytes);
     placed.push_back(r);
   }
-  P.arena = static_cast<uint8_t*>(
-      std::aligned_alloc(4096, std::max<size_t>(4096, (arena_bytes + 4095) / 4096 * 4096)));
+  P.arena = static_cast<uint8_t*>(P.pages.Mapped(arena_bytes));
   if (!P.arena)
     return Status("out_of_memory",
                   "cannot allocate " + std::to_string(arena_bytes) + " bytes of activations");
   stats.arena_bytes = arena_bytes;
 
+  // The arena's pages are faulted in beside the primitives' creation, which never touches them.
+  PrefaultThread prefault(P.arena, arena_bytes);
+  const auto t_build = std::chrono::steady_clock::now();
   P.steps.resize(P.pending.size());
   for (size_t i = 0; i < P.pending.size(); ++i) {
     P.steps[i].name = P.pending[i].name;
@@ -777,14 +884,21 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
     }
   }
   P.pending.clear();
+  P.widen_buffer = {};
+  P.quant_buffer = {};
   if (P.scratch_bytes > 0) {
-    P.scratch = static_cast<uint8_t*>(std::aligned_alloc(4096, AlignUp(P.scratch_bytes, 4096)));
+    P.scratch = static_cast<uint8_t*>(P.pages.Allocate(P.scratch_bytes));
     if (!P.scratch)
       return Status("out_of_memory",
                     "cannot allocate " + std::to_string(P.scratch_bytes) + " bytes of scratchpad");
     for (memory& m : P.scratch_users) m.set_data_handle(P.scratch);
   }
   stats.scratchpad_bytes = P.scratch_bytes;
+  if (std::getenv("BGERASE_PROFILE")) {  // lowering (weights included) vs primitive creation
+    using ms = std::chrono::duration<double, std::milli>;
+    std::fprintf(stderr, "plan: lower %.0f ms, build primitives %.0f ms\n",
+                 ms(t_build - t_start).count(), ms(std::chrono::steady_clock::now() - t_build).count());
+  }
   stats.steps = static_cast<int>(
       std::count_if(P.steps.begin(), P.steps.end(), [](const Step& s) { return bool(s.run); }));
   auto plan = std::unique_ptr<Plan>(new Plan(std::move(im)));

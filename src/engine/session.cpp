@@ -111,8 +111,14 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::Load(const std::string& onnx_path,
                                                const SessionOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto g = LoadOnnxFile(onnx_path);
   if (!g.ok()) return g.status();
+  if (std::getenv("BGERASE_PROFILE")) {
+    std::fprintf(stderr, "load: onnx %.0f ms\n",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
   return FromGraph(std::move(g).value(), options);
 }
 
@@ -149,9 +155,11 @@ Result<std::pair<Graph, TypeMap>> Session::Specialised(const std::vector<Shape>&
     return Status("shape_mismatch", "the model takes " + std::to_string(graph_.inputs.size()) +
                                         " inputs, got " + std::to_string(shapes.size()));
   }
-  // Specialise a copy: the session keeps the model as loaded (fp16 weights stay half size).
+  // Specialise a copy: the session keeps the model as loaded (fp16 weights stay half size). The
+  // copy shares the weights' bytes (copy on write), and the convs' stay fp16 for the plan to
+  // widen one at a time.
   Graph g = graph_;
-  PromoteFloat16(g);
+  PromoteFloat16(g, /*keep_conv_weights=*/true);
   std::map<std::string, Shape> bind;
   for (size_t i = 0; i < shapes.size(); ++i) bind[g.inputs[i]] = shapes[i];
   auto types = Specialize(g, bind);

@@ -1,6 +1,8 @@
 // Tensor storage, dtype helpers and the fp16/bf16 conversions.
 #include "engine/tensor.h"
 
+#include <immintrin.h>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -120,7 +122,18 @@ uint16_t FloatToHalf(float f) {
 Tensor::Tensor(DType dtype, Shape shape)
     : dtype_(dtype),
       shape_(std::move(shape)),
-      data_(static_cast<size_t>(NumElements(shape_)) * DTypeSize(dtype), 0) {}
+      data_(std::make_shared<std::string>(
+          static_cast<size_t>(NumElements(shape_)) * DTypeSize(dtype), '\0')) {}
+
+Tensor Tensor::Adopt(DType dtype, Shape shape, std::string&& bytes) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  if (static_cast<size_t>(NumElements(t.shape_)) * DTypeSize(dtype) != bytes.size())
+    throw std::invalid_argument("Adopt: size");
+  t.data_ = std::make_shared<std::string>(std::move(bytes));
+  return t;
+}
 
 Tensor Tensor::Floats(Shape shape, const std::vector<float>& values) {
   Tensor t(DType::kFloat32, std::move(shape));
@@ -165,16 +178,37 @@ std::vector<int64_t> Tensor::AsInt64s() const {
   return out;
 }
 
+namespace {
+
+// The model's weights, widened: F16C converts 8 at a time where the CPU has it (every AVX2 CPU
+// does; checked at run time), a table elsewhere.
+__attribute__((target("avx,f16c"))) void WidenHalvesF16c(const uint16_t* h, float* out,
+                                                          size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(v));
+  }
+  for (; i < n; ++i) out[i] = HalfToFloat(h[i]);
+}
+
+}  // namespace
+
+void WidenHalves(const uint16_t* h, float* out, size_t n) {
+  static const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  if (f16c) return WidenHalvesF16c(h, out, n);
+  static const std::vector<float> kHalf = [] {
+    std::vector<float> t(65536);
+    for (uint32_t v = 0; v < 65536; ++v) t[v] = HalfToFloat(static_cast<uint16_t>(v));
+    return t;
+  }();
+  for (size_t i = 0; i < n; ++i) out[i] = kHalf[h[i]];
+}
+
 std::vector<float> Tensor::AsFloats() const {
   std::vector<float> out(static_cast<size_t>(size()));
-  if (dtype_ == DType::kFloat16) {  // the model's weights: a table beats the bit twiddling
-    static const std::vector<float> kHalf = [] {
-      std::vector<float> t(65536);
-      for (uint32_t h = 0; h < 65536; ++h) t[h] = HalfToFloat(static_cast<uint16_t>(h));
-      return t;
-    }();
-    const uint16_t* h = data<uint16_t>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = kHalf[h[i]];
+  if (dtype_ == DType::kFloat16) {
+    WidenHalves(data<uint16_t>(), out.data(), out.size());
     return out;
   }
   for (size_t i = 0; i < out.size(); ++i) {

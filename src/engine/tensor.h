@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ int64_t NumElements(const Shape& s);
 std::string ShapeToString(const Shape& s);
 
 float HalfToFloat(uint16_t h);
+// n halves widened to floats (F16C where the CPU has it).
+void WidenHalves(const uint16_t* h, float* out, size_t n);
 uint16_t FloatToHalf(float f);
 inline float BFloat16ToFloat(uint16_t b) {
   return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
@@ -33,6 +36,9 @@ inline uint16_t FloatToBFloat16(float f) {
   return static_cast<uint16_t>(x >> 16);
 }
 
+// Copies share their bytes until one of them is written through a non-const accessor (copy on
+// write): a plan's specialised copy of the model costs no copy of its 88 MB of weights. A
+// pointer from a non-const accessor is valid until the tensor is next copied.
 class Tensor {
  public:
   Tensor() = default;
@@ -40,24 +46,31 @@ class Tensor {
   Tensor(DType dtype, Shape shape);
 
   static Tensor Floats(Shape shape, const std::vector<float>& values);
+  // Takes `bytes` (which must hold exactly the shape's elements) without copying them: the
+  // loader's weights move from the parsed protobuf.
+  static Tensor Adopt(DType dtype, Shape shape, std::string&& bytes);
   static Tensor Int64s(Shape shape, const std::vector<int64_t>& values);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t size() const { return NumElements(shape_); }
-  size_t bytes() const { return data_.size(); }
-  bool empty() const { return data_.empty() && shape_.empty(); }
+  size_t bytes() const { return data_ ? data_->size() : 0; }
+  bool empty() const { return bytes() == 0 && shape_.empty(); }
 
   template <typename T>
   T* data() {
-    return reinterpret_cast<T*>(data_.data());
+    return reinterpret_cast<T*>(raw());
   }
   template <typename T>
   const T* data() const {
-    return reinterpret_cast<const T*>(data_.data());
+    return reinterpret_cast<const T*>(raw());
   }
-  void* raw() { return data_.data(); }
-  const void* raw() const { return data_.data(); }
+  void* raw() {
+    if (!data_) return nullptr;
+    if (data_.use_count() > 1) data_ = std::make_shared<std::string>(*data_);
+    return data_->data();
+  }
+  const void* raw() const { return data_ ? data_->data() : nullptr; }
 
   // Values widened to int64 (for integer dtypes and bool); used by shape arithmetic.
   std::vector<int64_t> AsInt64s() const;
@@ -70,7 +83,7 @@ class Tensor {
  private:
   DType dtype_ = DType::kFloat32;
   Shape shape_;
-  std::vector<uint8_t> data_;
+  std::shared_ptr<std::string> data_;  // bytes (malloc-aligned: fine for every dtype)
 };
 
 }  // namespace bgerase::engine

@@ -4,6 +4,8 @@
 // behave as documented.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "graph_builder.h"
 
 namespace bgerase::engine::testing {
@@ -95,6 +97,37 @@ TEST(Int8, CalibratedConvolutionsRunU8S8CloseToTheReference) {
   ASSERT_TRUE(none_stats.ok());
   EXPECT_EQ(none_stats->int8_convs, 0);
   EXPECT_EQ(none_stats->float_convs, 3);
+}
+
+// The model's weights are fp16, which the plan widens per conv (row by row for int8) instead
+// of the passes widening all of them up front: the outputs must be the very same as for the
+// same weights given as float32.
+TEST(Int8, HalfWeightsGiveTheSameOutputsAsTheirFloat32Widening) {
+  Graph half = Rsu();
+  for (auto& [name, t] : half.initializers) {
+    if (name[0] == 'w' || name[0] == 'b') t = t.CastTo(DType::kFloat16);
+  }
+  Graph widened = half;
+  PromoteFloat16(widened);
+  ASSERT_EQ(widened.initializers.at("w1").dtype(), DType::kFloat32);
+  std::vector<std::vector<Tensor>> samples{{RandomTensor({1, 16, 24, 20}, 41)}};
+  auto fp32 = Load(widened, Precision::kFloat32, nullptr);
+  ASSERT_TRUE(fp32);
+  auto calib = fp32->Calibrate(samples);
+  ASSERT_TRUE(calib.ok()) << calib.status().ToString();
+  auto shared = std::make_shared<const Calibration>(*calib);
+  const Tensor in = RandomTensor({1, 16, 24, 20}, 44);
+  for (Precision p : {Precision::kFloat32, Precision::kInt8}) {
+    SCOPED_TRACE(PrecisionName(p));
+    auto a = Load(half, p, shared);
+    auto b = Load(widened, p, shared);
+    ASSERT_TRUE(a && b);
+    auto ra = a->Run({in});
+    auto rb = b->Run({in});
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    ASSERT_EQ((*ra)[0].bytes(), (*rb)[0].bytes());
+    EXPECT_EQ(std::memcmp((*ra)[0].raw(), (*rb)[0].raw(), (*ra)[0].bytes()), 0);
+  }
 }
 
 TEST(Int8, RefusedWithoutCalibrationAndNamedEverywhere) {

@@ -59,6 +59,26 @@ TEST(PassesTest, PromoteFloat16WidensWeightsAndCasts) {
   EXPECT_EQ(g.nodes[0].Int("to", 0), 1);
 }
 
+TEST(PassesTest, PromoteFloat16CanKeepWeightsOnlyConvsRead) {
+  GraphBuilder b;
+  auto x = b.Input("x", {1, 2, 4, 4});
+  auto half = [](Tensor t) { return t.CastTo(DType::kFloat16); };
+  auto w = b.Const("w", half(RandomTensor({2, 2, 1, 1}, 1)));
+  auto bias = b.Const("bias", half(RandomTensor({2}, 2)));
+  auto shared = b.Const("shared", half(RandomTensor({2, 2, 1, 1}, 3)));
+  auto y = b.Op("Conv", {x, w, bias});
+  auto z = b.Op("Conv", {y, shared});
+  b.Output(b.Op("Add", {z, shared}));  // also read by a non-conv: must be widened
+  Graph kept = b.graph();
+  PromoteFloat16(kept, /*keep_conv_weights=*/true);
+  EXPECT_EQ(kept.initializers.at("w").dtype(), DType::kFloat16);
+  EXPECT_EQ(kept.initializers.at("bias").dtype(), DType::kFloat16);
+  EXPECT_EQ(kept.initializers.at("shared").dtype(), DType::kFloat32);
+  Graph all = b.graph();
+  PromoteFloat16(all);
+  EXPECT_EQ(all.initializers.at("w").dtype(), DType::kFloat32);
+}
+
 // The ISNet pattern: Resize(a, sizes = Concat(const [N, C], Slice(Shape(b), 2, 4))).
 Graph UpsampleLike() {
   GraphBuilder b;

@@ -1,6 +1,11 @@
 // The reference kernels against values worked out by hand, so the oracle itself is checked.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
 #include "graph_builder.h"
 
 namespace bgerase::engine::testing {
@@ -95,6 +100,34 @@ TEST(ReferenceTest, HalfAndBFloat16Conversions) {
   EXPECT_EQ(HalfToFloat(0x7bff), 65504.f);
   EXPECT_EQ(BFloat16ToFloat(FloatToBFloat16(1.f)), 1.f);
   EXPECT_EQ(FloatToBFloat16(1.00390625f), 0x3f80);  // ties to even
+}
+
+TEST(ReferenceTest, WidenHalvesMatchesHalfToFloatForEveryHalf) {
+  std::vector<uint16_t> all(65536 + 5);  // an odd tail for the 8-wide path
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  std::vector<float> out(all.size());
+  WidenHalves(all.data(), out.data(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const float want = HalfToFloat(all[i]);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(out[i])) << i;
+    } else {
+      ASSERT_EQ(std::bit_cast<uint32_t>(out[i]), std::bit_cast<uint32_t>(want)) << i;
+    }
+  }
+}
+
+TEST(ReferenceTest, TensorCopiesShareBytesUntilWritten) {
+  Tensor a = Tensor::Floats({3}, {1, 2, 3});
+  const Tensor b = a;
+  EXPECT_EQ(std::as_const(a).raw(), b.raw());  // shared, no copy
+  a.data<float>()[0] = 9;                      // the writer gets its own bytes
+  EXPECT_NE(std::as_const(a).raw(), b.raw());
+  EXPECT_EQ(a.AsFloats(), (std::vector<float>{9, 2, 3}));
+  EXPECT_EQ(b.AsFloats(), (std::vector<float>{1, 2, 3}));
+  const Tensor c = Tensor::Adopt(DType::kInt64, {2}, std::string(16, '\0'));
+  EXPECT_EQ(c.AsInt64s(), (std::vector<int64_t>{0, 0}));
+  EXPECT_THROW(Tensor::Adopt(DType::kInt64, {3}, std::string(16, '\0')), std::invalid_argument);
 }
 
 TEST(ReferenceTest, UnknownOpIsAnError) {
