@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/client_address.h"
+#include "common/image_formats.h"
 #include "common/status.h"
 #include "removal/pipeline.h"
 #include "store/store.h"
@@ -19,7 +20,7 @@ namespace bgerase::api {
 
 // Bodies above this are refused with 413 while reading. It leaves room for a 30 MB image sent as
 // base64 (4/3 larger); the image itself is capped at 30 MB by the decoder (payload_too_large).
-inline constexpr std::size_t kMaxBodyBytes = 30'000'000 / 3 * 4 + 1'000'000;
+inline constexpr std::size_t kMaxBodyBytes = kMaxImageBytes / 3 * 4 + 1'000'000;
 
 // The consent policy version that PUT /v2/account/training-consent grants under.
 inline constexpr char kTrainingPolicyVersion[] = "v1";

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <map>
@@ -14,18 +15,22 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "api/base64.h"
 #include "api/error_catalogue.h"
 #include "api/inference_queue.h"
 #include "api/metrics.h"
 #include "api/multipart.h"
+#include "api/request_fields.h"
 #include "api/server.h"
 #include "api/url_fetcher.h"
+#include "common/image_formats.h"
 #include "common/text.h"
 #include "removal/options.h"
 #include "store/storage_policy.h"
@@ -50,54 +55,6 @@ extern thread_local RequestContext t_ctx;
 double Seconds(Clock::time_point since);
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
-bool IsJson(const httplib::Request& req);
-// Standard and URL-safe alphabets, padding optional, whitespace ignored; a `data:...;base64,`
-// prefix is skipped. nullopt on any other character or an impossible length.
-std::optional<std::string> DecodeBase64(std::string_view in);
-std::string EncodeBase64(std::string_view in);
-// The stored input's type, recognised from its bytes (the declared type is not trusted).
-std::string SniffMime(std::string_view b);
-std::string UrlDecode(std::string_view s);
-// JSON nested deeper than this is refused before anything walks it (nlohmann's parse and dump
-// recurse): no body of ours nests more than two levels.
-inline constexpr int kMaxJsonDepth = 16;
-// A request body as JSON. Errors ("bad_request"): nested deeper than kMaxJsonDepth, not JSON.
-Result<json> ParseJsonBody(std::string_view text);
-
-// One request's image and option fields, gathered from whichever encoding it used.
-struct RemovalRequest {
-  std::optional<std::string> image;      // raw bytes
-  std::optional<std::string> image_b64;  // base64 (image_base64, image_file_b64, legacy image)
-  std::optional<std::string> image_url;
-  removal::OptionFields fields;
-  bool json = false;  // the request was JSON, so the answer is too (v2)
-  int images = 0;     // how many image fields were given; more than one is refused
-};
-
-// A POST body, read by our own content reader: httplib's built-in reading caps form-encoded
-// bodies at 8 KB, too small for remove.bg's image_file_b64.
-struct RawBody {
-  std::optional<std::string> boundary;  // multipart/form-data requests (see api/multipart.h)
-  std::string body;                     // the bytes as they arrived
-  bool complete = true;    // false: reading failed (over the size cap, malformed, cut short)
-  bool too_large = false;  // more than kMaxBodyBytes arrived (chunked bodies included)
-};
-RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader);
-// What to answer when the body could not be read: 413 when it was over the cap (httplib sets 413
-// for a Content-Length over it; ReadBody counts chunked bodies), else 400.
-ApiError BodyError(const RawBody& raw, int httplib_status);
-// Reads the request's fields. `image_keys` maps a (normalised) field name to where its value
-// goes: 'f' raw file, 'b' base64, 'u' url, 'l' legacy base64 forcing channels=alpha.
-Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
-                                    const std::vector<std::pair<std::string, char>>& image_keys);
-// Field names and their normalised forms for image sources in each dialect.
-const std::vector<std::pair<std::string, char>>& V2ImageKeys();
-const std::vector<std::pair<std::string, char>>& RemoveBgImageKeys();
-// Turns the gathered request into image bytes (fetching image_url), or the error to answer.
-Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions& fetch);
-// Options through the one parser; unknown fields are refused (never silently ignored).
-Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error);
-
 // Token buckets by key prefix. Thread-safe. Buckets are never dropped: there is one per API key,
 // a number the operator controls.
 class RateLimiter {
@@ -271,7 +228,7 @@ struct ApiServer::Impl {
     store::Upload upload;
     upload.owner = account;
     upload.input = store::AsBytes(input);
-    upload.input_mime = SniffMime(input);
+    upload.input_mime = SniffMime(input);  // from the bytes, never the declared type
     upload.result = store::AsBytes(result.bytes);
     upload.result_mime = result.mime;
     if (!options.on_behalf_of.empty()) upload.on_behalf_of = options.on_behalf_of;
@@ -298,7 +255,32 @@ struct ApiServer::Impl {
   void RunJob(const store::Job& job);
   void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader& reader);
+  // ---- the API's route table ----
+  // Every API route, once: method, httplib pattern, the label the access log and the metrics
+  // use, and its handler. The pre-routing handler labels a request from this table, so label
+  // values stay bounded whatever paths clients try.
+  using Request = httplib::Request;
+  using Response = httplib::Response;
+  using Reader = httplib::ContentReader;
+  using KeyedHandler = std::function<void(const store::ApiKeyInfo&, const Request&, Response&)>;
+  struct Route {
+    std::string method, pattern, label;
+    std::regex match;
+  };
+  std::vector<Route> routes;
+  void AddRoute(const std::string& method, const std::string& pattern, const std::string& label,
+                httplib::Server::Handler handler);
+  void AddRoute(const std::string& method, const std::string& pattern, const std::string& label,
+                httplib::Server::HandlerWithContentReader handler);
+  // A route that needs an API key: answers missing_api_key, invalid_api_key or rate_limited
+  // itself, and calls `handler` with the caller's key otherwise.
+  void AddKeyedRoute(const std::string& method, const std::string& pattern,
+                     const std::string& label, KeyedHandler handler);
+  // The label of the route `method` `path` matches; "unmatched" for none.
+  std::string RouteLabel(const std::string& method, const std::string& path) const;
   void RegisterRoutes();
+  void RegisterJobRoutes();
+  void RegisterAccountRoutes();
   // The web pages and their session-authenticated endpoints (web_routes.cpp).
   void RegisterWebRoutes();
 

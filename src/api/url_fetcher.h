@@ -8,13 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/image_formats.h"
 #include "common/status.h"
 
 namespace bgerase::api {
 
 struct UrlFetchOptions {
   bool allow_private = false;  // --allow-private-urls: tests and trusted networks only
-  std::size_t max_bytes = 30'000'000;
+  std::size_t max_bytes = kMaxImageBytes;
   int connect_timeout_s = 5;
   int read_timeout_s = 15;  // per socket read
   int max_redirects = 3;

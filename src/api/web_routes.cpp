@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/account_answers.h"
 #include "api/server_internal.h"
 #include "api/web_session.h"
 
@@ -306,10 +307,6 @@ void ApiServer::Impl::RegisterWebRoutes() {
       handler(req, res, *user);
     };
   };
-  auto consent_json = [](const store::ConsentState& s) {
-    return json{{"opt_in", s.opted_in},
-                {"changed_at", s.changed_at ? json(store::FormatTime(*s.changed_at)) : json()}};
-  };
 
   http.Get("/web/account", account_api("/web/account", [=, this](const Request&, Response& res,
                                                                  const WebUser& user) {
@@ -318,7 +315,7 @@ void ApiServer::Impl::RegisterWebRoutes() {
              auto consent = store.consent().Current(user.account);
              if (!consent.ok()) return SendError(res, ApiError::From(consent.status()));
              SendJson(res, {{"email", account->email},
-                            {"training_consent", consent_json(*consent)},
+                            {"training_consent", ConsentAnswer(*consent)},
                             {"retention_seconds", store.retention().retention().count()}});
            }));
 
@@ -328,18 +325,10 @@ void ApiServer::Impl::RegisterWebRoutes() {
              auto body = JsonObject(req);
              if (!body || !body->contains("opt_in") || !(*body)["opt_in"].is_boolean())
                return SendError(res, {"bad_request", "Send {\"opt_in\": true|false}.", {}, 0});
-             if ((*body)["opt_in"].get<bool>()) {
-               auto s = store.consent().Grant(user.account, kTrainingPolicyVersion,
+             auto answer = SetTrainingConsent(store, user.account, (*body)["opt_in"].get<bool>(),
                                               store::ConsentActor::kWeb);
-               if (!s.ok()) return SendError(res, ApiError::From(s.status()));
-               return SendJson(res, consent_json(*s));
-             }
-             auto w = store.consent().Withdraw(user.account, kTrainingPolicyVersion,
-                                               store::ConsentActor::kWeb);
-             if (!w.ok()) return SendError(res, ApiError::From(w.status()));
-             json answer = consent_json(w->state);
-             answer["training_objects_deleted"] = w->training_objects_deleted;
-             SendJson(res, answer);
+             if (!answer.ok()) return SendError(res, ApiError::From(answer.status()));
+             SendJson(res, *answer);
            }));
 
   http.Get("/web/account/keys",
@@ -378,14 +367,9 @@ void ApiServer::Impl::RegisterWebRoutes() {
   http.Get("/web/account/usage",
            account_api("/web/account/usage",
                        [=, this](const Request&, Response& res, const WebUser& user) {
-                         auto total = store.usage().Total(user.account);
-                         auto daily = store.usage().Daily(user.account, 30);
-                         if (!total.ok() || !daily.ok())
-                           return SendError(res, {"internal_error", "", {}, 0});
-                         json days = json::array();
-                         for (const auto& d : *daily)
-                           days.push_back({{"day", d.day}, {"images", d.images}});
-                         SendJson(res, {{"images_total", *total}, {"daily", days}});
+                         auto usage = UsageAnswer(store, user.account);
+                         if (!usage.ok()) return SendError(res, {"internal_error", "", {}, 0});
+                         SendJson(res, *usage);
                        }));
 
   // Held data by item (an upload and what was made of it share an item), each with its objects.
@@ -446,14 +430,13 @@ void ApiServer::Impl::RegisterWebRoutes() {
                             SendJson(res, {{"deleted", deleted}});
                           }));
   http.Get("/web/account/export",
-           account_api("/web/account/export", [=, this](const Request&, Response& res,
-                                                        const WebUser& user) {
-             std::ostringstream out;
-             const Status st = store.data_rights().ExportZip(user.account, out);
-             if (!st.ok()) return SendError(res, ApiError::From(st));
-             res.set_header("Content-Disposition", "attachment; filename=\"bgerase-export.zip\"");
-             res.set_content(out.str(), "application/zip");
-           }));
+           account_api("/web/account/export",
+                       [=, this](const Request&, Response& res, const WebUser& user) {
+                         auto zip = ExportAnswer(store, user.account);
+                         if (!zip.ok()) return SendError(res, ApiError::From(zip.status()));
+                         res.set_header("Content-Disposition", kExportDisposition);
+                         res.set_content(std::move(*zip), "application/zip");
+                       }));
   http.Delete("/web/account",
               account_api("/web/account", [=, this](const Request& req, Response& res,
                                                     const WebUser& user) {

@@ -5,26 +5,11 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/store_flags.h"
 #include "store/store.h"
 
 namespace bgerase::cli {
 namespace {
-
-struct StoreFlags {
-  std::string data = "./data";
-  std::string database;
-  std::string retention;
-};
-
-void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
-  cmd->add_option("--data", f.data, "data folder (database and encrypted blobs)")
-      ->capture_default_str();
-  cmd->add_option(
-      "--database", f.database,
-      "database URL: sqlite:PATH (default DATA/bgerase.db) or postgres://... (shared by replicas)");
-  cmd->add_option("--retention", f.retention,
-                  "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
-}
 
 int Fail(const Status& st) {
   std::cerr << "bgerase: error: " << st.ToString() << "\n";
@@ -34,13 +19,7 @@ int Fail(const Status& st) {
 
 // Opening purges whatever has expired, so even a one-off admin command honours retention.
 std::unique_ptr<store::Store> Open(const StoreFlags& f) {
-  auto options = store::StoreOptionsFromFlags(f.data, f.database, f.retention);
-  if (!options.ok()) {
-    Fail(options.status());
-    return nullptr;
-  }
-  options->run_reaper = false;  // a short-lived command; `serve` runs the reaper
-  auto s = store::OpenStore(*options);
+  auto s = OpenStoreFromFlags(f, /*run_reaper=*/false);  // short-lived; `serve` runs the reaper
   if (!s.ok()) {
     Fail(s.status());
     return nullptr;

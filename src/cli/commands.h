@@ -10,11 +10,9 @@ void RegisterModelsCommand(CLI::App& app);
 void RegisterInfoCommand(CLI::App& app);
 void RegisterEngineCommand(CLI::App& app);
 void RegisterRemoveCommand(CLI::App& app);
-#ifdef BGERASE_HAVE_STORE
 void RegisterAdminCommand(CLI::App& app);
 void RegisterDatasetCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
-#endif
 
 // Exit code to return from main when a subcommand's callback failed; set by the callbacks.
 int& ExitCode();

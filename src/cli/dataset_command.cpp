@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/store_flags.h"
 #include "store/store.h"
 
 namespace bgerase::cli {
@@ -14,31 +15,20 @@ void RegisterDatasetCommand(CLI::App& app) {
   dataset->require_subcommand(1);
 
   struct Flags {
-    std::string data = "./data";
-    std::string database;
-    std::string retention;
+    StoreFlags store;
     std::string dir;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = dataset->add_subcommand(
       "export", "write consented training items (image + mask) and manifest.jsonl to DIR");
   cmd->add_option("dir", f->dir, "an empty or new folder")->required();
-  cmd->add_option("--data", f->data, "data folder (database and encrypted blobs)")
-      ->capture_default_str();
-  cmd->add_option(
-      "--database", f->database,
-      "database URL: sqlite:PATH (default DATA/bgerase.db) or postgres://... (shared by replicas)");
-  cmd->add_option("--retention", f->retention,
-                  "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
+  AddStoreFlags(cmd, f->store);
   cmd->callback([f] {
     auto fail = [](const Status& st) {
       std::cerr << "bgerase: error: " << st.ToString() << "\n";
       ExitCode() = 1;
     };
-    auto options = store::StoreOptionsFromFlags(f->data, f->database, f->retention);
-    if (!options.ok()) return fail(options.status());
-    options->run_reaper = false;
-    auto s = store::OpenStore(*options);
+    auto s = OpenStoreFromFlags(f->store, /*run_reaper=*/false);
     if (!s.ok()) return fail(s.status());
     auto report = (*s)->training().ExportDataset(f->dir);
     if (!report.ok()) return fail(report.status());

@@ -18,11 +18,9 @@ int main(int argc, char** argv) {
   bgerase::cli::RegisterModelsCommand(app);
   bgerase::cli::RegisterInfoCommand(app);
   bgerase::cli::RegisterEngineCommand(app);
-#ifdef BGERASE_HAVE_STORE
   bgerase::cli::RegisterAdminCommand(app);
   bgerase::cli::RegisterDatasetCommand(app);
   bgerase::cli::RegisterServeCommand(app);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "common/image_formats.h"
+#include "common/text.h"
 #include "removal/pipeline.h"
 
 namespace bgerase::cli {
@@ -34,29 +36,15 @@ struct Job {
   std::string output;  // path, or "-" for stdout
 };
 
-const char* Extension(const removal::RemovalOptions& o) {
+std::string Extension(const removal::RemovalOptions& o) {
   if (o.channels == removal::Channels::kAlpha) return ".png";
-  switch (o.format) {
-    case removal::OutputFormat::kPng:
-      return ".png";
-    case removal::OutputFormat::kJpeg:
-      return ".jpg";
-    case removal::OutputFormat::kWebp:
-      return ".webp";
-    case removal::OutputFormat::kAvif:
-      return ".avif";
-  }
-  return ".png";
+  return "." + std::string(InfoOf(o.format).extension);
 }
 
 bool LooksLikeImage(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  static const std::vector<std::string> kExt = {".jpg",  ".jpeg", ".jpe",  ".jfif", ".png",
-                                                ".webp", ".heic", ".heif", ".avif", ".tif",
-                                                ".tiff", ".gif",  ".bmp"};
-  return std::find(kExt.begin(), kExt.end(), ext) != kExt.end() &&
+  if (ext.empty()) return false;
+  return FormatBySuffix(Lower(std::string_view(ext).substr(1))) != nullptr &&
          p.stem().string().find(".cutout") == std::string::npos;
 }
 
@@ -222,22 +210,29 @@ int Remove(const RemoveArgs& a) {
   config.model_dir = a.model_dir;
   config.precision = *precision;
   config.threads = a.threads;
+  if (Status st = imaging::InitVips(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  auto prepare = [&](size_t i) {
+    return std::async(std::launch::async, [&, i]() -> Result<removal::PreparedImage> {
+      auto bytes = ReadInput((*jobs)[i].input, config.limits.max_bytes);
+      if (!bytes.ok()) return bytes.status();
+      return removal::Pipeline::Prepare(*bytes, config.limits);
+    });
+  };
+  // The first photo decodes while the model loads (a one-photo run's cold start).
+  auto next = prepare(0);
   auto pipeline = removal::Pipeline::Create(config);
   if (!pipeline.ok()) {
     std::fprintf(stderr, "error: %s\n", pipeline.status().ToString().c_str());
+    next.wait();
     return 1;
   }
   const bool tty = isatty(STDERR_FILENO) && !a.json;
   Progress progress(jobs->size(), tty);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::pair<std::string, Status>> failures;
-  auto prepare = [&](size_t i) {
-    return std::async(std::launch::async, [&, i]() -> Result<removal::PreparedImage> {
-      auto bytes = ReadInput((*jobs)[i].input, config.limits.max_bytes);
-      if (!bytes.ok()) return bytes.status();
-      return (*pipeline)->Prepare(*bytes);
-    });
-  };
   // Three stages in flight: decode image i+1, infer image i, render + write image i-1.
   struct Done {
     size_t index;
@@ -276,7 +271,6 @@ int Remove(const RemoveArgs& a) {
     if (!st.ok()) failures.push_back({job.input, st});
     progress.Update(d.index + 1, job.input);
   };
-  auto next = prepare(0);
   std::future<Done> rendering;
   for (size_t i = 0; i < jobs->size(); ++i) {
     const auto t0 = std::chrono::steady_clock::now();

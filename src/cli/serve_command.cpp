@@ -1,6 +1,5 @@
 // `bgerase serve`: opens the store (which purges expired data before anything else), binds, loads
 // the model and answers the HTTP API until SIGTERM or SIGINT, then finishes what was accepted.
-#ifdef BGERASE_HAVE_STORE
 #include <pthread.h>
 
 #include <csignal>
@@ -11,6 +10,7 @@
 
 #include "api/server.h"
 #include "cli/commands.h"
+#include "cli/store_flags.h"
 #include "imaging/imaging.h"
 #include "store/store.h"
 
@@ -20,9 +20,7 @@ namespace {
 struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::string data = "./data";
-  std::string database;
-  std::string retention;
+  StoreFlags store;
   int workers = 1;
   int threads_per_worker = 0;
   int max_queue = 8;
@@ -55,14 +53,9 @@ void Serve(const ServeFlags& f) {
     Fail(st);
     return;
   }
-  auto options = store::StoreOptionsFromFlags(f.data, f.database, f.retention);
-  if (!options.ok()) {
-    Fail(options.status());
-    return;
-  }
-  // OpenStore purges whatever expired while we were down before it returns: nothing is served
-  // or listed past its time, even after a crash.
-  auto s = store::OpenStore(*options);
+  // Opening purges whatever expired while we were down before it returns: nothing is served or
+  // listed past its time, even after a crash.
+  auto s = OpenStoreFromFlags(f.store, /*run_reaper=*/true);
   if (!s.ok()) {
     Fail(s.status());
     return;
@@ -119,14 +112,7 @@ void RegisterServeCommand(CLI::App& app) {
   cmd->add_option("--port", f->port, "port to listen on (0: any free port)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--data", f->data, "data folder (database and encrypted blobs)")
-      ->capture_default_str();
-  cmd->add_option(
-      "--database", f->database,
-      "database URL: sqlite:PATH (default DATA/bgerase.db) or postgres://... (shared by replicas)");
-  cmd->add_option("--retention", f->retention,
-                  "retention of stored processing data, e.g. 30m or 2h (at most and by default "
-                  "24h)");
+  AddStoreFlags(cmd, f->store);
   cmd->add_option("--workers", f->workers, "inference workers, each with its own model copy")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -156,4 +142,3 @@ void RegisterServeCommand(CLI::App& app) {
 }
 
 }  // namespace bgerase::cli
-#endif  // BGERASE_HAVE_STORE

@@ -2,14 +2,12 @@
 #include "engine/onnx_loader.h"
 
 #include <fcntl.h>
+#include <onnx/onnx_pb.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
-
-#include <onnx/onnx_pb.h>
-
 #include <fstream>
 #include <set>
 

@@ -19,9 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
-#include <new>
 #include <functional>
 #include <map>
+#include <new>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -154,8 +154,11 @@ class PrefaultThread {
           if (madvise(p, n, MADV_POPULATE_WRITE) == 0) return;
           auto* b = static_cast<volatile uint8_t*>(p);  // older kernels: touch each page
           for (size_t i = 0; i < n; i += 4096) b[i] = 0;
-        }) {}
-  ~PrefaultThread() { thread_.join(); }
+        }) {
+  }
+  ~PrefaultThread() {
+    thread_.join();
+  }
 
  private:
   std::thread thread_;
@@ -228,7 +231,8 @@ struct Plan::Impl {
     dnnl::primitive_attr attr = Attr();
     if (scale != 1.f) attr.set_output_scales(0, {scale});
     dnnl::reorder::primitive_desc pd(src, dst, attr);
-    return Bind(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    return Bind(dnnl::reorder(pd), pd.scratchpad_desc(),
+                {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
   }
   // A reorder run once, now, on this thread (weights and constants at compile time).
   void ReorderNow(const memory& src, const memory& dst) {
@@ -351,21 +355,22 @@ struct ConvLowering {
   // The weights as `weights_desc` says, until PrepareWeights: the graph's own, or the plan's
   // widen or quantize buffer (valid until the next conv is lowered).
   void* weights = nullptr;
-  memory prepared;  // the weights in the primitive's layout (PrepareWeights)
+  memory prepared;          // the weights in the primitive's layout (PrepareWeights)
   std::vector<float> bias;  // empty: none
   bool is_ref = false;      // oneDNN found only its reference kernel
 };
 
 // `src_scale` > 0: int8 (src u8 at that scale); 0: the plan's float type.
-ConvLowering LowerConv(Plan::Impl& P, const Node& n, const ConvParams& p,
-                       const memory::desc& src, const memory::desc& dst, const Tensor& w,
-                       const Tensor* b, const std::vector<int>& operands, float src_scale) {
+ConvLowering LowerConv(Plan::Impl& P, const Node& n, const ConvParams& p, const memory::desc& src,
+                       const memory::desc& dst, const Tensor& w, const Tensor* b,
+                       const std::vector<int>& operands, float src_scale) {
   const bool quant = src_scale > 0;
   const int64_t OC = w.shape()[0], ICg = w.shape()[1];
   const memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
                                       : memory::dims{OC, ICg, p.kh, p.kw};
   ConvLowering lw;
-  lw.weights_desc = memory::desc(wd, quant ? Dt::s8 : Dt::f32, p.group > 1 ? Tag::goihw : Tag::oihw);
+  lw.weights_desc =
+      memory::desc(wd, quant ? Dt::s8 : Dt::f32, p.group > 1 ? Tag::goihw : Tag::oihw);
   // float32 weights are read in place. The model's fp16 ones (kept so by the passes) are
   // widened here: into the plan's one reused buffer for a float conv, a row at a time for an
   // int8 one; its s8 weights go to the plan's reused buffer too. Fresh buffers per conv cost
@@ -454,7 +459,9 @@ ConvLowering LowerConv(Plan::Impl& P, const Node& n, const ConvParams& p,
   // a single output channel); let it pick the layout there and reorder around.
   lw.pd = make_pd(src, dst);
   if (is_ref(lw.pd)) {
-    auto any = [](const memory::desc& m) { return memory::desc(m.dims(), m.data_type(), Tag::any); };
+    auto any = [](const memory::desc& m) {
+      return memory::desc(m.dims(), m.data_type(), Tag::any);
+    };
     auto alt = make_pd(any(src), any(dst));
     if (!is_ref(alt)) lw.pd = alt;
   }
@@ -625,7 +632,9 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       std::vector<int> reads = {x};
       reads.insert(reads.end(), operands.begin(), operands.end());
       P.pending.push_back(
-          {desc, reads, {y},
+          {desc,
+           reads,
+           {y},
            [&P, x, y, lw = std::make_shared<ConvLowering>(std::move(*lowering)), operands,
             fused = n.fused, &stats](Step* st) {
              const auto& pd = lw->pd;
@@ -670,7 +679,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                };
              }
            },
-           observe, n.inputs[0]});
+           observe,
+           n.inputs[0]});
     } else if (n.op == "MaxPool") {
       const int x = P.slot_of.at(n.inputs[0]);
       auto pr = ParseMaxPool(n, P.slots[x].shape);
@@ -720,38 +730,39 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
       }
       int64_t axis = n.Int("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(P.slots[y].shape.size());
-      P.pending.push_back(
-          {desc, xs, {y}, [&P, xs, y, axis](Step* st) {
-             // Each input reorders into its slice of the output (converting dtype and layout); a
-             // slice that cuts a channel block falls back to oneDNN's concat.
-             std::vector<Call> copies;
-             try {
-               int64_t off = 0;
-               for (int xi : xs) {
-                 memory::dims offsets(P.slots[y].shape.size(), 0);
-                 offsets[axis] = off;
-                 off += P.slots[xi].shape[axis];
-                 memory src = P.Mem(xi);
-                 memory dst(P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets), P.eng,
-                            P.Ptr(y));
-                 copies.push_back(P.Reorder(src, dst));
-               }
-               st->run = [copies](dnnl::stream& s) {
-                 for (const Call& c : copies) c(s);
-               };
-               return;
-             } catch (const dnnl::error&) {
-             }
-             std::vector<memory::desc> mds;
-             std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
-             for (size_t i = 0; i < xs.size(); ++i) {
-               mds.push_back(P.Md(xs[i]));
-               args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
-             }
-             dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds, P.eng,
-                                             Impl::Attr());
-             st->run = P.Bind(dnnl::concat(pd), pd.scratchpad_desc(), args);
-           }});
+      P.pending.push_back({desc, xs, {y}, [&P, xs, y, axis](Step* st) {
+                             // Each input reorders into its slice of the output (converting dtype
+                             // and layout); a slice that cuts a channel block falls back to
+                             // oneDNN's concat.
+                             std::vector<Call> copies;
+                             try {
+                               int64_t off = 0;
+                               for (int xi : xs) {
+                                 memory::dims offsets(P.slots[y].shape.size(), 0);
+                                 offsets[axis] = off;
+                                 off += P.slots[xi].shape[axis];
+                                 memory src = P.Mem(xi);
+                                 memory dst(
+                                     P.Md(y).submemory_desc(Dims(P.slots[xi].shape), offsets),
+                                     P.eng, P.Ptr(y));
+                                 copies.push_back(P.Reorder(src, dst));
+                               }
+                               st->run = [copies](dnnl::stream& s) {
+                                 for (const Call& c : copies) c(s);
+                               };
+                               return;
+                             } catch (const dnnl::error&) {
+                             }
+                             std::vector<memory::desc> mds;
+                             std::unordered_map<int, memory> args{{DNNL_ARG_DST, P.Mem(y)}};
+                             for (size_t i = 0; i < xs.size(); ++i) {
+                               mds.push_back(P.Md(xs[i]));
+                               args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = P.Mem(xs[i]);
+                             }
+                             dnnl::concat::primitive_desc pd(P.Md(y), static_cast<int>(axis), mds,
+                                                             P.eng, Impl::Attr());
+                             st->run = P.Bind(dnnl::concat(pd), pd.scratchpad_desc(), args);
+                           }});
     } else if (n.op == "Add" || n.op == "Mul") {
       std::string a = n.inputs[0], b = n.inputs[1];
       // oneDNN broadcasts only the second source: put the full-shape operand first.
@@ -800,9 +811,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
                            }});
     } else {  // Identity
       const int x = P.slot_of.at(n.inputs[0]);
-      P.pending.push_back({desc, {x}, {y}, [&P, x, y](Step* st) {
-                             st->run = P.Reorder(P.Mem(x), P.Mem(y));
-                           }});
+      P.pending.push_back(
+          {desc, {x}, {y}, [&P, x, y](Step* st) { st->run = P.Reorder(P.Mem(x), P.Mem(y)); }});
     }
   }
 
@@ -897,7 +907,8 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
   if (std::getenv("BGERASE_PROFILE")) {  // lowering (weights included) vs primitive creation
     using ms = std::chrono::duration<double, std::milli>;
     std::fprintf(stderr, "plan: lower %.0f ms, build primitives %.0f ms\n",
-                 ms(t_build - t_start).count(), ms(std::chrono::steady_clock::now() - t_build).count());
+                 ms(t_build - t_start).count(),
+                 ms(std::chrono::steady_clock::now() - t_build).count());
   }
   stats.steps = static_cast<int>(
       std::count_if(P.steps.begin(), P.steps.end(), [](const Step& s) { return bool(s.run); }));

@@ -182,8 +182,7 @@ namespace {
 
 // The model's weights, widened: F16C converts 8 at a time where the CPU has it (every AVX2 CPU
 // does; checked at run time), a table elsewhere.
-__attribute__((target("avx,f16c"))) void WidenHalvesF16c(const uint16_t* h, float* out,
-                                                          size_t n) {
+__attribute__((target("avx,f16c"))) void WidenHalvesF16c(const uint16_t* h, float* out, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));

@@ -98,24 +98,23 @@ Result<std::string> Encode(const VImage& image, const Metadata& metadata, const 
 
     vips::VOption* options = VImage::option()->set("strip", !spec.keep_metadata);
     VipsBlob* blob = nullptr;
+    *mime = InfoOf(spec.format).mime;
     switch (spec.format) {
       case Format::kPng:
-        *mime = "image/png";
         blob = x.pngsave_buffer(options->set("compression", kPngCompression));
         break;
       case Format::kJpeg:
-        *mime = "image/jpeg";
         blob = x.jpegsave_buffer(options->set("Q", spec.quality));
         break;
       case Format::kWebp:
-        *mime = "image/webp";
         blob = x.webpsave_buffer(options->set("Q", spec.quality));
         break;
       case Format::kAvif:
-        *mime = "image/avif";
         blob = x.heifsave_buffer(
             options->set("Q", spec.quality)->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1));
         break;
+      default:  // read, never written (GIF, TIFF, BMP, HEIC): options never choose them
+        return Status("internal_error", "no encoder for " + std::string(InfoOf(spec.format).name));
     }
     std::string bytes = TakeBlob(blob);
     if (spec.format == Format::kWebp && !spec.keep_metadata) internal::StripWebpMetadata(&bytes);
@@ -123,6 +122,27 @@ Result<std::string> Encode(const VImage& image, const Metadata& metadata, const 
   } catch (const vips::VError& e) {
     vips_error_clear();
     return Status("internal_error", std::string("Encoding the result failed: ") + e.what());
+  }
+}
+
+Result<ColorAndAlpha> SplitColorAndAlpha(std::string_view rgba_png) {
+  try {
+    VImage im = VImage::new_from_buffer(rgba_png.data(), rgba_png.size(), "");
+    if (im.bands() != 4) return Status("internal_error", "zip needs an RGBA cut-out");
+    ColorAndAlpha out;
+    void* buf = nullptr;
+    size_t len = 0;
+    im.extract_band(0, VImage::option()->set("n", 3))
+        .write_to_buffer(".jpg", &buf, &len, VImage::option()->set("Q", 90));
+    out.color_jpeg.assign(static_cast<const char*>(buf), len);
+    g_free(buf);
+    im.extract_band(3).write_to_buffer(".png", &buf, &len);
+    out.alpha_png.assign(static_cast<const char*>(buf), len);
+    g_free(buf);
+    return out;
+  } catch (const vips::VError& e) {
+    vips_error_clear();
+    return Status("internal_error", std::string("zip: ") + e.what());
   }
 }
 

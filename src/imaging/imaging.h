@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vips/vips8>
 
+#include "common/image_formats.h"
 #include "common/status.h"
 #include "engine/tensor.h"
 
@@ -28,7 +29,7 @@ inline constexpr int64_t kDefaultMaxPixelsHeif = 50'000'000;
 
 // Named, configurable limits; each has its own error code when hit.
 struct DecodeLimits {
-  size_t max_bytes = 30'000'000;     // payload_too_large
+  size_t max_bytes = kMaxImageBytes;  // payload_too_large
   int64_t max_pixels = 100'000'000;  // image_too_large
   int64_t max_pixels_heif = 0;       // HEIC/AVIF (decoded whole, not streamed); 0: default
 };
@@ -142,7 +143,7 @@ vips::VImage Despill(const vips::VImage& rgb, const vips::VImage& alpha);
 // computed while it is encoded.
 vips::VImage Compose(const DecodedImage& im, const vips::VImage& alpha, const ComposeSpec& spec);
 
-enum class Format { kPng, kJpeg, kWebp, kAvif };
+using Format = ImageFormat;  // writable rows of common/image_formats.h
 struct EncodeSpec {
   Format format = Format::kPng;
   int quality = 90;           // jpeg/webp/avif
@@ -157,5 +158,12 @@ struct EncodeSpec {
 // output carries no metadata at all. Error: "internal_error" if libvips fails. Thread-safe.
 Result<std::string> Encode(const vips::VImage& image, const Metadata& metadata,
                            const EncodeSpec& spec, std::string* mime);
+
+// An RGBA PNG cut-out split into its colours (an opaque JPEG, quality 90) and its matte (a
+// one-band PNG): remove.bg's format=zip. Errors: "internal_error" (not RGBA, libvips failed).
+struct ColorAndAlpha {
+  std::string color_jpeg, alpha_png;
+};
+Result<ColorAndAlpha> SplitColorAndAlpha(std::string_view rgba_png);
 
 }  // namespace bgerase::imaging

@@ -2,6 +2,8 @@
 // stays truthful after the pixels were rotated or converted.
 #include "imaging/metadata_bytes.h"
 
+#include "common/image_formats.h"
+
 #include <cstdint>
 #include <cstring>
 
@@ -120,25 +122,8 @@ bool StripWebpMetadata(std::string* webp) {
 }
 
 std::string_view SniffFormat(std::string_view b) {
-  auto starts = [&](std::string_view magic, size_t at = 0) {
-    return b.size() >= at + magic.size() && b.substr(at, magic.size()) == magic;
-  };
-  if (starts("\xff\xd8\xff")) return "jpeg";
-  if (starts("\x89PNG\r\n\x1a\n")) return "png";
-  if (starts("GIF87a") || starts("GIF89a")) return "gif";
-  if (starts("RIFF") && starts("WEBP", 8)) return "webp";
-  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "tiff";
-  if (starts("BM")) return "bmp";
-  if (starts("ftyp", 4)) {
-    for (std::string_view brand : {"avif", "avis"}) {
-      if (starts(brand, 8)) return "avif";
-    }
-    for (std::string_view brand :
-         {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"}) {
-      if (starts(brand, 8)) return "heif";
-    }
-  }
-  return {};
+  const auto f = SniffImageFormat(b);
+  return f ? InfoOf(*f).name : std::string_view();
 }
 
 }  // namespace bgerase::imaging::internal

@@ -355,14 +355,9 @@ class FieldParser {
  private:
   void ParseFormat(const std::string& v) {
     format_auto_ = false;
-    if (v == "png") {
-      o_.format = OutputFormat::kPng;
-    } else if (v == "jpg" || v == "jpeg" || v == "jpe" || v == "jfif") {
-      o_.format = OutputFormat::kJpeg;
-    } else if (v == "webp") {
-      o_.format = OutputFormat::kWebp;
-    } else if (v == "avif") {
-      o_.format = OutputFormat::kAvif;
+    const ImageFormatInfo* f = FormatBySuffix(v);
+    if (f && f->writable) {
+      o_.format = f->format;
     } else if (v == "auto") {
       format_auto_ = true;
     } else if (v == "zip") {

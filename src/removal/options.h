@@ -11,11 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/image_formats.h"
 #include "common/status.h"
 
 namespace bgerase::removal {
 
-enum class OutputFormat { kPng, kJpeg, kWebp, kAvif };
+// An output format: a row of common/image_formats.h marked writable.
+using OutputFormat = ImageFormat;
 enum class Channels { kRgba, kAlpha };
 
 struct Rgba {

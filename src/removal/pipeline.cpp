@@ -18,19 +18,6 @@ double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-imaging::Format ToImagingFormat(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::kPng:
-      return imaging::Format::kPng;
-    case OutputFormat::kJpeg:
-      return imaging::Format::kJpeg;
-    case OutputFormat::kWebp:
-      return imaging::Format::kWebp;
-    case OutputFormat::kAvif:
-      return imaging::Format::kAvif;
-  }
-  return imaging::Format::kPng;
-}
 
 }  // namespace
 
@@ -55,8 +42,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
 }
 
 Result<PreparedImage> Pipeline::Prepare(std::string_view bytes) const {
+  return Prepare(bytes, config_.limits);
+}
+
+Result<PreparedImage> Pipeline::Prepare(std::string_view bytes,
+                                        const imaging::DecodeLimits& limits) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto image = imaging::Decode(bytes, config_.limits);
+  auto image = imaging::Decode(bytes, limits);
   if (!image.ok()) return image.status();
   PreparedImage p;
   p.input = imaging::ModelInput(*image, kModelSize);
@@ -131,7 +123,7 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred,
     vips::VImage composed = imaging::Compose(base, alpha, spec);
 
     imaging::EncodeSpec enc;
-    enc.format = spec.alpha_only ? imaging::Format::kPng : ToImagingFormat(options.format);
+    enc.format = spec.alpha_only ? ImageFormat::kPng : options.format;
     enc.quality = options.quality;
     enc.keep_metadata = options.keep_metadata;
     auto bytes = imaging::Encode(composed, im.metadata, enc, &r.mime);

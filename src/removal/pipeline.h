@@ -55,6 +55,9 @@ class Pipeline {
   // Stage 1 (CPU, no model): decode with limits, orient, sRGB, model input. Batches overlap
   // this for the next image with Finish of the current one.
   Result<PreparedImage> Prepare(std::string_view bytes) const;
+  // The same before any pipeline exists (after imaging::InitVips): a one-photo run decodes its
+  // photo while Create loads the model.
+  static Result<PreparedImage> Prepare(std::string_view bytes, const imaging::DecodeLimits& limits);
   // Stage 2: inference (serialised: one at a time per Pipeline).
   Result<InferredImage> Infer(PreparedImage prepared);
   // Stage 3 (CPU, no model): mask at full resolution, foreground box, crop, size cap, compose,

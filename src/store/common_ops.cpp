@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/image_formats.h"
 #include "store/reaper.h"
 #include "store/store.h"
 #include "store/zip_writer.h"
@@ -48,15 +49,6 @@ const std::string& DummyPasswordHash() {
 }
 
 // File extension for a MIME type, for exports.
-std::string Extension(std::string_view mime) {
-  if (mime == "image/png") return "png";
-  if (mime == "image/jpeg") return "jpg";
-  if (mime == "image/webp") return "webp";
-  if (mime == "image/avif") return "avif";
-  if (mime == "image/gif") return "gif";
-  if (mime == "image/tiff") return "tiff";
-  return "bin";
-}
 
 nlohmann::json OptTimeJson(const std::optional<Time>& t) {
   return t ? nlohmann::json(FormatTime(*t)) : nlohmann::json();
@@ -350,7 +342,7 @@ Result<DatasetExportReport> ExportDatasetTo(const fs::path& dir,
         continue;
       }
       const bool is_mask = p.info.kind == ObjectKind::kMask;
-      const std::string name = item + (is_mask ? ".mask." : ".image.") + Extension(p.info.mime);
+      const std::string name = item + (is_mask ? ".mask." : ".image.") + std::string(ExtensionForMime(p.info.mime));
       BGERASE_RETURN_IF_ERROR(WriteFile(dir / name, bytes.value()));
       line[is_mask ? "mask" : "image"] = name;
       line[is_mask ? "mask_mime" : "image_mime"] = p.info.mime;
@@ -408,7 +400,7 @@ Status WriteExportZip(AccountExport& account, Time now,
       if (failure.ok()) failure = bytes.status();
       continue;
     }
-    const std::string name = "objects/" + p.info.id + "." + Extension(p.info.mime);
+    const std::string name = "objects/" + p.info.id + "." + std::string(ExtensionForMime(p.info.mime));
     if (failure.ok()) failure = zip.Add(name, bytes.value(), p.info.created_at);
     nlohmann::json j = InfoJson(p.info);
     j["file"] = name;

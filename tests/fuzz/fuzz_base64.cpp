@@ -2,11 +2,11 @@
 // what it decodes, encoded again, decodes to the same bytes.
 #include <string>
 
-#include "api/server_internal.h"
+#include "api/base64.h"
 #include "fuzz_driver.h"
 
-using bgerase::api::detail::DecodeBase64;
-using bgerase::api::detail::EncodeBase64;
+using bgerase::api::DecodeBase64;
+using bgerase::api::EncodeBase64;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string in(reinterpret_cast<const char*>(data), size);

@@ -3,10 +3,10 @@
 // of the model. Invariants: never crashes; a request it accepts has exactly one image.
 #include <string>
 
-#include "api/server_internal.h"
+#include "api/request_fields.h"
 #include "fuzz_driver.h"
 
-using namespace bgerase::api::detail;  // NOLINT
+using namespace bgerase::api;  // NOLINT
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -133,6 +133,33 @@ TEST_P(DataRightsTest, ExportIsAValidZipWithEverything) {
   }
 }
 
+// Regression: export names came from a second format table that had no HEIC row, so a HEIC
+// input was exported as ".bin".
+TEST_P(DataRightsTest, ExportNamesEachObjectByItsFormat) {
+  StoragePolicy policy(*store_);
+  const std::string heic = testutil::FakeImage("heic-input");
+  ASSERT_TRUE(policy
+                  .StoreUpload({owner_, AsBytes(heic), "image/heic", AsBytes(out_), "image/png",
+                                std::nullopt, false})
+                  .ok());
+  std::ostringstream zip;
+  ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
+  int heics = 0, jpegs = 0;
+  for (const auto& [name, data] : ParseZip(zip.str())) {
+    EXPECT_EQ(name.find(".bin"), std::string::npos) << name;
+    if (data == heic) {
+      ++heics;
+      EXPECT_TRUE(name.ends_with(".heic")) << name;
+    }
+    if (data == in_) {
+      ++jpegs;
+      EXPECT_TRUE(name.ends_with(".jpg")) << name;
+    }
+  }
+  EXPECT_GE(heics, 1);
+  EXPECT_GE(jpegs, 1);
+}
+
 TEST_P(DataRightsTest, DeleteAllNowRemovesEverything) {
   auto n = store_->data_rights().DeleteAllData(owner_);
   ASSERT_TRUE(n.ok());

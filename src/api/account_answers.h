@@ -1,0 +1,29 @@
+// The account answers both the API (/v2/account/*, key-authenticated) and the web pages
+// (/web/account/*, session-authenticated) give: consent, usage and the data export. Written once
+// so that the two can never disagree on what a customer is told.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace bgerase::api {
+
+// {"opt_in", "changed_at" (RFC 3339 or null)}.
+nlohmann::json ConsentAnswer(const store::ConsentState& s);
+
+// Grants or withdraws training consent (the policy version in force) as `actor`, and answers
+// the new state; a withdrawal adds "training_objects_deleted".
+Result<nlohmann::json> SetTrainingConsent(store::Store& store, const store::AccountId& account,
+                                          bool opt_in, store::ConsentActor actor);
+
+// {"images_total", "daily": [{"day", "images"}] for the last 30 UTC days}.
+Result<nlohmann::json> UsageAnswer(store::Store& store, const store::AccountId& account);
+
+// The owner's data export (zip bytes) and the header that names its file.
+Result<std::string> ExportAnswer(store::Store& store, const store::AccountId& account);
+inline constexpr const char* kExportDisposition = "attachment; filename=\"bgerase-export.zip\"";
+
+}  // namespace bgerase::api
