@@ -110,6 +110,7 @@ class PagePool {
   PagePool& operator=(const PagePool&) = delete;
   ~PagePool() {
     for (const auto& [p, n] : chunks_) munmap(p, n);
+    for (const auto& [p, n] : mapped_) munmap(p, n);
   }
   // `bytes` aligned to 4 KB (oneDNN wants 64); nullptr when the system refuses the memory.
   void* Allocate(size_t bytes) {
@@ -132,14 +133,14 @@ class PagePool {
     bytes = AlignUp(std::max<size_t>(bytes, 1), 4096);
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return nullptr;
-    // Keep the chunk being bump-allocated last: Allocate carries on from it.
-    chunks_.insert(chunks_.empty() ? chunks_.end() : chunks_.end() - 1, {p, bytes});
+    mapped_.push_back({p, bytes});  // never bump-allocated from: Allocate uses chunks_ only
     return p;
   }
 
  private:
   static constexpr size_t kChunk = size_t{64} << 20, kHuge = size_t{2} << 20;
-  std::vector<std::pair<void*, size_t>> chunks_;
+  std::vector<std::pair<void*, size_t>> chunks_;  // bump-allocated; the last one is in use
+  std::vector<std::pair<void*, size_t>> mapped_;  // Mapped's, one allocation each
   size_t used_ = 0;
 };
 
