@@ -7,7 +7,7 @@ setup:
 build:
 	scripts/setup --no-model
 
-# Until the HTTP server lands, `serve` runs the engine on a sample photo and says so.
+# `serve`: the web pages and the HTTP API on SQLite and a local data folder (scripts/serve).
 serve: setup
 	scripts/serve
 
