@@ -345,7 +345,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
 
 void ApiServer::Impl::AddRoute(const std::string& method, const std::string& pattern,
                                const std::string& label, httplib::Server::Handler handler) {
-  routes.push_back({method, pattern, label, std::regex(pattern)});
+  routes.push_back({method, label, std::regex(pattern)});
   if (method == "GET") http.Get(pattern, std::move(handler));
   if (method == "PUT") http.Put(pattern, std::move(handler));
   if (method == "DELETE") http.Delete(pattern, std::move(handler));
@@ -355,7 +355,7 @@ void ApiServer::Impl::AddRoute(const std::string& method, const std::string& pat
 void ApiServer::Impl::AddRoute(const std::string& method, const std::string& pattern,
                                const std::string& label,
                                httplib::Server::HandlerWithContentReader handler) {
-  routes.push_back({method, pattern, label, std::regex(pattern)});
+  routes.push_back({method, label, std::regex(pattern)});
   http.Post(pattern, std::move(handler));  // only POST routes read their bodies themselves
 }
 

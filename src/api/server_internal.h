@@ -264,8 +264,8 @@ struct ApiServer::Impl {
   using Reader = httplib::ContentReader;
   using KeyedHandler = std::function<void(const store::ApiKeyInfo&, const Request&, Response&)>;
   struct Route {
-    std::string method, pattern, label;
-    std::regex match;
+    std::string method, label;
+    std::regex match;  // the httplib pattern it was registered with
   };
   std::vector<Route> routes;
   void AddRoute(const std::string& method, const std::string& pattern, const std::string& label,

@@ -101,8 +101,9 @@ size_t AlignUp(size_t v, size_t align = kAlign) {
   return (v + align - 1) / align * align;
 }
 
-// Memory for a plan's lifetime, bump-allocated from 64 MB (or larger) anonymous mappings
-// advised for transparent huge pages. A chunk's unused tail is never touched, so costs no RSS.
+// Memory for a plan's lifetime, bump-allocated from 64 MB (or larger) anonymous mappings. A
+// chunk's unused tail is never touched, so costs no RSS. (Transparent huge pages were tried for
+// the arena: with the kernel's default defrag the first inference got slower, not faster.)
 class PagePool {
  public:
   PagePool() = default;
@@ -116,7 +117,7 @@ class PagePool {
   void* Allocate(size_t bytes) {
     bytes = AlignUp(std::max<size_t>(bytes, 1), 4096);
     if (chunks_.empty() || used_ + bytes > chunks_.back().second) {
-      const size_t n = AlignUp(std::max(bytes, kChunk), kHuge);
+      const size_t n = std::max(bytes, kChunk);
       void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) return nullptr;
       chunks_.push_back({p, n});
@@ -138,7 +139,7 @@ class PagePool {
   }
 
  private:
-  static constexpr size_t kChunk = size_t{64} << 20, kHuge = size_t{2} << 20;
+  static constexpr size_t kChunk = size_t{64} << 20;
   std::vector<std::pair<void*, size_t>> chunks_;  // bump-allocated; the last one is in use
   std::vector<std::pair<void*, size_t>> mapped_;  // Mapped's, one allocation each
   size_t used_ = 0;
@@ -207,8 +208,8 @@ struct Plan::Impl {
   size_t scratch_bytes = 0;
   uint8_t* scratch = nullptr;
 
-  // Arena, scratchpad and prepared weights: in huge pages where the kernel allows (a cold
-  // start's first inference otherwise spends ~0.1 s faulting in 4 KB pages).
+  // Arena (its own mapping, faulted in while the primitives are built), scratchpad and prepared
+  // weights.
   PagePool pages;
 
   static dnnl::primitive_attr Attr() {

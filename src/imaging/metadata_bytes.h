@@ -29,8 +29,8 @@ bool IccProfileIsSrgb(std::string_view icc);
 // the bytes unchanged) if the RIFF structure is not as expected.
 bool StripWebpMetadata(std::string* webp);
 
-// The name (common/image_formats.h) of the format a file's first bytes tell, or an empty string. Tells a damaged file of a format we take from a file that
-// is not one at all.
+// The name (common/image_formats.h) of the format a file's first bytes tell, or an empty
+// string. Tells a damaged file of a format we take from a file that is not one at all.
 std::string_view SniffFormat(std::string_view bytes);
 
 }  // namespace bgerase::imaging::internal

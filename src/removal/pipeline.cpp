@@ -18,7 +18,6 @@ double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-
 }  // namespace
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {
