@@ -1,5 +1,5 @@
 // Who is calling: the TCP peer, or — when the peer is one of the operator's own proxies (a load
-// balancer in front of the replicas, docs/operations.md) — the client that proxy names in
+// balancer in front of the replicas, docs/reference/operations.md) — the client that proxy names in
 // X-Forwarded-For. Throttles keyed on the address need this, or every client behind the balancer
 // would share one budget and one stranger could lock everyone out.
 #pragma once

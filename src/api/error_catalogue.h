@@ -1,6 +1,6 @@
 // The one error catalogue of the HTTP API: every failure the server answers is a code from here,
 // with its HTTP status and a default message, rendered in either dialect (BackgroundErase v2 or
-// remove.bg). docs/api.md lists the codes.
+// remove.bg). docs/reference/api.md lists the codes.
 #pragma once
 
 #include <string>

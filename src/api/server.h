@@ -1,6 +1,6 @@
-// ApiServer: the HTTP API of `bgerase serve` (docs/api.md) on cpp-httplib. It owns the routes
+// ApiServer: the HTTP API of `bgerase serve` (docs/reference/api.md) on cpp-httplib. It owns the routes
 // of both dialects, auth, request ids, the inference queue, metrics and the access log; what is
-// stored is asked of store::StoragePolicy, never decided here. docs/api.md is the reference.
+// stored is asked of store::StoragePolicy, never decided here. docs/reference/api.md is the reference.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// The web pages (docs/web.md): try-it, signup/login/logout and the account page, served from
-// web/, with session cookies, CSRF tokens and login rate limits. docs/web.md is the reference.
+// The web pages (docs/reference/web.md): try-it, signup/login/logout and the account page, served from
+// web/, with session cookies, CSRF tokens and login rate limits. docs/reference/web.md is the reference.
 #include <filesystem>
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,6 @@
 // The web pages' security vocabulary: cookies, CSRF tokens, login throttling, security headers and
 // page templates. Pure functions and one small thread-safe class; web_routes.cpp wires them up.
-// docs/web.md describes the scheme.
+// docs/reference/web.md describes the scheme.
 #pragma once
 
 #include <httplib.h>

@@ -107,7 +107,7 @@ void Serve(const ServeFlags& f) {
 
 void RegisterServeCommand(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
-  CLI::App* cmd = app.add_subcommand("serve", "serve the HTTP API (docs/api.md)");
+  CLI::App* cmd = app.add_subcommand("serve", "serve the HTTP API (docs/reference/api.md)");
   cmd->add_option("--host", f->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", f->port, "port to listen on (0: any free port)")
       ->capture_default_str()

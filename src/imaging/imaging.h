@@ -24,7 +24,7 @@ Status InitVips();
 // libvips' HEIF loader (libheif 1.15) decodes a whole HEIC/AVIF image into memory before the
 // first pixel is handed on: measured 11 bytes/pixel at peak while decoding HEIC (7 for AVIF)
 // against 3.6 for a streamed JPEG. 50 MP keeps a HEIC's whole-pipeline peak below that of a
-// 100 MP JPEG and still takes 48 MP phone photos. How it was measured: docs/imaging.md.
+// 100 MP JPEG and still takes 48 MP phone photos. How it was measured: docs/design/imaging.md.
 inline constexpr int64_t kDefaultMaxPixelsHeif = 50'000'000;
 
 // Named, configurable limits; each has its own error code when hit.
@@ -80,7 +80,7 @@ engine::Tensor ModelInput(const DecodedImage& im, int size = 1024,
 vips::VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h);
 
 // How the model's mask is brought to the photo's resolution. Which follows the photo's edges better
-// is measured on the quality set (docs/imaging.md); kMaskUpsampling names the current choice.
+// is measured on the quality set (docs/design/imaging.md); kMaskUpsampling names the current choice.
 enum class MaskUpsampling {
   kBilinear,  // MaskToAlpha above: smooth, blind to the photo
   kGuided,    // fast guided filter with the photo as guide: edges snap to the photo's own edges
@@ -99,7 +99,7 @@ inline MaskUpsampling UpsamplingFor(int w, int h, int mw, int mh) {
 // The guided filter's two knobs, both at the mask's resolution: the window radius in mask pixels,
 // and epsilon, the regularisation against the guide's local variance (guide colours in 0..1).
 // Larger epsilon trusts the mask more and the photo less. The defaults were chosen on the quality
-// set (docs/imaging.md); epsilon is kept above that set's optimum because its edges are perfectly
+// set (docs/design/imaging.md); epsilon is kept above that set's optimum because its edges are perfectly
 // sharp cuts, and on hair or fur a smaller one copies the photo's texture into the alpha.
 struct GuidedFilter {
   int radius = 3;

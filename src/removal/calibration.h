@@ -71,7 +71,7 @@ const std::vector<std::string>& CalibrationPhotos();
 const std::vector<std::string>& GuardPhotos();
 
 // The share of each activation's values its int8 range covers (the rest saturate), chosen by
-// the guard's figures (docs/performance.md).
+// the guard's figures (docs/design/performance.md).
 inline constexpr double kCalibrationPercentile = 0.9999;
 
 // Ranges of every convolution input of the model on the calibration photos (fp32), each clipped

@@ -1,6 +1,6 @@
 // RemovalOptions: the one options model for the CLI and both HTTP dialects. Every option is
 // parsed and validated here (case-insensitive keys, true/false/1/0/yes/no booleans), so the
-// CLI and api/ only map their field names onto keys. Reference: docs/options.md, docs/api.md.
+// CLI and api/ only map their field names onto keys. Reference: docs/reference/options.md, docs/reference/api.md.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +37,7 @@ inline constexpr int64_t kMediumPixels = 1'500'000;
 inline constexpr int64_t kHdPixels = 4'000'000;
 inline constexpr int64_t kFullPixels = 50'000'000;
 
-// Limits on free-form values, enforced by ParseRemovalOptions (docs/options.md says why).
+// Limits on free-form values, enforced by ParseRemovalOptions (docs/reference/options.md says why).
 inline constexpr double kMaxCropMarginPixels = 500;  // remove.bg's cap per side
 inline constexpr double kMaxCropMarginPercent = 50;  // of the subject box, remove.bg's cap
 inline constexpr size_t kMaxOnBehalfOfChars = 200;   // Unicode code points, after trimming
@@ -83,7 +83,7 @@ using OptionFields = std::vector<std::pair<std::string, std::string>>;
 // `--crop` must be passed as ("crop", "true"). A key given twice with different values is an
 // error. Both dialects' names are accepted: `bg_colour` is `bg_color`; `format=auto` becomes jpg
 // when an opaque `bg_color` is given and png otherwise; `format=zip` is refused (api/ may
-// intercept it before calling this, using NormalizeOptionKey). Details: docs/options.md.
+// intercept it before calling this, using NormalizeOptionKey). Details: docs/reference/options.md.
 Result<RemovalOptions> ParseRemovalOptions(const OptionFields& fields,
                                            std::vector<FieldError>* details = nullptr,
                                            std::vector<std::string>* unknown = nullptr);

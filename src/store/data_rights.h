@@ -1,4 +1,4 @@
-// What a customer can do with everything held about them (promise 4 in docs/privacy.md): see it, take it,
+// What a customer can do with everything held about them (promise 4 in docs/design/privacy.md): see it, take it,
 // delete it, delete the account.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Stored images for processing: uploads kept on request, results, job artefacts.
 //
-// The retention contract (promises 3 and 5 and the data lifecycle in docs/privacy.md):
+// The retention contract (promises 3 and 5 and the data lifecycle in docs/design/privacy.md):
 //  * Every object written here has purpose `processing` and expires at created_at + retention,
 //    where retention is the store's RetentionPolicy (24 h by default, never more).
 //  * From the instant now >= expires_at the object does not exist for any reader: Get answers

@@ -1,4 +1,4 @@
-// The reaper: a background thread that deletes expired data as it expires (the data lifecycle in docs/privacy.md).
+// The reaper: a background thread that deletes expired data as it expires (the data lifecycle in docs/design/privacy.md).
 // It sleeps until the store's next expires_at, but never longer than `max_interval` (one minute
 // by default), and is woken early when something that expires sooner is stored.
 #pragma once

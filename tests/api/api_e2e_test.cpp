@@ -970,7 +970,7 @@ TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   worker.Stop();
 }
 
-// docs/operations.md: replicas sharing one PostgreSQL. A key made by `admin` works on both; consent
+// docs/reference/operations.md: replicas sharing one PostgreSQL. A key made by `admin` works on both; consent
 // set through one holds on the other; a job accepted by a replica that runs no jobs is run by the
 // other; what one stores the other lists and serves; withdrawal through either deletes the
 // training copies; and no image touches either replica's data folder.

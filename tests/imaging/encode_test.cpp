@@ -1,4 +1,4 @@
-// Encode: formats, JPEG flattening, and the metadata promise (promise 1 in docs/privacy.md): copyright,
+// Encode: formats, JPEG flattening, and the metadata promise (promise 1 in docs/design/privacy.md): copyright,
 // creator and colour profile survive by default and are all gone with strip.
 #include "imaging/imaging.h"
 #include "test_images.h"

@@ -1,4 +1,4 @@
-// Peak memory of one photo through the whole imaging path, for docs/imaging.md:
+// Peak memory of one photo through the whole imaging path, for docs/design/imaging.md:
 //   imaging_memory_probe make W H OUT.jpg|.heic|.avif   writes a test photo (a skimage photo
 //                                                       enlarged, with noise so it compresses
 //                                                       like a real one)

@@ -1,4 +1,4 @@
-// promise 5 in docs/privacy.md: API keys and passwords are stored only as hashes. Keys are shown once, can be
+// promise 5 in docs/design/privacy.md: API keys and passwords are stored only as hashes. Keys are shown once, can be
 // revoked, and record their last use; sessions expire.
 #include <gtest/gtest.h>
 

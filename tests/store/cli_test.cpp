@@ -131,7 +131,7 @@ TEST(DatasetCli, ExportWritesManifestOfConsentedItemsOnly) {
   EXPECT_EQ(testutil::CountFiles(ds), 3u);
 }
 
-// docs/operations.md: `admin` takes --database postgres://... like `serve`; what one command writes
+// docs/reference/operations.md: `admin` takes --database postgres://... like `serve`; what one command writes
 // the next one (another process, as another replica would be) reads.
 TEST(PostgresCli, CreateAccountKeyAndListOnSharedDatabase) {
   testutil::PgTestDb db;

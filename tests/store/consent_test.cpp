@@ -1,4 +1,4 @@
-// promises 2 and 4 (docs/privacy.md): only uploads made while opted in reach the training pool, each with
+// promises 2 and 4 (docs/design/privacy.md): only uploads made while opted in reach the training pool, each with
 // the grant that allowed it; withdrawal deletes them in the same transaction as the ledger row;
 // the ledger is append-only; dataset export holds only consented items, re-checked per item.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// promise 3 in docs/privacy.md: deletion holds across crashes. A child process stores objects and is killed
+// promise 3 in docs/design/privacy.md: deletion holds across crashes. A child process stores objects and is killed
 // with SIGKILL (no destructors, no clean shutdown); a new process opening the store later than
 // their expiry finds them purged before OpenStore returns.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// promise 4 in docs/privacy.md: a customer can list everything held (with deletion times), export it as a zip,
+// promise 4 in docs/design/privacy.md: a customer can list everything held (with deletion times), export it as a zip,
 // and delete it now.
 #include <gtest/gtest.h>
 

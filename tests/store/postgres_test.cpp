@@ -279,7 +279,7 @@ TEST_F(PostgresStoreTest, ExpiredDataIsPurgedBeforeOpenReturns) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='expired'"), 3);
 }
 
-// promise 3 (docs/privacy.md) across crashes: a replica killed with SIGKILL (reaper running, connections
+// promise 3 (docs/design/privacy.md) across crashes: a replica killed with SIGKILL (reaper running, connections
 // open) leaves its objects in the database; the next replica to open after their expiry purges
 // them before it gets its handle.
 TEST_F(PostgresStoreTest, ExpiredObjectsOfAKilledReplicaArePurgedBeforeReady) {

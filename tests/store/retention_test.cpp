@@ -61,7 +61,7 @@ TEST(RetentionPolicy, FlagsRefuseLongRetentionAndUnknownDatabases) {
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), errors::kUnsupportedDatabase);
   EXPECT_NE(other.status().message().find("postgres://"), std::string::npos);
-  // PostgreSQL is served (docs/operations.md), under both URI schemes libpq knows.
+  // PostgreSQL is served (docs/reference/operations.md), under both URI schemes libpq knows.
   auto pg = StoreOptionsFromFlags("data", "postgres://db/bgerase", "");
   ASSERT_TRUE(pg.ok()) << pg.status().ToString();
   EXPECT_EQ(pg->database_url, "postgres://db/bgerase");
