@@ -1,5 +1,7 @@
 #include "api/account_answers.h"
 
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "api/server.h"
@@ -35,6 +37,59 @@ Result<json> UsageAnswer(store::Store& store, const store::AccountId& account) {
   json days = json::array();
   for (const auto& d : *daily) days.push_back({{"day", d.day}, {"images", d.images}});
   return json{{"images_total", *total}, {"daily", days}};
+}
+
+namespace {
+
+json TimeOrNull(const std::optional<store::Time>& t) {
+  return t ? json(store::FormatTime(*t)) : json();
+}
+
+}  // namespace
+
+Result<json> HeldDataAnswer(store::Store& store, const store::AccountId& account) {
+  auto held = store.data_rights().ListHeldData(account);
+  if (!held.ok()) return held.status();
+  json items = json::array();
+  for (const auto& o : *held)
+    items.push_back({{"id", o.id},
+                     {"item_id", o.item_id},
+                     {"kind", std::string(store::ToString(o.kind))},
+                     {"purpose", std::string(store::ToString(o.purpose))},
+                     {"mime", o.mime},
+                     {"size", o.size},
+                     {"on_behalf_of", o.on_behalf_of ? json(*o.on_behalf_of) : json()},
+                     {"created_at", store::FormatTime(o.created_at)},
+                     {"expires_at", TimeOrNull(o.expires_at)}});
+  return json{{"items", items}};
+}
+
+Result<json> HeldItemsAnswer(store::Store& store, const store::AccountId& account) {
+  auto held = store.data_rights().ListHeldData(account);
+  if (!held.ok()) return held.status();
+  json items = json::array();
+  std::map<std::string, std::size_t> index;  // item id -> position in items
+  for (const auto& o : *held) {
+    auto [at, fresh] = index.try_emplace(o.item_id, items.size());
+    if (fresh)
+      items.push_back({{"item_id", o.item_id},
+                       {"purpose", std::string(store::ToString(o.purpose))},
+                       {"on_behalf_of", o.on_behalf_of ? json(*o.on_behalf_of) : json()},
+                       {"created_at", store::FormatTime(o.created_at)},
+                       {"expires_at", TimeOrNull(o.expires_at)},
+                       {"size", 0},
+                       {"objects", json::array()}});
+    json& item = items[at->second];
+    item["size"] = item["size"].get<std::uint64_t>() + o.size;
+    if (o.expires_at && (item["expires_at"].is_null() ||
+                         store::FormatTime(*o.expires_at) < item["expires_at"].get<std::string>()))
+      item["expires_at"] = store::FormatTime(*o.expires_at);
+    item["objects"].push_back({{"id", o.id},
+                               {"kind", std::string(store::ToString(o.kind))},
+                               {"mime", o.mime},
+                               {"size", o.size}});
+  }
+  return json{{"items", items}};
 }
 
 Result<std::string> ExportAnswer(store::Store& store, const store::AccountId& account) {

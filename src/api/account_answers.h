@@ -1,6 +1,6 @@
 // The account answers both the API (/v2/account/*, key-authenticated) and the web pages
-// (/web/account/*, session-authenticated) give: consent, usage and the data export. Written once
-// so that the two can never disagree on what a customer is told.
+// (/web/account/*, session-authenticated) give: consent, usage, held data and the data export.
+// Written once so that the two can never disagree on what a customer is told.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,6 +21,15 @@ Result<nlohmann::json> SetTrainingConsent(store::Store& store, const store::Acco
 
 // {"images_total", "daily": [{"day", "images"}] for the last 30 UTC days}.
 Result<nlohmann::json> UsageAnswer(store::Store& store, const store::AccountId& account);
+
+// Everything held for the account, one entry per object: {"items": [{"id", "item_id", "kind",
+// "purpose", "mime", "size", "on_behalf_of", "created_at", "expires_at"}]} (the API's answer).
+Result<nlohmann::json> HeldDataAnswer(store::Store& store, const store::AccountId& account);
+// The same, by item (an upload and what was made of it share an item), each with its objects:
+// {"items": [{"item_id", "purpose", "on_behalf_of", "created_at", "expires_at" (the earliest of its
+// objects': the item goes when its first object does), "size", "objects": [{"id", "kind", "mime",
+// "size"}]}]} (the account page's answer).
+Result<nlohmann::json> HeldItemsAnswer(store::Store& store, const store::AccountId& account);
 
 // The owner's data export (zip bytes) and the header that names its file.
 Result<std::string> ExportAnswer(store::Store& store, const store::AccountId& account);

@@ -282,4 +282,54 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   return Status(error->code, error->message);
 }
 
+Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
+      {"scale", {"original"}},
+      {"position", {"original"}},
+      {"roi", {"0% 0% 100% 100%"}},
+      {"add_shadow", {"false", "0", "no", "off"}},
+      {"bg_image_url", {}},
+      {"bg_image_file", {}},
+      {"type_level", {"1", "latest"}},
+      {"semitransparency", {"true", "1", "yes", "on"}},
+  };
+  RemoveBgFields out;
+  removal::OptionFields& fields = out.fields;
+  bool& zip = out.zip;
+  for (auto& [k, v] : in) {
+    const std::string norm = removal::NormalizeOptionKey(k);
+    bool handled = false;
+    for (const auto& [name, defaults] : kDefaults) {
+      if (norm != name) continue;
+      handled = true;
+      const std::string value = Lower(Trim(v));
+      bool ok = value.empty();
+      for (const auto& d : defaults) ok = ok || value == d;
+      if (!ok)
+        return Status("unsupported_option", "bgerase does not implement '" + name + "' (got '" +
+                                                removal::Echo(v) +
+                                                "'); leave it empty or at its default.");
+    }
+    if (norm == "format" && Lower(Trim(v)) == "zip") {
+      zip = true;
+      continue;
+    }
+    if (!handled) fields.emplace_back(k, v);
+  }
+  if (zip) {
+    // color.jpg + alpha.png come from one RGBA cut-out; a background colour or a mask-only
+    // answer would make one of the two meaningless, so they are refused rather than ignored.
+    for (const auto& [k, v] : fields) {
+      const std::string norm = removal::NormalizeOptionKey(k);
+      if ((norm == "bg_color" || norm == "bg_colour") && !v.empty())
+        return Status("unsupported_option", "format=zip cannot be combined with bg_color.");
+      if (norm == "channels" && !v.empty() && Lower(v) != "rgba")
+        return Status("unsupported_option",
+                      "format=zip returns color.jpg and alpha.png; leave channels at rgba.");
+    }
+    fields.emplace_back("format", "png");
+  }
+  return out;
+}
+
 }  // namespace bgerase::api

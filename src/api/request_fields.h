@@ -69,4 +69,13 @@ Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions&
 // Options through the one parser; unknown fields are refused (never silently ignored).
 Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error);
 
+// remove.bg's fields mapped onto ours. Fields bgerase does not implement are accepted only empty
+// or at their default ("unsupported_option" otherwise), so a client never gets a result that
+// silently ignored what it asked for; format=zip becomes `zip` (with a PNG cut-out to split).
+struct RemoveBgFields {
+  removal::OptionFields fields;  // for ParseOptions
+  bool zip = false;              // answer color.jpg + alpha.png in a zip
+};
+Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields fields);
+
 }  // namespace bgerase::api

@@ -1,5 +1,6 @@
-// Internals of ApiServer shared by its source files (server.cpp: the API routes; web_routes.cpp:
-// the web pages). Not part of the public interface: include api/server.h instead.
+// Internals of ApiServer shared by its source files: server.cpp (the route table, health, metrics,
+// start and stop), removal_routes.cpp, job_runner.cpp, account_routes.cpp, web_pages.cpp and
+// web_account_routes.cpp. Not part of the public interface: include api/server.h instead.
 #pragma once
 
 #include <httplib.h>
@@ -136,9 +137,41 @@ struct ApiServer::Impl {
     return info;
   }
 
-  // Decodes on this request thread, runs the model on a worker, renders back here: with one
-  // worker the model never waits for a decode or an encode (as in the CLI's batches). 503 at
-  // once when the queue is full. `input` is shared, not copied: it may be 30 MB.
+  // The three stages of a removal as requests and jobs run them: Prepare (decode) and Render
+  // (composite, encode) on the caller's thread, Infer on an InferenceQueue worker. An exception in
+  // any stage becomes internal_error: it must neither kill a worker nor leave a request waiting.
+  template <class Stage>
+  static auto Guarded(Stage&& stage) -> decltype(stage()) {
+    try {
+      return stage();
+    } catch (const std::exception& e) {
+      return Status("internal_error", e.what());
+    }
+  }
+  Result<removal::PreparedImage> PrepareImage(std::string_view input) {
+    return Guarded([&] { return queue->stages().Prepare(input); });
+  }
+  // Runs the model on `image` on a worker, then `then` with its result on that worker. False (and
+  // `then` never runs) when the queue is full.
+  bool SubmitInference(removal::PreparedImage image,
+                       std::function<void(Result<removal::InferredImage>)> then) {
+    auto shared = std::make_shared<removal::PreparedImage>(std::move(image));
+    return queue->TrySubmit([this, shared, then = std::move(then)](removal::Pipeline& p) {
+      const auto start = Clock::now();
+      auto inferred = Guarded([&] { return p.Infer(std::move(*shared)); });
+      metrics.RecordInference(Seconds(start));
+      then(std::move(inferred));
+    });
+  }
+  Result<removal::RemovalResult> RenderImage(Result<removal::InferredImage> inferred,
+                                             const removal::RemovalOptions& options) {
+    if (!inferred.ok()) return inferred.status();
+    return Guarded([&] { return queue->stages().Render(std::move(inferred).value(), options); });
+  }
+
+  // A synchronous removal: decodes on this request thread, runs the model on a worker, renders
+  // back here, so with one worker the model never waits for a decode or an encode (as in the CLI's
+  // batches). 503 at once when the queue is full. `input` is shared, not copied: it may be 30 MB.
   Result<removal::RemovalResult> Remove(std::shared_ptr<const std::string> input,
                                         const removal::RemovalOptions& options, ApiError* error) {
     if (!ready->load()) {
@@ -151,43 +184,18 @@ struct ApiServer::Impl {
       return Status("overloaded", "");
     };
     if (queue->waiting() >= queue->max_queue()) return overloaded();  // before decoding
-    Result<removal::PreparedImage> prepared = Status("internal_error", "removal failed");
-    try {
-      prepared = queue->stages().Prepare(*input);
-    } catch (const std::exception& e) {
-      prepared = Status("internal_error", e.what());
-    }
+    auto prepared = PrepareImage(*input);
     if (!prepared.ok()) {
       *error = ApiError::From(prepared.status());
       return prepared.status();
     }
-    auto image = std::make_shared<removal::PreparedImage>(std::move(prepared).value());
     auto promise = std::make_shared<std::promise<Result<removal::InferredImage>>>();
     auto future = promise->get_future();
-    const bool queued = queue->TrySubmit([this, promise, image](removal::Pipeline& p) {
-      const auto start = Clock::now();
-      // An exception must neither kill the worker nor leave the request waiting forever.
-      Result<removal::InferredImage> result = Status("internal_error", "removal failed");
-      try {
-        result = p.Infer(std::move(*image));
-      } catch (const std::exception& e) {
-        result = Status("internal_error", e.what());
-      }
-      metrics.RecordInference(Seconds(start));
-      promise->set_value(std::move(result));
-    });
+    const bool queued = SubmitInference(
+        std::move(prepared).value(),
+        [promise](Result<removal::InferredImage> r) { promise->set_value(std::move(r)); });
     if (!queued) return overloaded();
-    auto inferred = future.get();
-    Result<removal::RemovalResult> result = Status("internal_error", "removal failed");
-    if (!inferred.ok()) {
-      result = inferred.status();
-    } else {
-      try {
-        result = queue->stages().Render(std::move(inferred).value(), options);
-      } catch (const std::exception& e) {
-        result = Status("internal_error", e.what());
-      }
-    }
+    auto result = RenderImage(future.get(), options);
     if (!result.ok()) *error = ApiError::From(result.status());
     return result;
   }
@@ -246,19 +254,26 @@ struct ApiServer::Impl {
     return stored;
   }
 
+  // ---- the removal routes (removal_routes.cpp) ----
   void HandleV2(const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader, bool async = false);
   void StartJob(const store::AccountId& account, std::string bytes,
                 const removal::OptionFields& fields, const removal::RemovalOptions& options,
                 httplib::Response& res);
-  void RunJobs();
-  void RunJob(const store::Job& job);
   void HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader& reader);
-  // ---- the API's route table ----
-  // Every API route, once: method, httplib pattern, the label the access log and the metrics
-  // use, and its handler. The pre-routing handler labels a request from this table, so label
-  // values stay bounded whatever paths clients try.
+  void RegisterRemovalRoutes();  // /v2, /v2/jobs, /v1.0/removebg
+
+  // ---- the job runner (job_runner.cpp) ----
+  void WakeJobRunner();  // a job was accepted here: look now rather than at the next tick
+  void RunJobs();        // job_thread's loop until job_stop
+  void RunJob(const store::Job& job);
+
+  // ---- the route table (server.cpp) ----
+  // Every route, API and web, once: method, httplib pattern, the label the access log and the
+  // metrics use, and its handler. The pre-routing handler labels a request from this table, so
+  // label values stay bounded whatever paths clients try, and knows from it which routes read
+  // (and cap) their bodies themselves.
   using Request = httplib::Request;
   using Response = httplib::Response;
   using Reader = httplib::ContentReader;
@@ -266,6 +281,7 @@ struct ApiServer::Impl {
   struct Route {
     std::string method, label;
     std::regex match;  // the httplib pattern it was registered with
+    bool reads_body;   // its handler reads the body itself (ReadBody), chunked bodies included
   };
   std::vector<Route> routes;
   void AddRoute(const std::string& method, const std::string& pattern, const std::string& label,
@@ -276,20 +292,35 @@ struct ApiServer::Impl {
   // itself, and calls `handler` with the caller's key otherwise.
   void AddKeyedRoute(const std::string& method, const std::string& pattern,
                      const std::string& label, KeyedHandler handler);
-  // The label of the route `method` `path` matches; "unmatched" for none.
-  std::string RouteLabel(const std::string& method, const std::string& path) const;
-  void RegisterRoutes();
-  void RegisterJobRoutes();
-  void RegisterAccountRoutes();
-  // The web pages and their session-authenticated endpoints (web_routes.cpp).
-  void RegisterWebRoutes();
+  // The route `method` `path` matches, else one that matches the path under another method;
+  // null for none (labelled "unmatched").
+  const Route* MatchRoute(const std::string& method, const std::string& path) const;
+  void RegisterRoutes();         // all of them, once, from the constructor
+  void RegisterAccountRoutes();  // /v2/account*, /v1.0/account (account_routes.cpp)
 
-  // ---- web state (web_routes.cpp) ----
-  // Login and anonymous try-it throttles and the pages' folder; defined in web_routes.cpp, set up
-  // by RegisterWebRoutes.
-  struct WebState;
-  std::shared_ptr<WebState> web;
-  // ---- end of web state ----
+  // ---- the web pages (web_pages.cpp) and the account page's endpoints (web_account_routes.cpp)
+  // The signed-in customer of a request, from a live session cookie.
+  struct WebUser {
+    store::AccountId account;
+    std::string session_token;
+  };
+  using WebHandler = std::function<void(const WebUser&, const Request&, Response&)>;
+  // The pages' folder, throttles and page rendering (web_pages.cpp).
+  struct Web;
+  std::shared_ptr<Web> web;
+  // The live session of the request, if any. An unknown or expired cookie is treated as none.
+  std::optional<WebUser> SignedIn(const Request& req);
+  // Whether a state-changing request carries the right CSRF token (X-CSRF-Token header or the
+  // `form_token` field): bound to the session when signed in, else equal to the CSRF cookie.
+  static bool CsrfOk(const Request& req, const std::optional<WebUser>& user,
+                     const std::string& form_token);
+  // A route of the account page's JSON API: answers not_signed_in itself, and csrf_failed for a
+  // state-changing method without the session's CSRF header; calls `handler` otherwise.
+  void AddWebAccountRoute(const std::string& method, const std::string& pattern,
+                          const std::string& label, WebHandler handler);
+  void RegisterWebPages();
+  void RegisterWebAccountRoutes();
+
   void Log(const httplib::Request& req, const httplib::Response& res);
 };
 

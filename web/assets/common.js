@@ -6,13 +6,22 @@ export function csrfToken() {
   return meta ? meta.content : '';
 }
 
+// The largest upload the server takes, in bytes, as the page was rendered with it.
+export function maxImageBytes() {
+  const meta = document.querySelector('meta[name="max-image-bytes"]');
+  return meta ? Number(meta.content) : Infinity;
+}
+
+export function tooLargeMessage() {
+  return `The file is larger than ${Math.round(maxImageBytes() / 1e6)} MB. Make it smaller and retry.`;
+}
+
 // What to tell the customer for each error code the server can answer.
 const kMessages = {
   bad_request: 'The request was not understood. Pick the image again and retry.',
   unsupported_image: 'This file is not an image type bgerase reads (PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF).',
   corrupt_image: 'The image is damaged or cut short; try another copy of it.',
   invalid_bg_color: 'The background colour is not a colour.',
-  payload_too_large: 'The file is larger than 30 MB. Make it smaller and retry.',
   image_too_large: 'The image has more than 100 megapixels. Make it smaller and retry.',
   validation_error: 'Some options are not valid.',
   rate_limited: 'Too many tries at once. Wait a moment and retry.',
@@ -33,7 +42,8 @@ export function describeError(status, body) {
     if (status === 0) return 'The server could not be reached. Check your connection and retry.';
     return `The server answered ${status}.`;
   }
-  let text = kMessages[err.code] || err.message || `The server answered ${status}.`;
+  let text = err.code === 'payload_too_large' ? tooLargeMessage()
+    : kMessages[err.code] || err.message || `The server answered ${status}.`;
   if (err.code === 'validation_error' && Array.isArray(err.details) && err.details.length) {
     text += ' ' + err.details.map((d) => d.msg).join(' ');
   } else if ((err.code === 'rate_limited' || err.code === 'bad_request') && err.message) {

@@ -1,8 +1,7 @@
 // The try-it page: pick or drop an image, send it with the chosen options to /web/remove, show
 // the result over the original with a before/after slider, and offer it for download.
-import { csrfToken, describeError, formatBytes } from './common.js';
+import { csrfToken, describeError, formatBytes, maxImageBytes, tooLargeMessage } from './common.js';
 
-const kMaxBytes = 30 * 1000 * 1000;
 const $ = (id) => document.getElementById(id);
 
 const form = $('tryit');
@@ -35,7 +34,7 @@ function choose(file) {
   chosen = file || null;
   showError('');
   $('file-name').textContent = file ? `${file.name} (${formatBytes(file.size)})` : '';
-  if (file && file.size > kMaxBytes) showError('The file is larger than 30 MB. Make it smaller and retry.');
+  if (file && file.size > maxImageBytes()) showError(tooLargeMessage());
 }
 
 fileInput.addEventListener('change', () => choose(fileInput.files[0]));
@@ -110,8 +109,8 @@ form.addEventListener('submit', async (e) => {
     fileInput.focus();
     return;
   }
-  if (chosen.size > kMaxBytes) {
-    showError('The file is larger than 30 MB. Make it smaller and retry.');
+  if (chosen.size > maxImageBytes()) {
+    showError(tooLargeMessage());
     return;
   }
   const data = new FormData();

@@ -1,0 +1,88 @@
+// The account routes of the API, by API key: /v2/account (who the key belongs to, consent,
+// usage), training consent, held data, its deletion and export, and remove.bg's /v1.0/account.
+// The answers' JSON is shared with the web account page (account_answers.h).
+#include "api/account_answers.h"
+#include "api/server_internal.h"
+
+namespace bgerase::api {
+
+void ApiServer::Impl::RegisterAccountRoutes() {
+  AddKeyedRoute("GET", "/v2/account", "/v2/account",
+                [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+                  auto account = store.accounts().FindById(key.account);
+                  auto consent = store.consent().Current(key.account);
+                  if (!account.ok() || !consent.ok())
+                    return SendError(res, {"internal_error", "", {}, 0});
+                  auto usage = UsageAnswer(store, key.account);
+                  if (!usage.ok()) return SendError(res, {"internal_error", "", {}, 0});
+                  SendJson(res, {{"key", {{"valid", true}, {"prefix", key.prefix}}},
+                                 {"account", {{"id", account->id}, {"email", account->email}}},
+                                 {"training_consent", ConsentAnswer(*consent)},
+                                 {"usage", std::move(*usage)}});
+                });
+
+  AddKeyedRoute(
+      "GET", "/v1.0/account", "/v1.0/account",
+      [this](const store::ApiKeyInfo&, const Request&, Response& res) {
+        // Self-hosted: no credits are charged, so there is nothing to count down.
+        SendJson(
+            res,
+            {{"data",
+              {{"attributes",
+                {{"credits", {{"total", 0}, {"subscription", 0}, {"payg", 0}, {"enterprise", 0}}},
+                 {"api", {{"free_calls", 0}, {"sizes", "all"}}}}}}}});
+      });
+
+  AddKeyedRoute("GET", "/v2/account/training-consent", "/v2/account/training-consent",
+                [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+                  auto state = store.consent().Current(key.account);
+                  if (!state.ok()) return SendError(res, ApiError::From(state.status()));
+                  SendJson(res, ConsentAnswer(*state));
+                });
+  AddKeyedRoute(
+      "PUT", "/v2/account/training-consent", "/v2/account/training-consent",
+      [this](const store::ApiKeyInfo& key, const Request& req, Response& res) {
+        auto parsed = ParseJsonBody(req.body);
+        if (!parsed.ok())
+          return SendError(res, {"bad_request",
+                                 parsed.status().message() + " Send {\"opt_in\": true|false}.",
+                                 {},
+                                 0});
+        json body = std::move(parsed).value();
+        if (!body.is_object() || !body.contains("opt_in") || !body["opt_in"].is_boolean())
+          return SendError(
+              res,
+              {"validation_error",
+               "opt_in must be true or false.",
+               {{"bool_parsing", "opt_in", "opt_in must be true or false.",
+                 removal::Echo(body.is_object() && body.contains("opt_in") ? body["opt_in"].dump()
+                                                                           : "")}},
+               0});
+        auto answer = SetTrainingConsent(store, key.account, body["opt_in"].get<bool>(),
+                                         store::ConsentActor::kApi);
+        if (!answer.ok()) return SendError(res, ApiError::From(answer.status()));
+        SendJson(res, *answer);
+      });
+
+  AddKeyedRoute("GET", "/v2/account/data", "/v2/account/data",
+                [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+                  auto held = HeldDataAnswer(store, key.account);
+                  if (!held.ok()) return SendError(res, ApiError::From(held.status()));
+                  SendJson(res, *held);
+                });
+  AddKeyedRoute("DELETE", "/v2/account/data", "/v2/account/data",
+                [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+                  auto deleted = store.data_rights().DeleteAllData(key.account);
+                  if (!deleted.ok()) return SendError(res, ApiError::From(deleted.status()));
+                  SendJson(res, {{"deleted", *deleted}});
+                });
+  AddKeyedRoute("GET", "/v2/account/export", "/v2/account/export",
+                [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+                  auto zip = ExportAnswer(store, key.account);
+                  if (!zip.ok()) return SendError(res, ApiError::From(zip.status()));
+                  res.set_header("Content-Disposition", kExportDisposition);
+                  res.set_content(std::move(*zip), "application/zip");
+                });
+}
+
+}  // namespace bgerase::api
