@@ -18,6 +18,9 @@ struct CatalogueEntry {
   std::string_view code;
   int http_status;
   std::string_view message;  // the default, used when the failure brings no message of its own
+  // Answered only by the web pages and their session endpoints (sign-up, sign-in, CSRF), never
+  // by an API-key route; the OpenAPI document lists every other code.
+  bool web_only = false;
 };
 
 // The entry for `code`. Codes not in the catalogue (a module's internal failure) map to

@@ -215,6 +215,12 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
 
 ApiServer::~ApiServer() = default;
 
+std::vector<ApiServer::RouteInfo> ApiServer::Routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& r : impl_->routes) out.push_back({r.method, r.label});
+  return out;
+}
+
 Status ApiServer::Bind() {
   Impl& s = *impl_;
   if (s.config.port == 0) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "api/client_address.h"
@@ -71,6 +72,13 @@ class ApiServer {
   void Stop();
 
   bool ready() const { return ready_.load(); }
+
+  // Every route the server answers, API and web, as registered (for docs and tests): the method
+  // and the label the access log and /metrics use ("/v2/jobs/{id}"; pages share "/web/page").
+  struct RouteInfo {
+    std::string method, label;
+  };
+  std::vector<RouteInfo> Routes() const;
 
  private:
   struct Impl;
