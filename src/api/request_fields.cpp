@@ -203,7 +203,7 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
     for (auto& [key, value] : body.fields) {
       auto text = JsonFieldText(value);
       if (!text)
-        return Status("bad_request", "Field '" + removal::Echo(key) +
+        return Status("bad_request", "Field '" + Echo(key) +
                                          "' must be a string, number, boolean or null.");
       place(key, std::move(*text));
     }
@@ -266,16 +266,16 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
     std::string input;
     for (const auto& [k, v] : fields)
       if (k == key) input = v;
-    details.push_back({"extra_forbidden", removal::Echo(key),
-                       "Unknown field '" + removal::Echo(key) + "'.", removal::Echo(input)});
+    details.push_back({"extra_forbidden", Echo(key),
+                       "Unknown field '" + Echo(key) + "'.", Echo(input)});
   }
-  for (auto& d : details) d.input = removal::Echo(std::move(d.input));
+  for (auto& d : details) d.input = Echo(std::move(d.input));
   if (options.ok() && details.empty()) return options;
   if (!options.ok() && options.status().code() == "invalid_bg_color") {
     *error = {"invalid_bg_color", options.status().message(), {}, 0};
   } else {
     *error = {"validation_error",
-              options.ok() ? "Unknown field '" + removal::Echo(unknown.front()) + "'."
+              options.ok() ? "Unknown field '" + Echo(unknown.front()) + "'."
                            : options.status().message(),
               std::move(details), 0};
   }
@@ -307,7 +307,7 @@ Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
       for (const auto& d : defaults) ok = ok || value == d;
       if (!ok)
         return Status("unsupported_option", "bgerase does not implement '" + name + "' (got '" +
-                                                removal::Echo(v) +
+                                                Echo(v) +
                                                 "'); leave it empty or at its default.");
     }
     if (norm == "format" && Lower(Trim(v)) == "zip") {

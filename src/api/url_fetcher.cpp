@@ -1,6 +1,8 @@
 // FetchImageUrl: parse, resolve, check every address, pin, fetch with a cap; redirects repeat it.
 #include "api/url_fetcher.h"
 
+#include "common/text.h"
+
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netdb.h>
@@ -123,7 +125,7 @@ Result<std::string> FetchImageUrl(const std::string& url_text, const UrlFetchOpt
   std::string current = url_text;
   for (int hop = 0; hop <= options.max_redirects; ++hop) {
     auto url = ParseUrl(current);
-    if (!url) return Failed("not an http or https URL (" + current.substr(0, 200) + ")");
+    if (!url) return Failed("not an http or https URL (" + Echo(current) + ")");
 
     // Resolve once; every address must be allowed, and the connection goes to the first one.
     // Unresolvable and refused hosts get the same answer, so the filter cannot be used to map

@@ -13,6 +13,7 @@
 
 #include "common/image_formats.h"
 #include "common/status.h"
+#include "common/text.h"
 
 namespace bgerase::removal {
 
@@ -88,11 +89,6 @@ Result<RemovalOptions> ParseRemovalOptions(const OptionFields& fields,
                                            std::vector<FieldError>* details = nullptr,
                                            std::vector<std::string>* unknown = nullptr);
 
-// What an error may repeat of a caller's text (FieldError.input, messages, logs): valid UTF-8
-// (each invalid byte becomes U+FFFD) of at most kMaxEchoBytes, ending in "…" when cut. Every
-// echo of client text goes through it, so a 40 MB field never comes back as a 40 MB error.
-inline constexpr size_t kMaxEchoBytes = 256;
-std::string Echo(std::string_view s);
 
 // The form keys are compared in: ASCII lower case with every `-` turned into `_`.
 std::string NormalizeOptionKey(std::string_view key);
