@@ -1,6 +1,8 @@
 // Cookies, CSRF tokens, throttling and templates for the web pages (see web_session.h).
 #include "api/web_session.h"
 
+#include "common/text.h"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -10,12 +12,6 @@
 
 namespace bgerase::api::web {
 namespace {
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string Hex(const unsigned char* bytes, std::size_t n) {
   std::string out(n * 2 + 1, '\0');
@@ -33,11 +29,11 @@ std::string CookieValue(const httplib::Request& req, std::string_view name) {
     std::string_view rest = header;
     while (!rest.empty()) {
       const auto semi = rest.find(';');
-      const std::string_view pair = TrimSpaces(rest.substr(0, semi));
+      const std::string_view pair = Trim(rest.substr(0, semi));
       rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
       const auto eq = pair.find('=');
-      if (eq != std::string_view::npos && TrimSpaces(pair.substr(0, eq)) == name)
-        return std::string(TrimSpaces(pair.substr(eq + 1)));
+      if (eq != std::string_view::npos && Trim(pair.substr(0, eq)) == name)
+        return std::string(Trim(pair.substr(eq + 1)));
     }
   }
   return "";
