@@ -225,11 +225,10 @@ struct ApiServer::Impl::Web {
     res.set_content(std::move(*body), type);
   }
 
-  // Whether this try-it request may run now: signed out, it may not keep images and draws on a
-  // per-address budget; signed in, on the same per-caller budget as the API (--rate-limit), so
-  // signing up cannot be a way around it.
-  std::optional<ApiError> TryItRefusal(const Request& req, const std::optional<WebUser>& user,
-                                       const removal::RemovalOptions& options) {
+  // Whether this try-it request may run now, asked before its body is parsed: signed out, it
+  // draws on a per-address budget; signed in, on the same per-caller budget as the API
+  // (--rate-limit), so signing up cannot be a way around it.
+  std::optional<ApiError> Throttle(const Request& req, const std::optional<WebUser>& user) {
     if (user) {
       if (const int wait = s.limiter.Take("account:" + user->account); wait > 0)
         return ApiError{"rate_limited",
@@ -238,13 +237,12 @@ struct ApiServer::Impl::Web {
                         wait};
       return std::nullopt;
     }
-    if (options.store) return ApiError{"not_signed_in", "Sign in to keep images for later.", {}, 0};
     if (const int wait = anonymous_removals.Take(s.config.trusted_proxies.ClientOf(req)); wait > 0)
-      return ApiError{
-          "rate_limited",
-          "Too many tries from this address; sign in or retry in " + std::to_string(wait) + " s.",
-          {},
-          wait};
+      return ApiError{"rate_limited",
+                      "Too many tries from this address; sign in or retry in " +
+                          std::to_string(wait) + " s.",
+                      {},
+                      wait};
     return std::nullopt;
   }
 
@@ -254,6 +252,7 @@ struct ApiServer::Impl::Web {
     web::SetSecurityHeaders(res, true);
     if (!raw.complete) return SendError(res, BodyError(raw, res.status));
     const auto user = s.SignedIn(req);
+    if (auto refusal = Throttle(req, user)) return SendError(res, *refusal);
     auto gathered = GatherFields(req, raw, V2ImageKeys());
     if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));
     std::string form_token;
@@ -266,7 +265,8 @@ struct ApiServer::Impl::Web {
     ApiError error;
     auto options = ParseOptions(gathered->fields, &error);
     if (!options.ok()) return SendError(res, error);
-    if (auto refusal = TryItRefusal(req, user, *options)) return SendError(res, *refusal);
+    if (!user && options->store)
+      return SendError(res, {"not_signed_in", "Sign in to keep images for later.", {}, 0});
     if (gathered->image_url)
       return SendError(res, {"bad_request", "Upload the image as image_file.", {}, 0});
     auto image = ResolveImage(*gathered, s.fetch);

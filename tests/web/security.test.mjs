@@ -121,6 +121,31 @@ test('state-changing requests without the right CSRF token fail', async () => {
   assert.equal((await remove.json()).error.code, 'csrf_failed');
 });
 
+test('signed-out try-it is throttled per address before its body is parsed', async () => {
+  // A double-submit pair as the page would hold it, then field floods (40,000 unknown fields)
+  // until the address's budget (5 at once) is spent: the refused one is answered 429 without its
+  // flood being parsed, so a stranger's CPU cost stops at the throttle.
+  const token = 'c'.repeat(64);
+  const flood = `csrf_token=${token}&` + Array(40000).fill('a=').join('&');
+  const codes = [];
+  for (let i = 0; i < 7 && !codes.includes('rate_limited'); ++i) {
+    const res = await fetch(`${server.base}/web/remove`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `bgerase_csrf=${token}` },
+      body: flood,
+    });
+    const code = (await res.json()).error.code;
+    codes.push(code);
+    if (code === 'rate_limited') {
+      assert.equal(res.status, 429);
+      assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    }
+  }
+  assert.equal(codes.at(-1), 'rate_limited', codes.join(','));
+  // Every answer before the throttle came from parsing the flood, none from the image step.
+  for (const code of codes.slice(0, -1)) assert.ok(['validation_error', 'bad_request'].includes(code), codes.join(','));
+});
+
 test('sign-in: same answer for a wrong password and an unknown email; throttled per account', async () => {
   const { page } = await signedInClient('throttle@example.com');
   await page.getByRole('button', { name: 'Sign out' }).click();
