@@ -1,31 +1,31 @@
-// See op_table.h.
+// See op_table.h. Adding an op: a reference kernel in reference/, a lowering in onednn/ (or
+// none, when it only ever folds), one row here, and a case in tests/engine/ops_test.cpp.
 #include "engine/op_table.h"
 
+#include "engine/onednn/lowering.h"
 #include "engine/reference/reference.h"
 
 namespace bgerase::engine {
 namespace {
 
-// clang-format off
 constexpr OpDef kOps[] = {
-    // name, required inputs, reference kernel
-    {"Conv", 2, ref::EvaluateConv},
-    {"MaxPool", 1, ref::EvaluateMaxPool},
-    {"Resize", 1, ref::EvaluateResize},
-    {"Concat", 1, ref::EvaluateConcat},
-    {"Add", 2, ref::EvaluateBinary},
-    {"Mul", 2, ref::EvaluateBinary},
-    {"Relu", 1, ref::EvaluateRelu},
-    {"Sigmoid", 1, ref::EvaluateSigmoid},
-    {"Identity", 1, ref::EvaluateIdentity},
-    {"Constant", 0, ref::EvaluateConstant},
-    {"Cast", 1, ref::EvaluateCast},
-    {"Shape", 1, ref::EvaluateShape},
-    {"Slice", 1, ref::EvaluateSlice},
-    {"Gather", 2, ref::EvaluateGather},
-    {"Unsqueeze", 1, ref::EvaluateUnsqueeze},
+    // name, required inputs, reference kernel, oneDNN lowering (nullptr: fold-only)
+    {"Conv", 2, ref::EvaluateConv, onednn::LowerConv},
+    {"MaxPool", 1, ref::EvaluateMaxPool, onednn::LowerMaxPool},
+    {"Resize", 1, ref::EvaluateResize, onednn::LowerResize},
+    {"Concat", 1, ref::EvaluateConcat, onednn::LowerConcat},
+    {"Add", 2, ref::EvaluateBinary, onednn::LowerBinary},
+    {"Mul", 2, ref::EvaluateBinary, onednn::LowerBinary},
+    {"Relu", 1, ref::EvaluateRelu, onednn::LowerEltwise},
+    {"Sigmoid", 1, ref::EvaluateSigmoid, onednn::LowerEltwise},
+    {"Identity", 1, ref::EvaluateIdentity, onednn::LowerIdentity},
+    {"Constant", 0, ref::EvaluateConstant, nullptr},
+    {"Cast", 1, ref::EvaluateCast, nullptr},
+    {"Shape", 1, ref::EvaluateShape, nullptr},
+    {"Slice", 1, ref::EvaluateSlice, nullptr},
+    {"Gather", 2, ref::EvaluateGather, nullptr},
+    {"Unsqueeze", 1, ref::EvaluateUnsqueeze, nullptr},
 };
-// clang-format on
 
 }  // namespace
 
