@@ -1,5 +1,6 @@
 // Lowering of Identity (reference: reference/identity.cpp): a reorder, which also converts
-// between the two slots' layouts and dtypes. RemoveNoOpCasts drops most Identity nodes first.
+// between the two slots' layouts and dtypes. RemoveNoOpCasts leaves one only where a graph
+// output copies another value.
 #include "engine/onednn/lowering.h"
 
 namespace bgerase::engine::onednn {
