@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/op_params.h"
+#include "engine/op_table.h"
 #include "engine/reference/reference.h"
 
 namespace bgerase::engine {
@@ -159,9 +160,7 @@ Result<TypeMap> Specialize(Graph& g, const std::map<std::string, Shape>& input_s
 
   std::vector<Node> remaining;
   for (Node& n : g.nodes) {
-    if (!ref::Supports(n.op)) {
-      return Status("unsupported_op", n.Describe() + ": operator '" + n.op + "' is not supported");
-    }
+    if (!FindOp(n.op)) return UnknownOp(n);
     std::vector<const Tensor*> const_in;
     bool all_const = true;
     for (const auto& in : n.inputs) {

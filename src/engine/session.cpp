@@ -10,9 +10,9 @@
 #include <dnnl.hpp>
 
 #include "engine/onnx_loader.h"
+#include "engine/op_table.h"
 #include "engine/passes.h"
 #include "engine/plan.h"
-#include "engine/reference/reference.h"
 
 namespace bgerase::engine {
 
@@ -126,9 +126,7 @@ Result<std::unique_ptr<Session>> Session::FromGraph(Graph graph, const SessionOp
   BGERASE_RETURN_IF_ERROR(TopologicalSort(graph));
   BGERASE_RETURN_IF_ERROR(SelectOutputs(graph, options.outputs));
   for (const auto& n : graph.nodes) {
-    if (!ref::Supports(n.op)) {
-      return Status("unsupported_op", n.Describe() + ": operator '" + n.op + "' is not supported");
-    }
+    if (!FindOp(n.op)) return UnknownOp(n);
   }
   if (options.free_spatial_dims) {
     for (const auto& in : graph.inputs) {

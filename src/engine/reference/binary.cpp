@@ -62,4 +62,8 @@ Result<Tensor> Binary(const std::string& op, const Tensor& a, const Tensor& b, c
   return y.CastTo(a.dtype());
 }
 
+Result<Tensor> EvaluateBinary(const Node& n, const Inputs& in) {
+  return Binary(n.op, *in[0], *in[1], n);
+}
+
 }  // namespace bgerase::engine::ref

@@ -44,4 +44,9 @@ Result<Tensor> Concat(const std::vector<const Tensor*>& xs, int64_t axis, const 
   return y;
 }
 
+Result<Tensor> EvaluateConcat(const Node& n, const Inputs& in) {
+  std::vector<const Tensor*> xs(in.begin(), in.begin() + static_cast<long>(n.inputs.size()));
+  return Concat(xs, n.Int("axis", 0), n);
+}
+
 }  // namespace bgerase::engine::ref

@@ -38,4 +38,10 @@ Tensor Conv(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvPara
   return y;
 }
 
+Result<Tensor> EvaluateConv(const Node& n, const Inputs& in) {
+  auto p = ParseConv(n, in[0]->shape(), in[1]->shape());
+  if (!p.ok()) return p.status();
+  return Conv(*in[0], *in[1], in.size() > 2 ? in[2] : nullptr, *p);
+}
+
 }  // namespace bgerase::engine::ref

@@ -32,4 +32,8 @@ Result<Tensor> Gather(const Tensor& x, const Tensor& indices, int64_t axis, cons
   return y;
 }
 
+Result<Tensor> EvaluateGather(const Node& n, const Inputs& in) {
+  return Gather(*in[0], *in[1], n.Int("axis", 0), n);
+}
+
 }  // namespace bgerase::engine::ref

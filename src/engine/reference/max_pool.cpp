@@ -31,4 +31,10 @@ Tensor MaxPool(const Tensor& x, const PoolParams& p) {
   return y;
 }
 
+Result<Tensor> EvaluateMaxPool(const Node& n, const Inputs& in) {
+  auto p = ParseMaxPool(n, in[0]->shape());
+  if (!p.ok()) return p.status();
+  return MaxPool(*in[0], *p);
+}
+
 }  // namespace bgerase::engine::ref

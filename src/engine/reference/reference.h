@@ -12,13 +12,33 @@
 
 namespace bgerase::engine::ref {
 
-// Evaluates `node` (including its fused post-ops) on concrete inputs; inputs[i] is null for an
-// omitted optional input, and fused operands follow the node's own inputs in order. Errors name
-// the node. Unknown ops yield "unsupported_op".
+// Evaluates `node` (including its fused post-ops) on concrete inputs with the op table's
+// reference kernel (engine/op_table.h); inputs[i] is null for an omitted optional input, and
+// fused operands follow the node's own inputs in order. Errors name the node: a missing required
+// input is "invalid_model", an op not in the table "unsupported_op".
 Result<std::vector<Tensor>> Evaluate(const Node& node, const std::vector<const Tensor*>& inputs);
 
-// True when Evaluate knows `op`.
-bool Supports(const std::string& op);
+// The op table's entry points, one per op beside its kernel: each reads the node's attributes
+// and inputs and calls the kernel below. `in[i]` is null for an omitted optional input; Evaluate
+// has checked that the op's required inputs are there.
+using Inputs = std::vector<const Tensor*>;
+Result<Tensor> EvaluateConstant(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateIdentity(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateCast(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateShape(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateRelu(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateSigmoid(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateBinary(const Node& n, const Inputs& in);  // Add and Mul
+Result<Tensor> EvaluateConcat(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateGather(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateUnsqueeze(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateSlice(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateConv(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateMaxPool(const Node& n, const Inputs& in);
+Result<Tensor> EvaluateResize(const Node& n, const Inputs& in);
+
+// "invalid_model": required input `i` of `n` is missing.
+Status MissingInput(const Node& n, size_t i);
 
 Tensor Conv(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvParams& p);
 Tensor MaxPool(const Tensor& x, const PoolParams& p);

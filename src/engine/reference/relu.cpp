@@ -12,4 +12,8 @@ Tensor Relu(const Tensor& x) {
   return Tensor::Floats(x.shape(), v);
 }
 
+Result<Tensor> EvaluateRelu(const Node& /*n*/, const Inputs& in) {
+  return Relu(*in[0]);
+}
+
 }  // namespace bgerase::engine::ref

@@ -38,4 +38,11 @@ Tensor Resize(const Tensor& x, const ResizeParams& p) {
   return y;
 }
 
+Result<Tensor> EvaluateResize(const Node& n, const Inputs& in) {
+  auto p = ParseResize(n, in[0]->shape(), in.size() > 2 ? in[2] : nullptr,
+                       in.size() > 3 ? in[3] : nullptr);
+  if (!p.ok()) return p.status();
+  return Resize(*in[0], *p);
+}
+
 }  // namespace bgerase::engine::ref

@@ -13,4 +13,8 @@ Tensor Sigmoid(const Tensor& x) {
   return Tensor::Floats(x.shape(), v);
 }
 
+Result<Tensor> EvaluateSigmoid(const Node& /*n*/, const Inputs& in) {
+  return Sigmoid(*in[0]);
+}
+
 }  // namespace bgerase::engine::ref

@@ -62,4 +62,16 @@ Result<Tensor> Slice(const Tensor& x, const std::vector<int64_t>& starts,
   return y;
 }
 
+// Opset 1-9 reads starts/ends/axes from attributes, 10+ from inputs 1-4.
+Result<Tensor> EvaluateSlice(const Node& n, const Inputs& in) {
+  auto opt = [&](size_t i) -> const Tensor* { return i < in.size() ? in[i] : nullptr; };
+  if (n.HasAttr("starts")) {
+    return Slice(*in[0], n.Ints("starts"), n.Ints("ends"), n.Ints("axes"), {}, n);
+  }
+  if (!opt(1) || !opt(2)) return MissingInput(n, 1);
+  return Slice(*in[0], in[1]->AsInt64s(), in[2]->AsInt64s(),
+               opt(3) ? in[3]->AsInt64s() : std::vector<int64_t>{},
+               opt(4) ? in[4]->AsInt64s() : std::vector<int64_t>{}, n);
+}
+
 }  // namespace bgerase::engine::ref

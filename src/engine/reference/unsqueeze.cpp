@@ -24,4 +24,9 @@ Result<Tensor> Unsqueeze(const Tensor& x, const std::vector<int64_t>& axes_in, c
   return x.Reshaped(out);
 }
 
+Result<Tensor> EvaluateUnsqueeze(const Node& n, const Inputs& in) {
+  std::vector<int64_t> axes = in.size() > 1 && in[1] ? in[1]->AsInt64s() : n.Ints("axes");
+  return Unsqueeze(*in[0], axes, n);
+}
+
 }  // namespace bgerase::engine::ref
