@@ -1,5 +1,5 @@
-// What a customer can do with everything held about them (promise 4 in docs/design/privacy.md): see it, take it,
-// delete it, delete the account.
+// What a customer can do with everything held about them (promise 4 in docs/design/privacy.md): see
+// it, take it, delete it, delete the account.
 #pragma once
 
 #include <cstddef>

@@ -1,21 +1,26 @@
 // Accounts, API keys, web sessions and usage counts on PostgreSQL. Secrets are hashed before they
-// reach a statement (common_ops.h): passwords with argon2id, keys and session tokens with BLAKE2b.
+// reach a statement (credentials.h, secrets.h): passwords with argon2id, keys and session tokens
+// with BLAKE2b.
 #include <algorithm>
 
+#include "store/credentials.h"
+#include "store/new_rows.h"
 #include "store/postgres/pg_store.h"
 #include "store/row_readers.h"
+#include "store/secrets.h"
+#include "store/usage_window.h"
 
 namespace bgerase::store::postgres {
 namespace {
 
 // One account by a condition on `accounts` with one parameter.
 Result<Account> FindAccount(Core& c, const std::string& where, const std::string& arg,
-                            const std::string& missing) {
+                            const Status& missing) {
   return c.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_params(
         std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE " + where, arg);
-    if (r.empty()) return Status(errors::kNotFound, missing);
+    if (r.empty()) return missing;
     return ReadAccount(PgRow(r[0]));
   });
 }
@@ -27,15 +32,9 @@ Result<Account> FindAccount(Core& c, const std::string& where, const std::string
 Result<Account> PgAccounts::Create(std::string_view email,
                                    std::optional<std::string_view> password) {
   return PgGuard([&]() -> Result<Account> {
-    BGERASE_RETURN_IF_ERROR(CheckEmail(email));
-    auto hash = HashPassword(password);
-    if (!hash.ok()) return hash.status();
-    Account a;
-    a.id = RandomId("acc_");
-    a.email = std::string(email);
-    a.has_password = hash->has_value();
-    a.created_at = c_.Now();
-    const Status exists(errors::kAccountExists, "an account for " + a.email + " exists");
+    auto made = NewAccount(email, password, c_.Now());
+    if (!made.ok()) return made.status();
+    const Account& a = made->account;
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
       pqxx::work tx(conn);
       // ON CONFLICT instead of check-then-insert: two replicas creating the same email at once
@@ -43,8 +42,8 @@ Result<Account> PgAccounts::Create(std::string_view email,
       const auto r = tx.exec_params(
           "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) "
           "ON CONFLICT DO NOTHING",
-          a.id, a.email, *hash, ToMillis(a.created_at));
-      if (r.affected_rows() == 0) return exists;
+          a.id, a.email, made->password_hash, ToMillis(a.created_at));
+      if (r.affected_rows() == 0) return refusals::AccountExists(a.email);
       tx.commit();
       return a;
     });
@@ -54,13 +53,14 @@ Result<Account> PgAccounts::Create(std::string_view email,
 Result<Account> PgAccounts::FindByEmail(std::string_view email) {
   return PgGuard([&]() -> Result<Account> {
     return FindAccount(c_, "lower(email) = lower($1)", std::string(email),
-                       "no account for " + std::string(email));
+                       refusals::NoAccountFor(email));
   });
 }
 
 Result<Account> PgAccounts::FindById(const AccountId& id) {
-  return PgGuard(
-      [&]() -> Result<Account> { return FindAccount(c_, "id = $1", id, "no such account"); });
+  return PgGuard([&]() -> Result<Account> {
+    return FindAccount(c_, "id = $1", id, refusals::NoSuchAccount());
+  });
 }
 
 Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_view password) {
@@ -106,7 +106,7 @@ Result<NewApiKey> PgApiKeys::Create(const AccountId& account) {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<NewApiKey> {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       NewApiKey k;
       k.info.account = account;
@@ -130,21 +130,20 @@ Result<NewApiKey> PgApiKeys::Create(const AccountId& account) {
 
 Result<ApiKeyInfo> PgApiKeys::Authenticate(std::string_view key) {
   return PgGuard([&]() -> Result<ApiKeyInfo> {
-    const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
-    const std::optional<std::string> prefix = ApiKeyPrefix(key);
-    if (!prefix) return invalid;
-    const Bytes presented = SecretHash(key);
+    auto presented = ParsePresentedApiKey(key);
+    if (!presented.ok()) return presented.status();
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<ApiKeyInfo> {
       pqxx::work tx(conn);
       const auto r = tx.exec_params(
           std::string("SELECT ") + kApiKeyColumns + ", key_hash FROM api_keys WHERE prefix = $1",
-          *prefix);
-      if (r.empty()) return invalid;
-      const PgRow row(r[0]);
-      ApiKeyInfo info = ReadApiKey(row);
-      if (!SecretHashEquals(row.Blob(5), presented) || info.revoked_at) return invalid;
+          presented->prefix);
+      std::optional<StoredApiKey> row;
+      if (!r.empty()) row = ReadStoredApiKey(PgRow(r[0]));
+      auto checked = CheckApiKey(row, *presented);
+      if (!checked.ok()) return checked.status();
+      ApiKeyInfo info = std::move(checked.value());
       info.last_used_at = c_.Now();
-      tx.exec_params("UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1", *prefix,
+      tx.exec_params("UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1", presented->prefix,
                      ToMillis(*info.last_used_at));
       tx.commit();
       return info;
@@ -158,12 +157,12 @@ Status PgApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId
     if (!target.ok()) return target.status();
     return c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
-      const auto r = tx.exec_params(
-          "SELECT account_id, key_hash FROM api_keys WHERE prefix = $1 FOR UPDATE", target->prefix);
-      if (r.empty() || (owner && PgRow(r[0]).Text(0) != *owner) ||
-          (target->key_hash && !SecretHashEquals(PgRow(r[0]).Blob(1), *target->key_hash))) {
-        return Status(errors::kNotFound, "no such API key");
-      }
+      const auto r = tx.exec_params(std::string("SELECT ") + kApiKeyColumns +
+                                        ", key_hash FROM api_keys WHERE prefix = $1 FOR UPDATE",
+                                    target->prefix);
+      std::optional<StoredApiKey> row;
+      if (!r.empty()) row = ReadStoredApiKey(PgRow(r[0]));
+      BGERASE_RETURN_IF_ERROR(CheckRevoke(*target, owner, row));
       tx.exec_params("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1",
                      target->prefix, ToMillis(c_.Now()));
       tx.commit();
@@ -199,7 +198,7 @@ Result<NewSession> PgSessions::Create(const AccountId& account, std::chrono::sec
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       tx.exec_params(
           "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) "
@@ -222,8 +221,7 @@ Result<SessionInfo> PgSessions::Validate(std::string_view token) {
       const auto r = tx.exec_params(
           "SELECT account_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
           ToBinary(hash), ToMillis(c_.Now()));
-      if (r.empty())
-        return Status(errors::kInvalidSession, "not signed in, or the session expired");
+      if (r.empty()) return refusals::InvalidSession();
       return SessionInfo{r[0][0].as<std::string>(), FromMillis(r[0][1].as<std::int64_t>())};
     });
   });
@@ -248,7 +246,7 @@ Status PgUsage::Record(const AccountId& account, std::uint64_t images) {
     return c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       tx.exec_params(
           "INSERT INTO usage_daily (account_id, day, images) VALUES ($1, $2, $3) "

@@ -3,6 +3,10 @@
 // without the other; sealing and opening happen outside transactions.
 #include <algorithm>
 
+#include "store/consent_rules.h"
+#include "store/exports.h"
+#include "store/item_rules.h"
+#include "store/new_rows.h"
 #include "store/postgres/pg_store.h"
 #include "store/row_readers.h"
 
@@ -34,7 +38,7 @@ Result<Bytes> ReadBlob(Core& c, const KeyedObject& p) {
     const auto r = tx.exec_params("SELECT data FROM blobs WHERE object_id = $1", p.info.id);
     return r.empty() ? std::optional<Bytes>() : std::optional<Bytes>(PgRow(r[0]).Blob(0));
   });
-  if (!sealed) return Status(errors::kNotFound, "no such object");
+  if (!sealed) return refusals::NoSuchObject();
   return OpenBlob(p.key, p.info.id, *sealed);
 }
 
@@ -57,23 +61,26 @@ Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, o.owner, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       o.created_at = c_.Now();
       o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
-        const auto r = tx.exec_params(
-            "SELECT 1 FROM objects WHERE item_id = $1 AND owner <> $2 LIMIT 1", o.item_id, o.owner);
-        if (!r.empty()) return Status(errors::kInvalidArgument, "item belongs to another account");
-        // An object joining an item never outlives it, and an item already deleted (or expired)
-        // is not brought back (say, by a job finishing after "delete all now").
+        ItemFacts item;
+        item.other_owner =
+            !tx.exec_params("SELECT 1 FROM objects WHERE item_id = $1 AND owner <> $2 LIMIT 1",
+                            o.item_id, o.owner)
+                 .empty();
         const auto live = tx.exec_params(
             "SELECT count(*), min(expires_at) FROM objects WHERE item_id = $1 AND owner = $2 "
             "AND purpose = 'processing' AND expires_at > $3",
             o.item_id, o.owner, ToMillis(o.created_at));
-        if (live[0][0].as<std::int64_t>() == 0)
-          return Status(errors::kNotFound, "the item no longer exists");
-        o.expires_at = std::min(*o.expires_at, FromMillis(live[0][1].as<std::int64_t>()));
+        const PgRow facts(live[0]);
+        item.live_objects = facts.Int(0);
+        if (auto earliest = facts.OptInt(1)) item.earliest_expiry = FromMillis(*earliest);
+        auto joined = CheckItemJoin(item, *o.expires_at);
+        if (!joined.ok()) return joined.status();
+        o.expires_at = *joined;
       }
       InsertObject(tx, o, key, sealed);
       tx.commit();
@@ -100,7 +107,7 @@ Result<StoredObject> PgObjects::Get(const AccountId& owner, const ObjectId& id) 
               "WHERE o.id = $1 AND o.owner = $2 AND o.purpose = 'processing' AND "
               "o.expires_at > $3",
           id, owner, ToMillis(c_.Now()));
-      if (r.empty()) return Status(errors::kNotFound, "no such object");
+      if (r.empty()) return refusals::NoSuchObject();
       const PgRow row(r[0]);
       out.info = ReadObjectInfo(row);
       key = ReadObjectKey(row);
@@ -128,7 +135,7 @@ Status PgObjects::Delete(const AccountId& owner, const ObjectId& id) {
       tx.commit();
       return n;
     });
-    if (deleted == 0) return Status(errors::kNotFound, "no such object");
+    if (deleted == 0) return refusals::NoSuchObject();
     return Status::Ok();
   });
 }
@@ -184,25 +191,21 @@ Result<DatasetExportReport> PgTrainingPool::ExportDataset(
         return items;
       });
     };
-    source.consented_parts = [&](const ItemId& item) {
-      return c_.pool->Run([&](pqxx::connection& conn) -> std::optional<std::vector<KeyedObject>> {
+    source.parts = [&](const ItemId& item) {
+      return c_.pool->Run([&](pqxx::connection& conn) {
         pqxx::read_transaction tx(conn);
-        std::vector<KeyedObject> parts;
+        TrainingItemParts parts;
         for (const auto& row :
              tx.exec_params(std::string("SELECT ") + kObjectInfoColumns +
                                 ", object_key FROM objects WHERE item_id = $1 AND "
                                 "purpose = 'training' ORDER BY kind",
                             item)) {
-          parts.push_back(ReadKeyedObject(PgRow(row)));
+          parts.objects.push_back(ReadKeyedObject(PgRow(row)));
         }
-        // The re-check: the item is exported only if the grant that admitted it is still the
-        // owner's latest ledger event.
-        if (!parts.empty()) {
-          const ConsentState consent = CurrentConsent(tx, parts[0].info.owner);
-          if (consent.opted_in && consent.event_id == parts[0].info.consent_event_id) return parts;
+        if (!parts.objects.empty()) {
+          parts.owner_consent = CurrentConsent(tx, parts.objects[0].info.owner);
         }
-        for (KeyedObject& p : parts) WipeKey(p.key);
-        return std::nullopt;
+        return parts;
       });
     };
     source.read = [&](const KeyedObject& p) { return ReadBlob(c_, p); };
@@ -224,7 +227,7 @@ Result<std::vector<ObjectInfo>> PgDataRights::ListHeldData(const AccountId& acco
   return PgGuard([&]() -> Result<std::vector<ObjectInfo>> {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::vector<ObjectInfo>> {
       pqxx::read_transaction tx(conn);
-      if (!LockAccount(tx, account, "")) return Status(errors::kNotFound, "no such account");
+      if (!LockAccount(tx, account, "")) return refusals::NoSuchAccount();
       std::vector<ObjectInfo> out;
       for (const auto& row :
            tx.exec_params(std::string("SELECT ") + kObjectInfoColumns + kHeldWhere, account,
@@ -241,7 +244,7 @@ Result<std::size_t> PgDataRights::DeleteAllData(const AccountId& account) {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::size_t> {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       const std::size_t n =
           DeleteObjects(tx, DeletionReason::kOwnerRequest, c_.Now(), "owner = $3", account);
@@ -262,7 +265,7 @@ Status PgDataRights::ExportZip(const AccountId& account, std::ostream& out) {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
       const auto a =
           tx.exec_params("SELECT id, email, created_at FROM accounts WHERE id = $1", account);
-      if (a.empty()) return Status(errors::kNotFound, "no such account");
+      if (a.empty()) return refusals::NoSuchAccount();
       const PgRow row(a[0]);
       data.id = row.Text(0);
       data.email = row.Text(1);
@@ -275,14 +278,10 @@ Status PgDataRights::ExportZip(const AccountId& account, std::ostream& out) {
       return Status::Ok();
     });
     if (!st.ok()) return st;
-    auto history = PgConsentLedger(c_).History(account);
-    if (!history.ok()) return history.status();
-    data.consent_history = std::move(history.value());
-    auto keys = PgApiKeys(c_).List(account);
-    if (!keys.ok()) return keys.status();
-    data.api_keys = std::move(keys.value());
-    return WriteExportZip(
-        data, now, [&](const KeyedObject& p) { return ReadBlob(c_, p); }, out);
+    PgConsentLedger ledger(c_);
+    PgApiKeys keys(c_);
+    return ExportAccountZip(
+        data, ledger, keys, now, [&](const KeyedObject& p) { return ReadBlob(c_, p); }, out);
   });
 }
 
@@ -291,20 +290,17 @@ Status PgDataRights::DeleteAccount(const AccountId& account, ConsentActor actor)
     return c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       const Time now = c_.Now();
-      const ConsentState consent = CurrentConsent(tx, account);
-      if (consent.opted_in) {
-        // The ledger must show every transition, including the one account deletion implies.
-        AppendConsent(tx, account, false, consent.policy_version, actor, now);
+      if (auto version = WithdrawalImpliedByDeletion(CurrentConsent(tx, account))) {
+        AppendConsent(tx, account, false, *version, actor, now);
       }
       DeleteObjects(tx, DeletionReason::kAccountDeleted, now, "owner = $3", account);
-      for (const char* sql :
-           {"DELETE FROM jobs WHERE owner = $1", "DELETE FROM usage_daily WHERE account_id = $1",
-            "DELETE FROM sessions WHERE account_id = $1",
-            "DELETE FROM api_keys WHERE account_id = $1", "DELETE FROM accounts WHERE id = $1"}) {
-        tx.exec_params(sql, account);
+      for (const AccountRows& rows : kAccountRows) {
+        tx.exec_params(
+            std::string("DELETE FROM ") + rows.table + " WHERE " + rows.account_column + " = $1",
+            account);
       }
       tx.commit();
       return Status::Ok();

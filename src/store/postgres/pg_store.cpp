@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include "store/consent_rules.h"
+#include "store/new_rows.h"
 #include "store/row_readers.h"
 
 namespace bgerase::store::postgres {
@@ -49,13 +51,11 @@ void AppendConsent(pqxx::transaction_base& tx, const AccountId& account, bool gr
 Result<ConsentState> PgConsentLedger::Grant(const AccountId& account,
                                             std::string_view policy_version, ConsentActor actor) {
   return PgGuard([&]() -> Result<ConsentState> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
+    BGERASE_RETURN_IF_ERROR(CheckPolicyVersion(policy_version));
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<ConsentState> {
       pqxx::work tx(conn);
       if (!LockAccount(tx, account, "FOR NO KEY UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       ConsentState cur = CurrentConsent(tx, account);
       if (cur.opted_in) return cur;
@@ -70,15 +70,13 @@ Result<ConsentState> PgConsentLedger::Grant(const AccountId& account,
 Result<Withdrawal> PgConsentLedger::Withdraw(const AccountId& account,
                                              std::string_view policy_version, ConsentActor actor) {
   return PgGuard([&]() -> Result<Withdrawal> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
+    BGERASE_RETURN_IF_ERROR(CheckPolicyVersion(policy_version));
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<Withdrawal> {
       pqxx::work tx(conn);
       // The row lock waits for training inserts in flight (they hold FOR SHARE) and holds off
       // new ones until the ledger row and the deletions below have committed.
       if (!LockAccount(tx, account, "FOR NO KEY UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       Withdrawal w;
       ConsentState cur = CurrentConsent(tx, account);
@@ -102,7 +100,7 @@ Result<ConsentState> PgConsentLedger::Current(const AccountId& account) {
   return PgGuard([&]() -> Result<ConsentState> {
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<ConsentState> {
       pqxx::read_transaction tx(conn);
-      if (!LockAccount(tx, account, "")) return Status(errors::kNotFound, "no such account");
+      if (!LockAccount(tx, account, "")) return refusals::NoSuchAccount();
       return CurrentConsent(tx, account);
     });
   });
@@ -136,7 +134,7 @@ Result<Job> PgJobs::Create(const AccountId& owner, const ObjectId& input_object_
       const auto input = tx.exec_params(
           "SELECT 1 FROM objects WHERE id = $1 AND owner = $2 AND expires_at > $3 FOR KEY SHARE",
           input_object_id, owner, ToMillis(job.created_at));
-      if (input.empty()) return Status(errors::kNotFound, "no such input object");
+      if (input.empty()) return refusals::NoSuchInputObject();
       tx.exec_params(
           "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, "
           "input_object_id, options) VALUES ($1, $2, 'queued', $3, $3, $4, $5, $6)",
@@ -159,7 +157,7 @@ Result<Job> PgJobs::Get(const AccountId& owner, const JobId& id) {
           tx.exec_params(std::string("SELECT ") + kJobColumns +
                              " FROM jobs WHERE id = $1 AND owner = $2 AND expires_at > $3",
                          id, owner, ToMillis(c_.Now()));
-      if (r.empty()) return Status(errors::kNotFound, "no such job");
+      if (r.empty()) return refusals::NoSuchJob();
       return ReadJob(PgRow(r[0]));
     });
   });
@@ -199,7 +197,7 @@ Status PgJobs::Update(const JobId& id, JobStatus status, std::optional<ObjectId>
           "WHERE id = $1 AND expires_at > $5",
           id, std::string(ToString(status)), result_object_id, std::string(error), now);
       tx.commit();
-      if (r.affected_rows() == 0) return Status(errors::kNotFound, "no such job");
+      if (r.affected_rows() == 0) return refusals::NoSuchJob();
       return Status::Ok();
     });
   });

@@ -12,9 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "store/common_ops.h"
+#include "store/db_error.h"
+#include "store/errors.h"
 #include "store/postgres/pg_db.h"
 #include "store/reaper.h"
+#include "store/refusals.h"
 #include "store/store.h"
 
 namespace bgerase::store::postgres {

@@ -2,8 +2,12 @@
 // a statement: passwords with argon2id, keys and session tokens with BLAKE2b.
 #include <algorithm>
 
+#include "store/credentials.h"
+#include "store/new_rows.h"
 #include "store/row_readers.h"
+#include "store/secrets.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/usage_window.h"
 
 namespace bgerase::store::sqlite {
 // ---- Accounts ---------------------------------------------------------------------------------
@@ -11,22 +15,17 @@ namespace bgerase::store::sqlite {
 Result<Account> SqliteAccounts::Create(std::string_view email,
                                        std::optional<std::string_view> password) {
   return Guard([&]() -> Result<Account> {
-    BGERASE_RETURN_IF_ERROR(CheckEmail(email));
     // Hashing takes ~0.1 s and 64 MiB; do it before taking the database lock.
-    auto hashed = HashPassword(password);
-    if (!hashed.ok()) return hashed.status();
-    const std::optional<std::string>& hash = *hashed;
-    Account a;
-    a.id = RandomId("acc_");
-    a.email = std::string(email);
-    a.has_password = hash.has_value();
-    a.created_at = c_.Now();
+    auto made = NewAccount(email, password, c_.Now());
+    if (!made.ok()) return made.status();
+    const Account& a = made->account;
+    const std::optional<std::string>& hash = made->password_hash;
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
     auto exists = c_.db->Prepare("SELECT 1 FROM accounts WHERE email = ?1");
     exists.Bind(1, email);
     if (exists.Step()) {
-      return Status(errors::kAccountExists, "an account for " + std::string(email) + " exists");
+      return refusals::AccountExists(email);
     }
     auto ins = c_.db->Prepare(
         "INSERT INTO accounts (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)");
@@ -43,7 +42,7 @@ Result<Account> SqliteAccounts::FindByEmail(std::string_view email) {
     auto q = c_.db->Prepare(std::string("SELECT ") + kAccountColumns +
                             " FROM accounts WHERE email = ?1");
     q.Bind(1, email);
-    if (!q.Step()) return Status(errors::kNotFound, "no account for " + std::string(email));
+    if (!q.Step()) return refusals::NoAccountFor(email);
     return ReadAccount(q);
   });
 }
@@ -54,7 +53,7 @@ Result<Account> SqliteAccounts::FindById(const AccountId& id) {
     auto q =
         c_.db->Prepare(std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE id = ?1");
     q.Bind(1, id);
-    if (!q.Step()) return Status(errors::kNotFound, "no such account");
+    if (!q.Step()) return refusals::NoSuchAccount();
     return ReadAccount(q);
   });
 }
@@ -94,7 +93,7 @@ Result<NewApiKey> SqliteApiKeys::Create(const AccountId& account) {
   return Guard([&]() -> Result<NewApiKey> {
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
     NewApiKey k;
     // The prefix is 32 bits of the key; retry on the rare collision so lookups stay unique.
     for (;;) {
@@ -120,20 +119,20 @@ Result<NewApiKey> SqliteApiKeys::Create(const AccountId& account) {
 
 Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
   return Guard([&]() -> Result<ApiKeyInfo> {
-    const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
-    const std::optional<std::string> prefix = ApiKeyPrefix(key);
-    if (!prefix) return invalid;
-    const Bytes presented = SecretHash(key);
+    auto presented = ParsePresentedApiKey(key);
+    if (!presented.ok()) return presented.status();
     std::lock_guard lock(c_.db->mutex());
     auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
                             ", key_hash FROM api_keys WHERE prefix = ?1");
-    q.Bind(1, *prefix);
-    if (!q.Step()) return invalid;
-    ApiKeyInfo info = ReadApiKey(q);
-    if (!SecretHashEquals(q.Blob(5), presented) || info.revoked_at) return invalid;
+    q.Bind(1, presented->prefix);
+    std::optional<StoredApiKey> row;
+    if (q.Step()) row = ReadStoredApiKey(q);
+    auto checked = CheckApiKey(row, *presented);
+    if (!checked.ok()) return checked.status();
+    ApiKeyInfo info = std::move(checked.value());
     info.last_used_at = c_.Now();
     auto upd = c_.db->Prepare("UPDATE api_keys SET last_used_at = ?2 WHERE prefix = ?1");
-    upd.Bind(1, *prefix).Bind(2, ToMillis(*info.last_used_at));
+    upd.Bind(1, presented->prefix).Bind(2, ToMillis(*info.last_used_at));
     upd.Run();
     return info;
   });
@@ -146,14 +145,12 @@ Status SqliteApiKeys::Revoke(std::string_view prefix_or_key, std::optional<Accou
     const std::string& prefix = target->prefix;
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
-    auto q = c_.db->Prepare("SELECT account_id, key_hash FROM api_keys WHERE prefix = ?1");
+    auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
+                            ", key_hash FROM api_keys WHERE prefix = ?1");
     q.Bind(1, prefix);
-    if (!q.Step() || (owner && q.Text(0) != *owner)) {
-      return Status(errors::kNotFound, "no such API key");
-    }
-    if (target->key_hash && !SecretHashEquals(q.Blob(1), *target->key_hash)) {
-      return Status(errors::kNotFound, "no such API key");
-    }
+    std::optional<StoredApiKey> row;
+    if (q.Step()) row = ReadStoredApiKey(q);
+    BGERASE_RETURN_IF_ERROR(CheckRevoke(*target, owner, row));
     auto upd = c_.db->Prepare(
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE prefix = ?1");
     upd.Bind(1, prefix).Bind(2, ToMillis(c_.Now()));
@@ -186,7 +183,7 @@ Result<NewSession> SqliteSessions::Create(const AccountId& account, std::chrono:
     {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
       auto ins = c_.db->Prepare(
           "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) "
           "VALUES (?1, ?2, ?3, ?4)");
@@ -208,7 +205,7 @@ Result<SessionInfo> SqliteSessions::Validate(std::string_view token) {
     auto q = c_.db->Prepare(
         "SELECT account_id, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2");
     q.Bind(1, ByteView(hash)).Bind(2, ToMillis(c_.Now()));
-    if (!q.Step()) return Status(errors::kInvalidSession, "not signed in, or the session expired");
+    if (!q.Step()) return refusals::InvalidSession();
     return SessionInfo{q.Text(0), FromMillis(q.Int(1))};
   });
 }
@@ -230,7 +227,7 @@ Status SqliteUsage::Record(const AccountId& account, std::uint64_t images) {
   return Guard([&]() -> Status {
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
     auto q = c_.db->Prepare(
         "INSERT INTO usage_daily (account_id, day, images) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (account_id, day) DO UPDATE SET images = images + excluded.images");

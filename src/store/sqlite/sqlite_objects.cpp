@@ -4,6 +4,10 @@
 // the same). A row never points at a blob that was not fully written.
 #include <algorithm>
 
+#include "store/consent_rules.h"
+#include "store/exports.h"
+#include "store/item_rules.h"
+#include "store/new_rows.h"
 #include "store/row_readers.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -49,26 +53,27 @@ Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
       if (!c_.AccountExistsLocked(o.owner)) {
-        throw DbError(Status(errors::kNotFound, "no such account"));
+        throw DbError(refusals::NoSuchAccount());
       }
       // Creation time and expiry are taken inside the lock so that expiry order follows commit
       // order, which the reaper's "next expiry" relies on.
       o.created_at = c_.Now();
       o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
-        auto q = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
-        q.Bind(1, o.item_id).Bind(2, o.owner);
-        if (q.Step())
-          throw DbError(Status(errors::kInvalidArgument, "item belongs to another account"));
-        // An object joining an item never outlives it, and an item already deleted (or expired)
-        // is not brought back (say, by a job finishing after "delete all now").
+        ItemFacts item;
+        auto other = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
+        other.Bind(1, o.item_id).Bind(2, o.owner);
+        item.other_owner = other.Step();
         auto live = c_.db->Prepare(
             "SELECT count(*), min(expires_at) FROM objects WHERE item_id = ?1 AND owner = ?2 "
             "AND purpose = 'processing' AND expires_at > ?3");
         live.Bind(1, o.item_id).Bind(2, o.owner).Bind(3, ToMillis(o.created_at));
         live.Step();
-        if (live.Int(0) == 0) throw DbError(Status(errors::kNotFound, "the item no longer exists"));
-        o.expires_at = std::min(*o.expires_at, FromMillis(live.Int(1)));
+        item.live_objects = live.Int(0);
+        if (!live.IsNull(1)) item.earliest_expiry = FromMillis(live.Int(1));
+        auto joined = CheckItemJoin(item, *o.expires_at);
+        if (!joined.ok()) throw DbError(joined.status());
+        o.expires_at = *joined;
       }
       InsertObject(*c_.db, o, key);
       tx.Commit();
@@ -93,7 +98,7 @@ Result<StoredObject> SqliteObjects::Get(const AccountId& owner, const ObjectId& 
                               ", object_key FROM objects WHERE id = ?1 AND owner = ?2 AND "
                               "purpose = 'processing' AND expires_at > ?3");
       q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
-      if (!q.Step()) return Status(errors::kNotFound, "no such object");
+      if (!q.Step()) return refusals::NoSuchObject();
       out.info = ReadObjectInfo(q);
       key = ReadObjectKey(q);
     }
@@ -122,7 +127,7 @@ Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
     }
     lock.unlock();
     c_.FinishDeletion(deleted);
-    if (deleted.empty()) return Status(errors::kNotFound, "no such object");
+    if (deleted.empty()) return refusals::NoSuchObject();
     return Status::Ok();
   });
 }
@@ -182,22 +187,18 @@ Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
       while (q.Step()) items.push_back(q.Text(0));
       return items;
     };
-    source.consented_parts = [&](const ItemId& item) -> std::optional<std::vector<KeyedObject>> {
-      std::vector<KeyedObject> parts;
+    source.parts = [&](const ItemId& item) {
+      TrainingItemParts parts;
       std::lock_guard lock(c_.db->mutex());
       auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                               ", object_key FROM objects WHERE item_id = ?1 AND "
                               "purpose = 'training' ORDER BY kind");
       q.Bind(1, item);
-      while (q.Step()) parts.push_back(ReadKeyedObject(q));
-      // The re-check: the item is exported only if the grant that admitted it is still the
-      // owner's latest ledger event.
-      if (!parts.empty()) {
-        const ConsentState consent = c_.CurrentConsentLocked(parts[0].info.owner);
-        if (consent.opted_in && consent.event_id == parts[0].info.consent_event_id) return parts;
+      while (q.Step()) parts.objects.push_back(ReadKeyedObject(q));
+      if (!parts.objects.empty()) {
+        parts.owner_consent = c_.CurrentConsentLocked(parts.objects[0].info.owner);
       }
-      for (KeyedObject& p : parts) WipeKey(p.key);
-      return std::nullopt;
+      return parts;
     };
     source.read = [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); };
     return ExportDatasetTo(dir, after_item, source);
@@ -209,7 +210,7 @@ Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
 Result<std::vector<ObjectInfo>> SqliteDataRights::ListHeldData(const AccountId& account) {
   return Guard([&]() -> Result<std::vector<ObjectInfo>> {
     std::lock_guard lock(c_.db->mutex());
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
     auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
                             " FROM objects WHERE owner = ?1 AND (expires_at IS NULL OR "
                             "expires_at > ?2) ORDER BY created_at, item_id, kind");
@@ -226,7 +227,7 @@ Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
     std::unique_lock lock(c_.db->mutex());
     {
       Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
       deleted = c_.DeleteObjectsLocked(
           "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kOwnerRequest);
       // Jobs only point at objects; without them they are empty shells of the same data.
@@ -248,17 +249,11 @@ Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) 
       std::lock_guard lock(c_.db->mutex());
       auto a = c_.db->Prepare("SELECT id, email, created_at FROM accounts WHERE id = ?1");
       a.Bind(1, account);
-      if (!a.Step()) return Status(errors::kNotFound, "no such account");
+      if (!a.Step()) return refusals::NoSuchAccount();
       data.id = a.Text(0);
       data.email = a.Text(1);
       data.created_at = FromMillis(a.Int(2));
     }
-    auto history = SqliteConsentLedger(c_).History(account);
-    if (!history.ok()) return history.status();
-    data.consent_history = std::move(history.value());
-    auto keys = SqliteApiKeys(c_).List(account);
-    if (!keys.ok()) return keys.status();
-    data.api_keys = std::move(keys.value());
     {
       std::lock_guard lock(c_.db->mutex());
       auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
@@ -267,8 +262,11 @@ Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) 
       q.Bind(1, account).Bind(2, ToMillis(now));
       while (q.Step()) data.objects.push_back(ReadKeyedObject(q));
     }
-    return WriteExportZip(
-        data, now, [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); }, out);
+    SqliteConsentLedger ledger(c_);
+    SqliteApiKeys keys(c_);
+    return ExportAccountZip(
+        data, ledger, keys, now,
+        [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); }, out);
   });
 }
 
@@ -278,24 +276,20 @@ Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor ac
     std::unique_lock lock(c_.db->mutex());
     {
       Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-      const ConsentState consent = c_.CurrentConsentLocked(account);
-      if (consent.opted_in) {
-        // The ledger must show every transition, including the one account deletion implies.
+      if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
+      if (auto version = WithdrawalImpliedByDeletion(c_.CurrentConsentLocked(account))) {
         auto ins = c_.db->Prepare(
             "INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
             "VALUES (?1, 'withdraw', ?2, ?3, ?4)");
-        ins.Bind(1, account).Bind(2, consent.policy_version).Bind(3, ToString(actor));
+        ins.Bind(1, account).Bind(2, *version).Bind(3, ToString(actor));
         ins.Bind(4, ToMillis(c_.Now()));
         ins.Run();
       }
       deleted = c_.DeleteObjectsLocked(
           "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kAccountDeleted);
-      for (const char* sql :
-           {"DELETE FROM jobs WHERE owner = ?1", "DELETE FROM usage_daily WHERE account_id = ?1",
-            "DELETE FROM sessions WHERE account_id = ?1",
-            "DELETE FROM api_keys WHERE account_id = ?1", "DELETE FROM accounts WHERE id = ?1"}) {
-        auto del = c_.db->Prepare(sql);
+      for (const AccountRows& rows : kAccountRows) {
+        auto del = c_.db->Prepare(std::string("DELETE FROM ") + rows.table + " WHERE " +
+                                  rows.account_column + " = ?1");
         del.Bind(1, account).Run();
       }
       tx.Commit();

@@ -5,6 +5,8 @@
 
 #include <unordered_set>
 
+#include "store/consent_rules.h"
+#include "store/new_rows.h"
 #include "store/row_readers.h"
 
 namespace bgerase::store::sqlite {
@@ -80,12 +82,10 @@ Result<ConsentState> SqliteConsentLedger::Grant(const AccountId& account,
                                                 std::string_view policy_version,
                                                 ConsentActor actor) {
   return Guard([&]() -> Result<ConsentState> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
+    BGERASE_RETURN_IF_ERROR(CheckPolicyVersion(policy_version));
     std::lock_guard lock(c_.db->mutex());
     Transaction tx(*c_.db);
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
     ConsentState cur = c_.CurrentConsentLocked(account);
     if (cur.opted_in) return cur;
     auto ins = c_.db->Prepare(
@@ -106,15 +106,13 @@ Result<Withdrawal> SqliteConsentLedger::Withdraw(const AccountId& account,
                                                  std::string_view policy_version,
                                                  ConsentActor actor) {
   return Guard([&]() -> Result<Withdrawal> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
+    BGERASE_RETURN_IF_ERROR(CheckPolicyVersion(policy_version));
     std::unique_lock lock(c_.db->mutex());
     Withdrawal w;
     std::vector<ObjectId> deleted;
     {
       Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+      if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
       ConsentState cur = c_.CurrentConsentLocked(account);
       if (!cur.opted_in) {
         w.state = cur;
@@ -143,7 +141,7 @@ Result<Withdrawal> SqliteConsentLedger::Withdraw(const AccountId& account,
 Result<ConsentState> SqliteConsentLedger::Current(const AccountId& account) {
   return Guard([&]() -> Result<ConsentState> {
     std::lock_guard lock(c_.db->mutex());
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
+    if (!c_.AccountExistsLocked(account)) return refusals::NoSuchAccount();
     return c_.CurrentConsentLocked(account);
   });
 }
@@ -174,7 +172,7 @@ Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_obj
       auto input =
           c_.db->Prepare("SELECT 1 FROM objects WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
       input.Bind(1, input_object_id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
-      if (!input.Step()) return Status(errors::kNotFound, "no such input object");
+      if (!input.Step()) return refusals::NoSuchInputObject();
       auto ins = c_.db->Prepare(
           "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, "
           "input_object_id, options) VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5, ?6)");
@@ -194,7 +192,7 @@ Result<Job> SqliteJobs::Get(const AccountId& owner, const JobId& id) {
     auto q = c_.db->Prepare(std::string("SELECT ") + kJobColumns +
                             " FROM jobs WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
     q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
-    if (!q.Step()) return Status(errors::kNotFound, "no such job");
+    if (!q.Step()) return refusals::NoSuchJob();
     return ReadJob(q);
   });
 }
@@ -228,7 +226,7 @@ Status SqliteJobs::Update(const JobId& id, JobStatus status,
         "WHERE id = ?1 AND expires_at > ?5");
     q.Bind(1, id).Bind(2, ToString(status)).Bind(3, result_object_id).Bind(4, error).Bind(5, now);
     q.Run();
-    if (sqlite3_changes(c_.db->handle()) == 0) return Status(errors::kNotFound, "no such job");
+    if (sqlite3_changes(c_.db->handle()) == 0) return refusals::NoSuchJob();
     return Status::Ok();
   });
 }

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "store/blob_folder.h"
-#include "store/common_ops.h"
+#include "store/db_error.h"
 #include "store/errors.h"
 #include "store/reaper.h"
+#include "store/refusals.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store.h"
 
