@@ -1,5 +1,6 @@
-// The embedded backend: every store interface on one SQLite database plus the blob folder.
-// Internal; users get a Store from OpenStore().
+// The embedded backend: every store interface on one SQLite database plus the blob folder, one
+// file per interface (sqlite_accounts.cpp, sqlite_objects.cpp, ...; the Core helpers and the store
+// itself in sqlite_store.cpp). Internal; users get a Store from OpenStore().
 #pragma once
 
 #include <functional>
@@ -31,6 +32,8 @@ struct Core {
   // The following require db->mutex() held (and, for writes, a Transaction).
   bool AccountExistsLocked(const AccountId& account);
   ConsentState CurrentConsentLocked(const AccountId& account);
+  // Inserts the object's row, key included; its blob must already be written.
+  void InsertObjectLocked(const ObjectInfo& o, const ObjectKey& key);
   // Deletes the objects matching `where` (an SQL condition using ?1.. as bound by `bind`),
   // appending one deletion-log row each; returns their ids, whose blobs the caller unlinks with
   // Unlink() once the transaction has committed.
