@@ -24,6 +24,12 @@ class DataRights {
   // Deletes every object of the account now (reason owner_request). Consent is left as it is.
   virtual Result<std::size_t> DeleteAllData(const AccountId& account) = 0;
 
+  // Deletes every live object of one of the account's items now (reason owner_request), whatever
+  // its purpose, in one transaction: on any failure none is deleted. Returns how many were.
+  // "not_found" when the account holds no live object in the item, which is also the answer for
+  // another account's item (nothing of it is touched). Jobs are left to expire.
+  virtual Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) = 0;
+
   // Writes a zip (stored entries) to `out`: data.json (account, consent history, keys' public
   // prefixes, items) and objects/<id>.<ext> for every live object.
   virtual Status ExportZip(const AccountId& account, std::ostream& out) = 0;

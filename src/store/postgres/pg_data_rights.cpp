@@ -49,6 +49,23 @@ Result<std::size_t> PgDataRights::DeleteAllData(const AccountId& account) {
   });
 }
 
+Result<std::size_t> PgDataRights::DeleteItem(const AccountId& account, const ItemId& item) {
+  return PgGuard([&]() -> Result<std::size_t> {
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::size_t> {
+      pqxx::work tx(conn);
+      const Time now = c_.Now();
+      // One statement deletes the item's rows, keys and ciphertext, and logs each.
+      const std::size_t n =
+          DeleteObjects(tx, DeletionReason::kOwnerRequest, now,
+                        "owner = $3 AND item_id = $4 AND (expires_at IS NULL OR expires_at > $5)",
+                        account, item, ToMillis(now));
+      if (n == 0) return refusals::NoSuchItem();
+      tx.commit();
+      return n;
+    });
+  });
+}
+
 Status PgDataRights::ExportZip(const AccountId& account, std::ostream& out) {
   return PgGuard([&]() -> Status {
     AccountExport data;

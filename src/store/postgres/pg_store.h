@@ -167,6 +167,7 @@ class PgDataRights final : public DataRights {
   explicit PgDataRights(Core& c) : c_(c) {}
   Result<std::vector<ObjectInfo>> ListHeldData(const AccountId& account) override;
   Result<std::size_t> DeleteAllData(const AccountId& account) override;
+  Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) override;
   Status ExportZip(const AccountId& account, std::ostream& out) override;
   Status DeleteAccount(const AccountId& account, ConsentActor actor) override;
 

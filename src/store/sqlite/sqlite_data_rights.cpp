@@ -42,6 +42,26 @@ Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
   });
 }
 
+Result<std::size_t> SqliteDataRights::DeleteItem(const AccountId& account, const ItemId& item) {
+  return Guard([&]() -> Result<std::size_t> {
+    std::vector<ObjectId> deleted;
+    std::unique_lock lock(c_.db->mutex());
+    {
+      Transaction tx(*c_.db);
+      const std::int64_t now = ToMillis(c_.Now());
+      deleted = c_.DeleteObjectsLocked(
+          "owner = ?1 AND item_id = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+          [&](Statement& q) { q.Bind(1, account).Bind(2, item).Bind(3, now); },
+          DeletionReason::kOwnerRequest);
+      if (deleted.empty()) return refusals::NoSuchItem();
+      tx.Commit();
+    }
+    lock.unlock();
+    c_.FinishDeletion(deleted);
+    return deleted.size();
+  });
+}
+
 Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) {
   return Guard([&]() -> Status {
     AccountExport data;

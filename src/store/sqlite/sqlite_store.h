@@ -148,6 +148,7 @@ class SqliteDataRights final : public DataRights {
   explicit SqliteDataRights(Core& c) : c_(c) {}
   Result<std::vector<ObjectInfo>> ListHeldData(const AccountId& account) override;
   Result<std::size_t> DeleteAllData(const AccountId& account) override;
+  Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) override;
   Status ExportZip(const AccountId& account, std::ostream& out) override;
   Status DeleteAccount(const AccountId& account, ConsentActor actor) override;
 
