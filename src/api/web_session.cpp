@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "store/common_ops.h"
+#include "store/secrets.h"
 
 namespace bgerase::api::web {
 namespace {

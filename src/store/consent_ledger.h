@@ -15,6 +15,8 @@ namespace bgerase::store {
 // Who made the change: the account page, the account API, or an operator on the CLI.
 enum class ConsentActor { kWeb, kApi, kCli };
 std::string_view ToString(ConsentActor a);
+// The actor ToString wrote; anything else reads as kApi.
+ConsentActor ParseConsentActor(std::string_view s);
 
 struct ConsentEvent {
   ConsentEventId id = 0;  // increases with time

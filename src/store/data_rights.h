@@ -1,5 +1,5 @@
-// What a customer can do with everything held about them (promise 4 in docs/design/privacy.md): see it, take it,
-// delete it, delete the account.
+// What a customer can do with everything held about them (promise 4 in docs/design/privacy.md): see
+// it, take it, delete it, delete the account.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +23,12 @@ class DataRights {
 
   // Deletes every object of the account now (reason owner_request). Consent is left as it is.
   virtual Result<std::size_t> DeleteAllData(const AccountId& account) = 0;
+
+  // Deletes every live object of one of the account's items now (reason owner_request), whatever
+  // its purpose, in one transaction: on any failure none is deleted. Returns how many were.
+  // "not_found" when the account holds no live object in the item, which is also the answer for
+  // another account's item (nothing of it is touched). Jobs are left to expire.
+  virtual Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) = 0;
 
   // Writes a zip (stored entries) to `out`: data.json (account, consent history, keys' public
   // prefixes, items) and objects/<id>.<ext> for every live object.

@@ -16,6 +16,8 @@ namespace bgerase::store {
 
 enum class JobStatus { kQueued, kRunning, kSucceeded, kFailed };
 std::string_view ToString(JobStatus s);
+// The status ToString wrote; nullopt for anything else.
+std::optional<JobStatus> ParseJobStatus(std::string_view s);
 
 struct Job {
   JobId id;

@@ -63,4 +63,14 @@ void Reaper::Run() {
   }
 }
 
+std::unique_ptr<Reaper> StartReaper(Store& store, const StoreOptions& options,
+                                    std::function<void(Time)>& on_new_expiry) {
+  if (!options.run_reaper) return nullptr;
+  auto reaper = std::make_unique<Reaper>(store, options.reaper_max_interval);
+  Reaper* r = reaper.get();
+  on_new_expiry = [r](Time at) { r->Notify(at); };
+  reaper->Start();
+  return reaper;
+}
+
 }  // namespace bgerase::store

@@ -1,12 +1,15 @@
-// The reaper: a background thread that deletes expired data as it expires (the data lifecycle in docs/design/privacy.md).
-// It sleeps until the store's next expires_at, but never longer than `max_interval` (one minute
-// by default), and is woken early when something that expires sooner is stored.
+// The reaper: a background thread that deletes expired data as it expires (the data lifecycle in
+// docs/design/privacy.md). It sleeps until the store's next expires_at, but never longer than
+// `max_interval` (one minute by default), and is woken early when something that expires sooner is
+// stored.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -46,5 +49,11 @@ class Reaper {
   std::atomic<std::uint64_t> passes_{0};
   std::thread thread_;
 };
+
+// Starts the reaper of a newly opened `store` if `options` ask for it, and points
+// `on_new_expiry` (the backend's hook for "something expiring sooner was stored") at it.
+// Null when the reaper does not run. The store must outlive the reaper.
+std::unique_ptr<Reaper> StartReaper(Store& store, const StoreOptions& options,
+                                    std::function<void(Time)>& on_new_expiry);
 
 }  // namespace bgerase::store

@@ -10,9 +10,11 @@
 #include "store/account_store.h"
 #include "store/api_key_store.h"
 #include "store/blob_cipher.h"
-#include "store/common_ops.h"
 #include "store/consent_ledger.h"
+#include "store/credentials.h"
+#include "store/exports.h"
 #include "store/job_store.h"
+#include "store/secrets.h"
 #include "store/types.h"
 
 namespace bgerase::store {
@@ -20,6 +22,8 @@ namespace bgerase::store {
 inline constexpr char kAccountColumns[] =
     "id, email, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, created_at";
 inline constexpr char kApiKeyColumns[] = "prefix, account_id, created_at, last_used_at, revoked_at";
+// key_hash, when selected right after kApiKeyColumns.
+inline constexpr int kApiKeyHashColumn = 5;
 inline constexpr char kConsentEventColumns[] = "id, action, policy_version, actor, at";
 inline constexpr char kObjectInfoColumns[] =
     "id, owner, item_id, kind, purpose, on_behalf_of, mime, size, created_at, expires_at, "
@@ -29,6 +33,19 @@ inline constexpr int kObjectKeyColumn = 11;
 inline constexpr char kJobColumns[] =
     "id, owner, status, created_at, expires_at, input_object_id, options, result_object_id, "
     "error, attempts";
+
+// The rows that name an account, in the order DataRights::DeleteAccount deletes them once its
+// objects are gone (the account row last): each table with the column holding the account id.
+// What remains of an account afterwards is only ledger and deletion-log rows.
+struct AccountRows {
+  const char* table;
+  const char* account_column;
+};
+inline constexpr AccountRows kAccountRows[] = {{"jobs", "owner"},
+                                               {"usage_daily", "account_id"},
+                                               {"sessions", "account_id"},
+                                               {"api_keys", "account_id"},
+                                               {"accounts", "id"}};
 
 template <typename Row>
 Account ReadAccount(const Row& r) {
@@ -49,6 +66,12 @@ ApiKeyInfo ReadApiKey(const Row& r) {
   if (auto v = r.OptInt(3)) k.last_used_at = FromMillis(*v);
   if (auto v = r.OptInt(4)) k.revoked_at = FromMillis(*v);
   return k;
+}
+
+// A key's row with its hash, selected as kApiKeyColumns then key_hash.
+template <typename Row>
+StoredApiKey ReadStoredApiKey(const Row& r) {
+  return {ReadApiKey(r), r.Blob(kApiKeyHashColumn)};
 }
 
 template <typename Row>

@@ -1,4 +1,4 @@
-// OpenStore: picks the backend from the database URL. Also the string forms of store enums.
+// OpenStore: picks the backend from the database URL.
 #include "store/store.h"
 
 #include <cstdio>
@@ -10,32 +10,6 @@
 
 namespace bgerase::store {
 namespace fs = std::filesystem;
-
-std::string_view ToString(ConsentActor a) {
-  switch (a) {
-    case ConsentActor::kWeb:
-      return "web";
-    case ConsentActor::kApi:
-      return "api";
-    case ConsentActor::kCli:
-      return "cli";
-  }
-  return "api";
-}
-
-std::string_view ToString(JobStatus s) {
-  switch (s) {
-    case JobStatus::kQueued:
-      return "queued";
-    case JobStatus::kRunning:
-      return "running";
-    case JobStatus::kSucceeded:
-      return "succeeded";
-    case JobStatus::kFailed:
-      return "failed";
-  }
-  return "failed";
-}
 
 namespace {
 

@@ -1,6 +1,9 @@
 // String forms of the store's enums, as written to the database and shown to users.
 #include "store/types.h"
 
+#include "store/consent_ledger.h"
+#include "store/job_store.h"
+
 namespace bgerase::store {
 
 std::string_view ToString(Purpose p) {
@@ -44,6 +47,44 @@ std::optional<ObjectKind> ParseObjectKind(std::string_view s) {
   if (s == "result") return ObjectKind::kResult;
   if (s == "mask") return ObjectKind::kMask;
   return std::nullopt;
+}
+
+std::string_view ToString(ConsentActor a) {
+  switch (a) {
+    case ConsentActor::kWeb:
+      return "web";
+    case ConsentActor::kApi:
+      return "api";
+    case ConsentActor::kCli:
+      return "cli";
+  }
+  return "api";
+}
+
+std::string_view ToString(JobStatus s) {
+  switch (s) {
+    case JobStatus::kQueued:
+      return "queued";
+    case JobStatus::kRunning:
+      return "running";
+    case JobStatus::kSucceeded:
+      return "succeeded";
+    case JobStatus::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::optional<JobStatus> ParseJobStatus(std::string_view s) {
+  if (s == "queued") return JobStatus::kQueued;
+  if (s == "running") return JobStatus::kRunning;
+  if (s == "succeeded") return JobStatus::kSucceeded;
+  if (s == "failed") return JobStatus::kFailed;
+  return std::nullopt;
+}
+
+ConsentActor ParseConsentActor(std::string_view s) {
+  return s == "web" ? ConsentActor::kWeb : (s == "cli" ? ConsentActor::kCli : ConsentActor::kApi);
 }
 
 }  // namespace bgerase::store

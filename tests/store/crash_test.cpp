@@ -1,28 +1,25 @@
-// promise 3 in docs/design/privacy.md: deletion holds across crashes. A child process stores objects and is killed
-// with SIGKILL (no destructors, no clean shutdown); a new process opening the store later than
-// their expiry finds them purged before OpenStore returns.
+// promise 3 in docs/design/privacy.md: deletion holds across crashes, on both backends. A child
+// process (a server, or a replica sharing PostgreSQL) stores objects and is killed with SIGKILL
+// (no destructors, no clean shutdown, reaper running, connections open); a new process opening
+// the store later than their expiry finds them purged before OpenStore returns.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::RawDb;
+using testutil::Backend;
+using testutil::StoreEnv;
 using testutil::T0;
-using testutil::TempDir;
 
 // Runs in the forked child: store `n` objects at T0, report their ids through `fd`, then wait to
 // be killed. Never returns.
-[[noreturn]] void StoreAndHang(const fs::path& data, int fd, int n) {
-  StoreOptions o;
-  o.data_dir = data;
-  o.clock = std::make_shared<ManualClock>(T0());
-  o.run_reaper = true;  // a live server: the reaper thread is running when the kill comes
+[[noreturn]] void StoreAndHang(const StoreOptions& o, int fd, int n) {
   auto s = OpenStore(o);
   if (!s.ok()) _exit(2);
   auto account = (*s)->accounts().Create("crash@example.com", std::nullopt);
@@ -39,13 +36,19 @@ using testutil::TempDir;
   for (;;) pause();
 }
 
-std::vector<ObjectId> RunChildAndKill(const fs::path& data, int n) {
+struct KilledChild {
+  std::vector<ObjectId> ids;  // the objects it stored
+  bool killed = false;        // whether SIGKILL ended it, as intended
+};
+
+// `options` run in a child that stores `n` objects and is then killed.
+KilledChild RunChildAndKill(const StoreOptions& options, int n) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    StoreAndHang(data, fds[1], n);
+    StoreAndHang(options, fds[1], n);
   }
   close(fds[1]);
   std::string got;
@@ -59,40 +62,51 @@ std::vector<ObjectId> RunChildAndKill(const fs::path& data, int n) {
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited early: " << got;
-  std::vector<ObjectId> ids;
+  KilledChild child;
+  child.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  EXPECT_TRUE(child.killed) << "child exited early: " << got;
   std::size_t start = 0;
   for (std::size_t nl; (nl = got.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string line = got.substr(start, nl - start);
-    if (line != "ready") ids.push_back(line);
+    if (line != "ready") child.ids.push_back(line);
   }
-  return ids;
+  return child;
 }
 
-TEST(CrashSafety, ExpiredObjectsOfAKilledProcessArePurgedBeforeReady) {
-  TempDir dir;
-  const std::vector<ObjectId> ids = RunChildAndKill(dir.path(), 5);
+class CrashSafety : public ::testing::TestWithParam<Backend> {
+ protected:
+  StoreEnv env_{GetParam()};
+};
+
+TEST_P(CrashSafety, ExpiredObjectsOfAKilledProcessArePurgedBeforeReady) {
+  // A live server: the reaper thread is running when the kill comes.
+  const KilledChild child = RunChildAndKill(
+      env_.Options(std::make_shared<ManualClock>(T0()), kMaxRetention, /*run_reaper=*/true), 5);
+  ASSERT_TRUE(child.killed);
+  const std::vector<ObjectId>& ids = child.ids;
   ASSERT_EQ(ids.size(), 5u);
-  auto blob = [&](const ObjectId& id) { return dir.path() / "blobs" / id.substr(4, 2) / id; };
+  // The control: everything the child committed survived the kill.
+  ASSERT_EQ(env_.BlobCount(), 5u);
 
   {
-    // Control: opened before expiry, everything the child committed survived the kill.
-    auto early = testutil::OpenAt(dir.path(), std::make_shared<ManualClock>(T0() + 23h));
+    // Opened before expiry, nothing is purged.
+    auto early = env_.Open(std::make_shared<ManualClock>(T0() + 23h));
     ASSERT_TRUE(early);
-    RawDb raw(dir.path());
-    EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 5);
-    for (const auto& id : ids) EXPECT_TRUE(fs::exists(blob(id))) << id;
+    EXPECT_EQ(env_.Int("SELECT count(*) FROM objects"), 5);
+    for (const auto& id : ids) EXPECT_TRUE(env_.BlobExists(id)) << id;
   }
 
   // A new process, later than every expiry. No reaper thread: the purge must be part of opening.
-  auto later = testutil::OpenAt(dir.path(), std::make_shared<ManualClock>(T0() + 25h),
-                                kMaxRetention, /*run_reaper=*/false);
+  auto later = env_.Open(std::make_shared<ManualClock>(T0() + 25h), kMaxRetention,
+                         /*run_reaper=*/false);
   ASSERT_TRUE(later);
-  RawDb raw(dir.path());
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='expired'"), 5);
-  for (const auto& id : ids) EXPECT_FALSE(fs::exists(blob(id))) << id;
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM objects"), 0);
+  EXPECT_EQ(env_.BlobCount(), 0u);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM deletion_log WHERE reason='expired'"), 5);
+  for (const auto& id : ids) EXPECT_FALSE(env_.BlobExists(id)) << id;
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, CrashSafety, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

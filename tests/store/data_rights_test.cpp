@@ -1,5 +1,5 @@
-// promise 4 in docs/design/privacy.md: a customer can list everything held (with deletion times), export it as a zip,
-// and delete it now.
+// promise 4 in docs/design/privacy.md: a customer can list everything held (with deletion times),
+// export it as a zip, and delete it now.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -174,6 +174,92 @@ TEST_P(DataRightsTest, DeleteAllNowRemovesEverything) {
   std::ostringstream zip;
   ASSERT_TRUE(store_->data_rights().ExportZip(owner_, zip).ok());
   EXPECT_EQ(ParseZip(zip.str()).size(), 1u);  // only data.json
+}
+
+// The web page's "delete this item": every object of the item goes, in one transaction.
+TEST_P(DataRightsTest, DeleteItemRemovesEveryObjectOfTheItem) {
+  ASSERT_EQ(stored_.processing.size(), 2u);  // the upload and its result share one item
+  const ItemId item = stored_.processing[0].item_id;
+  ASSERT_EQ(stored_.processing[1].item_id, item);
+  StoragePolicy policy(*store_);
+  const std::string other = testutil::FakeImage("other-item");
+  auto kept = policy.StoreUpload(
+      {owner_, AsBytes(other), "image/png", AsBytes(out_), "image/png", std::nullopt, true});
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->processing.size(), 2u);
+
+  auto n = store_->data_rights().DeleteItem(owner_, item);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2u);
+  for (const ObjectInfo& o : stored_.processing) {
+    EXPECT_EQ(store_->objects().Get(owner_, o.id).status().code(), errors::kNotFound) << o.id;
+    EXPECT_FALSE(env_.BlobExists(o.id)) << o.id;
+  }
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM objects WHERE item_id = '" + item + "'"), 0);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM deletion_log WHERE reason='owner_request'"), 2);
+  // Other items, the training item included, are untouched.
+  auto held = store_->data_rights().ListHeldData(owner_);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->size(), 6u);  // the first upload's training pair, all 4 of the second
+  for (const ObjectInfo& o : *held) EXPECT_NE(o.item_id, item);
+  for (const ObjectInfo& o : kept->processing)
+    EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok());
+  // Deleting it again finds nothing.
+  EXPECT_EQ(store_->data_rights().DeleteItem(owner_, item).status().code(), errors::kNotFound);
+}
+
+TEST_P(DataRightsTest, DeleteItemRefusesAnotherAccountsItemAsNotFound) {
+  auto other = store_->accounts().Create("someone-else@example.com", std::nullopt);
+  ASSERT_TRUE(other.ok());
+  const ItemId item = stored_.processing.at(0).item_id;
+  auto refused = store_->data_rights().DeleteItem(other->id, item);
+  EXPECT_EQ(refused.status().code(), errors::kNotFound);
+  EXPECT_EQ(store_->data_rights()
+                .DeleteItem(owner_, "itm_00000000000000000000000000000000")
+                .status()
+                .code(),
+            errors::kNotFound);
+  // Nothing of the owner's went.
+  EXPECT_EQ(store_->data_rights().ListHeldData(owner_)->size(), 4u);
+  for (const ObjectInfo& o : stored_.processing) {
+    EXPECT_TRUE(store_->objects().Get(owner_, o.id).ok()) << o.id;
+    EXPECT_TRUE(env_.BlobExists(o.id)) << o.id;
+  }
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM deletion_log"), 0);
+}
+
+// A failure after the first object is gone rolls the whole deletion back: the database refuses
+// the second deletion-log row.
+TEST_P(DataRightsTest, DeleteItemIsAllOrNothing) {
+  const std::string trigger =
+      env_.sqlite() ? "CREATE TRIGGER fail_second BEFORE INSERT ON deletion_log "
+                      "WHEN (SELECT count(*) FROM deletion_log) >= 1 "
+                      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                    : "CREATE FUNCTION fail_second() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                      "IF (SELECT count(*) FROM deletion_log) >= 1 THEN "
+                      "RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$; "
+                      "CREATE TRIGGER fail_second BEFORE INSERT ON deletion_log FOR EACH ROW "
+                      "EXECUTE FUNCTION fail_second()";
+  ASSERT_TRUE(env_.Exec(trigger)) << env_.error();
+  const ItemId item = stored_.processing.at(0).item_id;
+  auto failed = store_->data_rights().DeleteItem(owner_, item);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().code(), errors::kNotFound);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM deletion_log"), 0);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM objects WHERE item_id = '" + item + "'"), 2);
+  for (const ObjectInfo& o : stored_.processing) {
+    auto got = store_->objects().Get(owner_, o.id);
+    ASSERT_TRUE(got.ok()) << o.id << ": " << got.status().ToString();
+    EXPECT_EQ(testutil::AsString(got->bytes), o.kind == ObjectKind::kInput ? in_ : out_);
+    EXPECT_TRUE(env_.BlobExists(o.id)) << o.id;
+  }
+  ASSERT_TRUE(
+      env_.Exec("DROP TRIGGER fail_second" + std::string(env_.sqlite() ? "" : " ON deletion_log")))
+      << env_.error();
+  auto n = store_->data_rights().DeleteItem(owner_, item);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM objects WHERE item_id = '" + item + "'"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DataRightsTest, testutil::AllBackends(), testutil::BackendName);

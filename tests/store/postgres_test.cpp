@@ -3,9 +3,6 @@
 // what replicas sharing one database see. Behaviour shared with SQLite is tested for both
 // backends in the other files.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -274,50 +271,6 @@ TEST_F(PostgresStoreTest, ExpiredDataIsPurgedBeforeOpenReturns) {
                          /*run_reaper=*/false);
   ASSERT_TRUE(later);
   PgRaw raw = Raw();
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='expired'"), 3);
-}
-
-// promise 3 (docs/design/privacy.md) across crashes: a replica killed with SIGKILL (reaper running, connections
-// open) leaves its objects in the database; the next replica to open after their expiry purges
-// them before it gets its handle.
-TEST_F(PostgresStoreTest, ExpiredObjectsOfAKilledReplicaArePurgedBeforeReady) {
-  store_.reset();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const StoreOptions child_options = env_.Options(clock_, kMaxRetention, /*run_reaper=*/true);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    auto s = OpenStore(child_options);
-    if (!s.ok()) _exit(2);
-    for (int i = 0; i < 3; ++i) {
-      const std::string img = FakeImage("killed-" + std::to_string(i));
-      if (!(*s)->objects()
-               .Put({owner_, ObjectKind::kInput, "", "image/png", std::nullopt, AsBytes(img)})
-               .ok()) {
-        _exit(3);
-      }
-    }
-    if (write(fds[1], "ready\n", 6) != 6) _exit(4);
-    for (;;) pause();
-  }
-  close(fds[1]);
-  char buf[16] = {};
-  const ssize_t got = read(fds[0], buf, sizeof buf);
-  close(fds[0]);
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_EQ(got, 6) << "child failed before storing";
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  PgRaw raw = Raw();
-  ASSERT_EQ(raw.Int("SELECT count(*) FROM blobs"), 3);  // the control: committed before the kill
-
-  auto later = env_.Open(std::make_shared<ManualClock>(T0() + 25h), kMaxRetention,
-                         /*run_reaper=*/false);
-  ASSERT_TRUE(later);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM objects"), 0);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM blobs"), 0);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM deletion_log WHERE reason='expired'"), 3);

@@ -1,41 +1,35 @@
-// Accounts, API keys, web sessions and usage counts on PostgreSQL. Secrets are hashed before they
-// reach a statement (common_ops.h): passwords with argon2id, keys and session tokens with BLAKE2b.
-#include <algorithm>
-
+// AccountStore on PostgreSQL. Passwords reach a statement only as argon2id hashes (credentials.h);
+// emails are unique case-insensitively, which the unique index decides across replicas.
+#include "store/credentials.h"
+#include "store/new_rows.h"
 #include "store/postgres/pg_store.h"
+#include "store/refusals.h"
 #include "store/row_readers.h"
 
 namespace bgerase::store::postgres {
+
 namespace {
 
 // One account by a condition on `accounts` with one parameter.
 Result<Account> FindAccount(Core& c, const std::string& where, const std::string& arg,
-                            const std::string& missing) {
+                            const Status& missing) {
   return c.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_params(
         std::string("SELECT ") + kAccountColumns + " FROM accounts WHERE " + where, arg);
-    if (r.empty()) return Status(errors::kNotFound, missing);
+    if (r.empty()) return missing;
     return ReadAccount(PgRow(r[0]));
   });
 }
 
 }  // namespace
 
-// ---- Accounts ---------------------------------------------------------------------------------
-
 Result<Account> PgAccounts::Create(std::string_view email,
                                    std::optional<std::string_view> password) {
   return PgGuard([&]() -> Result<Account> {
-    BGERASE_RETURN_IF_ERROR(CheckEmail(email));
-    auto hash = HashPassword(password);
-    if (!hash.ok()) return hash.status();
-    Account a;
-    a.id = RandomId("acc_");
-    a.email = std::string(email);
-    a.has_password = hash->has_value();
-    a.created_at = c_.Now();
-    const Status exists(errors::kAccountExists, "an account for " + a.email + " exists");
+    auto made = NewAccount(email, password, c_.Now());
+    if (!made.ok()) return made.status();
+    const Account& a = made->account;
     return c_.pool->Run([&](pqxx::connection& conn) -> Result<Account> {
       pqxx::work tx(conn);
       // ON CONFLICT instead of check-then-insert: two replicas creating the same email at once
@@ -43,8 +37,8 @@ Result<Account> PgAccounts::Create(std::string_view email,
       const auto r = tx.exec_params(
           "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) "
           "ON CONFLICT DO NOTHING",
-          a.id, a.email, *hash, ToMillis(a.created_at));
-      if (r.affected_rows() == 0) return exists;
+          a.id, a.email, made->password_hash, ToMillis(a.created_at));
+      if (r.affected_rows() == 0) return refusals::AccountExists(a.email);
       tx.commit();
       return a;
     });
@@ -54,13 +48,14 @@ Result<Account> PgAccounts::Create(std::string_view email,
 Result<Account> PgAccounts::FindByEmail(std::string_view email) {
   return PgGuard([&]() -> Result<Account> {
     return FindAccount(c_, "lower(email) = lower($1)", std::string(email),
-                       "no account for " + std::string(email));
+                       refusals::NoAccountFor(email));
   });
 }
 
 Result<Account> PgAccounts::FindById(const AccountId& id) {
-  return PgGuard(
-      [&]() -> Result<Account> { return FindAccount(c_, "id = $1", id, "no such account"); });
+  return PgGuard([&]() -> Result<Account> {
+    return FindAccount(c_, "id = $1", id, refusals::NoSuchAccount());
+  });
 }
 
 Result<Account> PgAccounts::VerifyPassword(std::string_view email, std::string_view password) {
@@ -95,195 +90,6 @@ Result<std::vector<Account>> PgAccounts::List() {
         out.push_back(ReadAccount(PgRow(row)));
       }
       return out;
-    });
-  });
-}
-
-// ---- API keys ---------------------------------------------------------------------------------
-
-Result<NewApiKey> PgApiKeys::Create(const AccountId& account) {
-  return PgGuard([&]() -> Result<NewApiKey> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<NewApiKey> {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      NewApiKey k;
-      k.info.account = account;
-      k.info.created_at = c_.Now();
-      // The prefix is 32 bits of the key; retry on the rare collision so lookups stay unique.
-      for (;;) {
-        ApiKeySecret secret = GenerateApiKey();
-        k.key = std::move(secret.key);
-        k.info.prefix = std::move(secret.prefix);
-        const auto r = tx.exec_params(
-            "INSERT INTO api_keys (prefix, account_id, key_hash, created_at) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            k.info.prefix, account, ToBinary(SecretHash(k.key)), ToMillis(k.info.created_at));
-        if (r.affected_rows() == 1) break;
-      }
-      tx.commit();
-      return k;
-    });
-  });
-}
-
-Result<ApiKeyInfo> PgApiKeys::Authenticate(std::string_view key) {
-  return PgGuard([&]() -> Result<ApiKeyInfo> {
-    const Status invalid(errors::kInvalidApiKey, "the API key is unknown or revoked");
-    const std::optional<std::string> prefix = ApiKeyPrefix(key);
-    if (!prefix) return invalid;
-    const Bytes presented = SecretHash(key);
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<ApiKeyInfo> {
-      pqxx::work tx(conn);
-      const auto r = tx.exec_params(
-          std::string("SELECT ") + kApiKeyColumns + ", key_hash FROM api_keys WHERE prefix = $1",
-          *prefix);
-      if (r.empty()) return invalid;
-      const PgRow row(r[0]);
-      ApiKeyInfo info = ReadApiKey(row);
-      if (!SecretHashEquals(row.Blob(5), presented) || info.revoked_at) return invalid;
-      info.last_used_at = c_.Now();
-      tx.exec_params("UPDATE api_keys SET last_used_at = $2 WHERE prefix = $1", *prefix,
-                     ToMillis(*info.last_used_at));
-      tx.commit();
-      return info;
-    });
-  });
-}
-
-Status PgApiKeys::Revoke(std::string_view prefix_or_key, std::optional<AccountId> owner) {
-  return PgGuard([&]() -> Status {
-    auto target = ParseRevokeTarget(prefix_or_key);
-    if (!target.ok()) return target.status();
-    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      const auto r = tx.exec_params(
-          "SELECT account_id, key_hash FROM api_keys WHERE prefix = $1 FOR UPDATE", target->prefix);
-      if (r.empty() || (owner && PgRow(r[0]).Text(0) != *owner) ||
-          (target->key_hash && !SecretHashEquals(PgRow(r[0]).Blob(1), *target->key_hash))) {
-        return Status(errors::kNotFound, "no such API key");
-      }
-      tx.exec_params("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE prefix = $1",
-                     target->prefix, ToMillis(c_.Now()));
-      tx.commit();
-      return Status::Ok();
-    });
-  });
-}
-
-Result<std::vector<ApiKeyInfo>> PgApiKeys::List(const AccountId& account) {
-  return PgGuard([&]() -> Result<std::vector<ApiKeyInfo>> {
-    return c_.pool->Run([&](pqxx::connection& conn) {
-      pqxx::read_transaction tx(conn);
-      std::vector<ApiKeyInfo> out;
-      for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kApiKeyColumns +
-                              " FROM api_keys WHERE account_id = $1 ORDER BY created_at, prefix",
-                          account)) {
-        out.push_back(ReadApiKey(PgRow(row)));
-      }
-      return out;
-    });
-  });
-}
-
-// ---- Sessions ---------------------------------------------------------------------------------
-
-Result<NewSession> PgSessions::Create(const AccountId& account, std::chrono::seconds ttl) {
-  return PgGuard([&]() -> Result<NewSession> {
-    const Time now = c_.Now();
-    auto made = NewSessionFor(account, ttl, now);
-    if (!made.ok()) return made.status();
-    const NewSession& s = *made;
-    Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      tx.exec_params(
-          "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) "
-          "VALUES ($1, $2, $3, $4)",
-          ToBinary(SecretHash(s.token)), account, ToMillis(now), ToMillis(s.expires_at));
-      tx.commit();
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    if (c_.on_new_expiry) c_.on_new_expiry(s.expires_at);
-    return s;
-  });
-}
-
-Result<SessionInfo> PgSessions::Validate(std::string_view token) {
-  return PgGuard([&]() -> Result<SessionInfo> {
-    const Bytes hash = SecretHash(token);
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<SessionInfo> {
-      pqxx::read_transaction tx(conn);
-      const auto r = tx.exec_params(
-          "SELECT account_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-          ToBinary(hash), ToMillis(c_.Now()));
-      if (r.empty())
-        return Status(errors::kInvalidSession, "not signed in, or the session expired");
-      return SessionInfo{r[0][0].as<std::string>(), FromMillis(r[0][1].as<std::int64_t>())};
-    });
-  });
-}
-
-Status PgSessions::End(std::string_view token) {
-  return PgGuard([&]() -> Status {
-    const Bytes hash = SecretHash(token);
-    return c_.pool->Run([&](pqxx::connection& conn) {
-      pqxx::work tx(conn);
-      tx.exec_params("DELETE FROM sessions WHERE token_hash = $1", ToBinary(hash));
-      tx.commit();
-      return Status::Ok();
-    });
-  });
-}
-
-// ---- Usage ----------------------------------------------------------------------------------
-
-Status PgUsage::Record(const AccountId& account, std::uint64_t images) {
-  return PgGuard([&]() -> Status {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      tx.exec_params(
-          "INSERT INTO usage_daily (account_id, day, images) VALUES ($1, $2, $3) "
-          "ON CONFLICT (account_id, day) DO UPDATE SET images = usage_daily.images + "
-          "excluded.images",
-          account, UtcDay(c_.Now()), static_cast<std::int64_t>(images));
-      tx.commit();
-      return Status::Ok();
-    });
-  });
-}
-
-Result<std::vector<DailyUsage>> PgUsage::Daily(const AccountId& account, int days) {
-  return PgGuard([&]() -> Result<std::vector<DailyUsage>> {
-    std::vector<DailyUsage> out = UsageWindow(c_.Now(), days);
-    return c_.pool->Run([&](pqxx::connection& conn) {
-      pqxx::read_transaction tx(conn);
-      for (const auto& row : tx.exec_params(
-               "SELECT day, images FROM usage_daily WHERE account_id = $1 AND day >= $2 AND "
-               "day <= $3",
-               account, out.front().day, out.back().day))
-        AddUsage(out, row[0].as<std::string>(), row[1].as<std::uint64_t>());
-      return out;
-    });
-  });
-}
-
-Result<std::uint64_t> PgUsage::Total(const AccountId& account) {
-  return PgGuard([&]() -> Result<std::uint64_t> {
-    return c_.pool->Run([&](pqxx::connection& conn) {
-      pqxx::read_transaction tx(conn);
-      return tx
-          .exec_params1("SELECT coalesce(sum(images), 0) FROM usage_daily WHERE account_id = $1",
-                        account)[0]
-          .as<std::uint64_t>();
     });
   });
 }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "store/common_ops.h"
+#include "store/db_error.h"
 #include "store/types.h"
 
 namespace bgerase::store::postgres {

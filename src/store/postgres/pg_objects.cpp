@@ -1,46 +1,13 @@
-// Objects, the training pool and data rights on PostgreSQL. An object's row (with its key) and its
+// ObjectStore on PostgreSQL. An object's row (with its key) and its
 // blob row (ciphertext) are written and deleted in one transaction, so neither ever exists
 // without the other; sealing and opening happen outside transactions.
-#include <algorithm>
-
+#include "store/item_rules.h"
+#include "store/new_rows.h"
 #include "store/postgres/pg_store.h"
+#include "store/refusals.h"
 #include "store/row_readers.h"
 
 namespace bgerase::store::postgres {
-namespace {
-
-namespace fs = std::filesystem;
-
-// Inserts the object's row and its blob row.
-void InsertObject(pqxx::transaction_base& tx, const ObjectInfo& o, const ObjectKey& key,
-                  const Bytes& sealed) {
-  std::optional<std::int64_t> expires;
-  if (o.expires_at) expires = ToMillis(*o.expires_at);
-  tx.exec_params(
-      "INSERT INTO objects (id, owner, item_id, kind, purpose, on_behalf_of, mime, size, "
-      "created_at, expires_at, consent_event_id, object_key) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-      o.id, o.owner, o.item_id, std::string(ToString(o.kind)), std::string(ToString(o.purpose)),
-      o.on_behalf_of, o.mime, static_cast<std::int64_t>(o.size), ToMillis(o.created_at), expires,
-      o.consent_event_id, ToBinary(ByteView(key.data(), key.size())));
-  tx.exec_params("INSERT INTO blobs (object_id, data) VALUES ($1, $2)", o.id, ToBinary(sealed));
-}
-
-// The object's ciphertext, opened with its key; "not_found" when the blob row is gone (the
-// object was deleted since its key was read).
-Result<Bytes> ReadBlob(Core& c, const KeyedObject& p) {
-  std::optional<Bytes> sealed = c.pool->Run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    const auto r = tx.exec_params("SELECT data FROM blobs WHERE object_id = $1", p.info.id);
-    return r.empty() ? std::optional<Bytes>() : std::optional<Bytes>(PgRow(r[0]).Blob(0));
-  });
-  if (!sealed) return Status(errors::kNotFound, "no such object");
-  return OpenBlob(p.key, p.info.id, *sealed);
-}
-
-}  // namespace
-
-// ---- Objects ----------------------------------------------------------------------------------
 
 Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
   return PgGuard([&]() -> Result<ObjectInfo> {
@@ -57,23 +24,26 @@ Result<ObjectInfo> PgObjects::Put(const NewObject& object) {
     Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
       pqxx::work tx(conn);
       if (!LockAccount(tx, o.owner, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
+        return refusals::NoSuchAccount();
       }
       o.created_at = c_.Now();
       o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
-        const auto r = tx.exec_params(
-            "SELECT 1 FROM objects WHERE item_id = $1 AND owner <> $2 LIMIT 1", o.item_id, o.owner);
-        if (!r.empty()) return Status(errors::kInvalidArgument, "item belongs to another account");
-        // An object joining an item never outlives it, and an item already deleted (or expired)
-        // is not brought back (say, by a job finishing after "delete all now").
+        ItemFacts item;
+        item.other_owner =
+            !tx.exec_params("SELECT 1 FROM objects WHERE item_id = $1 AND owner <> $2 LIMIT 1",
+                            o.item_id, o.owner)
+                 .empty();
         const auto live = tx.exec_params(
             "SELECT count(*), min(expires_at) FROM objects WHERE item_id = $1 AND owner = $2 "
             "AND purpose = 'processing' AND expires_at > $3",
             o.item_id, o.owner, ToMillis(o.created_at));
-        if (live[0][0].as<std::int64_t>() == 0)
-          return Status(errors::kNotFound, "the item no longer exists");
-        o.expires_at = std::min(*o.expires_at, FromMillis(live[0][1].as<std::int64_t>()));
+        const PgRow facts(live[0]);
+        item.live_objects = facts.Int(0);
+        if (auto earliest = facts.OptInt(1)) item.earliest_expiry = FromMillis(*earliest);
+        auto joined = CheckItemJoin(item, *o.expires_at);
+        if (!joined.ok()) return joined.status();
+        o.expires_at = *joined;
       }
       InsertObject(tx, o, key, sealed);
       tx.commit();
@@ -100,7 +70,7 @@ Result<StoredObject> PgObjects::Get(const AccountId& owner, const ObjectId& id) 
               "WHERE o.id = $1 AND o.owner = $2 AND o.purpose = 'processing' AND "
               "o.expires_at > $3",
           id, owner, ToMillis(c_.Now()));
-      if (r.empty()) return Status(errors::kNotFound, "no such object");
+      if (r.empty()) return refusals::NoSuchObject();
       const PgRow row(r[0]);
       out.info = ReadObjectInfo(row);
       key = ReadObjectKey(row);
@@ -128,187 +98,8 @@ Status PgObjects::Delete(const AccountId& owner, const ObjectId& id) {
       tx.commit();
       return n;
     });
-    if (deleted == 0) return Status(errors::kNotFound, "no such object");
+    if (deleted == 0) return refusals::NoSuchObject();
     return Status::Ok();
-  });
-}
-
-// ---- Training pool ----------------------------------------------------------------------------
-
-Result<TrainingItemInfo> PgTrainingPool::AddItem(const NewTrainingItem& item) {
-  return PgGuard([&]() -> Result<TrainingItemInfo> {
-    auto made = NewTrainingObjects(item);
-    if (!made.ok()) return made.status();
-    std::vector<PendingObject>& pending = made.value();
-    struct Wipe {
-      std::vector<PendingObject>& pending;
-      ~Wipe() {
-        for (PendingObject& p : pending) WipeKey(p.key);
-      }
-    } wipe{pending};
-    std::vector<Bytes> sealed;
-    for (const PendingObject& p : pending) sealed.push_back(SealBlob(p.key, p.info.id, p.bytes));
-    Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      // FOR SHARE waits for a withdrawal in flight; checked here for a clear error, and again by
-      // the objects_training_needs_consent trigger.
-      LockAccount(tx, item.owner, "FOR SHARE");
-      BGERASE_RETURN_IF_ERROR(
-          CheckTrainingConsent(CurrentConsent(tx, item.owner), item.consent_event_id));
-      const Time now = c_.Now();
-      for (std::size_t i = 0; i < pending.size(); ++i) {
-        pending[i].info.created_at = now;
-        InsertObject(tx, pending[i].info, pending[i].key, sealed[i]);
-      }
-      tx.commit();
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    return TrainingItemOf(pending);
-  });
-}
-
-Result<DatasetExportReport> PgTrainingPool::ExportDataset(
-    const fs::path& dir, const std::function<void(const ItemId&)>& after_item) {
-  return PgGuard([&]() -> Result<DatasetExportReport> {
-    DatasetSource source;
-    source.items = [&] {
-      return c_.pool->Run([&](pqxx::connection& conn) {
-        pqxx::read_transaction tx(conn);
-        std::vector<ItemId> items;
-        for (const auto& row :
-             tx.exec("SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
-                     "ORDER BY min(created_at), item_id")) {
-          items.push_back(row[0].as<std::string>());
-        }
-        return items;
-      });
-    };
-    source.consented_parts = [&](const ItemId& item) {
-      return c_.pool->Run([&](pqxx::connection& conn) -> std::optional<std::vector<KeyedObject>> {
-        pqxx::read_transaction tx(conn);
-        std::vector<KeyedObject> parts;
-        for (const auto& row :
-             tx.exec_params(std::string("SELECT ") + kObjectInfoColumns +
-                                ", object_key FROM objects WHERE item_id = $1 AND "
-                                "purpose = 'training' ORDER BY kind",
-                            item)) {
-          parts.push_back(ReadKeyedObject(PgRow(row)));
-        }
-        // The re-check: the item is exported only if the grant that admitted it is still the
-        // owner's latest ledger event.
-        if (!parts.empty()) {
-          const ConsentState consent = CurrentConsent(tx, parts[0].info.owner);
-          if (consent.opted_in && consent.event_id == parts[0].info.consent_event_id) return parts;
-        }
-        for (KeyedObject& p : parts) WipeKey(p.key);
-        return std::nullopt;
-      });
-    };
-    source.read = [&](const KeyedObject& p) { return ReadBlob(c_, p); };
-    return ExportDatasetTo(dir, after_item, source);
-  });
-}
-
-// ---- Data rights ------------------------------------------------------------------------------
-
-namespace {
-
-constexpr const char* kHeldWhere =
-    " FROM objects WHERE owner = $1 AND (expires_at IS NULL OR expires_at > $2) "
-    "ORDER BY created_at, item_id, kind";
-
-}  // namespace
-
-Result<std::vector<ObjectInfo>> PgDataRights::ListHeldData(const AccountId& account) {
-  return PgGuard([&]() -> Result<std::vector<ObjectInfo>> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::vector<ObjectInfo>> {
-      pqxx::read_transaction tx(conn);
-      if (!LockAccount(tx, account, "")) return Status(errors::kNotFound, "no such account");
-      std::vector<ObjectInfo> out;
-      for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kObjectInfoColumns + kHeldWhere, account,
-                          ToMillis(c_.Now()))) {
-        out.push_back(ReadObjectInfo(PgRow(row)));
-      }
-      return out;
-    });
-  });
-}
-
-Result<std::size_t> PgDataRights::DeleteAllData(const AccountId& account) {
-  return PgGuard([&]() -> Result<std::size_t> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::size_t> {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR KEY SHARE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      const std::size_t n =
-          DeleteObjects(tx, DeletionReason::kOwnerRequest, c_.Now(), "owner = $3", account);
-      // Jobs only point at objects; without them they are empty shells of the same data.
-      tx.exec_params("DELETE FROM jobs WHERE owner = $1", account);
-      tx.commit();
-      return n;
-    });
-  });
-}
-
-Status PgDataRights::ExportZip(const AccountId& account, std::ostream& out) {
-  return PgGuard([&]() -> Status {
-    AccountExport data;
-    const Time now = c_.Now();
-    Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      // One snapshot for the account, its history, its keys and its objects' metadata.
-      pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
-      const auto a =
-          tx.exec_params("SELECT id, email, created_at FROM accounts WHERE id = $1", account);
-      if (a.empty()) return Status(errors::kNotFound, "no such account");
-      const PgRow row(a[0]);
-      data.id = row.Text(0);
-      data.email = row.Text(1);
-      data.created_at = FromMillis(row.Int(2));
-      for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kObjectInfoColumns + ", object_key" + kHeldWhere,
-                          account, ToMillis(now))) {
-        data.objects.push_back(ReadKeyedObject(PgRow(row)));
-      }
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    auto history = PgConsentLedger(c_).History(account);
-    if (!history.ok()) return history.status();
-    data.consent_history = std::move(history.value());
-    auto keys = PgApiKeys(c_).List(account);
-    if (!keys.ok()) return keys.status();
-    data.api_keys = std::move(keys.value());
-    return WriteExportZip(
-        data, now, [&](const KeyedObject& p) { return ReadBlob(c_, p); }, out);
-  });
-}
-
-Status PgDataRights::DeleteAccount(const AccountId& account, ConsentActor actor) {
-  return PgGuard([&]() -> Status {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      const Time now = c_.Now();
-      const ConsentState consent = CurrentConsent(tx, account);
-      if (consent.opted_in) {
-        // The ledger must show every transition, including the one account deletion implies.
-        AppendConsent(tx, account, false, consent.policy_version, actor, now);
-      }
-      DeleteObjects(tx, DeletionReason::kAccountDeleted, now, "owner = $3", account);
-      for (const char* sql :
-           {"DELETE FROM jobs WHERE owner = $1", "DELETE FROM usage_daily WHERE account_id = $1",
-            "DELETE FROM sessions WHERE account_id = $1",
-            "DELETE FROM api_keys WHERE account_id = $1", "DELETE FROM accounts WHERE id = $1"}) {
-        tx.exec_params(sql, account);
-      }
-      tx.commit();
-      return Status::Ok();
-    });
   });
 }
 

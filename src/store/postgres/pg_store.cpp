@@ -1,9 +1,9 @@
-// PgStore: opening, the transaction helpers, the consent ledger, jobs and purging.
+// PgStore: opening, purging, and the transaction helpers its parts share.
 #include "store/postgres/pg_store.h"
 
 #include <sodium.h>
 
-#include "store/row_readers.h"
+#include "store/refusals.h"
 
 namespace bgerase::store::postgres {
 
@@ -44,168 +44,31 @@ void AppendConsent(pqxx::transaction_base& tx, const AccountId& account, bool gr
       std::string(ToString(actor)), ToMillis(at));
 }
 
-// ---- Consent ledger ---------------------------------------------------------------------------
-
-Result<ConsentState> PgConsentLedger::Grant(const AccountId& account,
-                                            std::string_view policy_version, ConsentActor actor) {
-  return PgGuard([&]() -> Result<ConsentState> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<ConsentState> {
-      pqxx::work tx(conn);
-      if (!LockAccount(tx, account, "FOR NO KEY UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      ConsentState cur = CurrentConsent(tx, account);
-      if (cur.opted_in) return cur;
-      AppendConsent(tx, account, true, policy_version, actor, c_.Now());
-      ConsentState s = CurrentConsent(tx, account);
-      tx.commit();
-      return s;
-    });
-  });
+void InsertObject(pqxx::transaction_base& tx, const ObjectInfo& o, const ObjectKey& key,
+                  const Bytes& sealed) {
+  std::optional<std::int64_t> expires;
+  if (o.expires_at) expires = ToMillis(*o.expires_at);
+  tx.exec_params(
+      "INSERT INTO objects (id, owner, item_id, kind, purpose, on_behalf_of, mime, size, "
+      "created_at, expires_at, consent_event_id, object_key) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      o.id, o.owner, o.item_id, std::string(ToString(o.kind)), std::string(ToString(o.purpose)),
+      o.on_behalf_of, o.mime, static_cast<std::int64_t>(o.size), ToMillis(o.created_at), expires,
+      o.consent_event_id, ToBinary(ByteView(key.data(), key.size())));
+  tx.exec_params("INSERT INTO blobs (object_id, data) VALUES ($1, $2)", o.id, ToBinary(sealed));
 }
 
-Result<Withdrawal> PgConsentLedger::Withdraw(const AccountId& account,
-                                             std::string_view policy_version, ConsentActor actor) {
-  return PgGuard([&]() -> Result<Withdrawal> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<Withdrawal> {
-      pqxx::work tx(conn);
-      // The row lock waits for training inserts in flight (they hold FOR SHARE) and holds off
-      // new ones until the ledger row and the deletions below have committed.
-      if (!LockAccount(tx, account, "FOR NO KEY UPDATE")) {
-        return Status(errors::kNotFound, "no such account");
-      }
-      Withdrawal w;
-      ConsentState cur = CurrentConsent(tx, account);
-      if (!cur.opted_in) {
-        w.state = cur;
-        return w;
-      }
-      const Time now = c_.Now();
-      AppendConsent(tx, account, false, policy_version, actor, now);
-      // Same transaction as the ledger row: either both happen or neither.
-      w.training_objects_deleted = DeleteObjects(tx, DeletionReason::kConsentWithdrawn, now,
-                                                 "owner = $3 AND purpose = 'training'", account);
-      w.state = CurrentConsent(tx, account);
-      tx.commit();
-      return w;
-    });
+Result<Bytes> ReadBlob(Core& c, const KeyedObject& p) {
+  std::optional<Bytes> sealed = c.pool->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    const auto r = tx.exec_params("SELECT data FROM blobs WHERE object_id = $1", p.info.id);
+    return r.empty() ? std::optional<Bytes>() : std::optional<Bytes>(PgRow(r[0]).Blob(0));
   });
+  if (!sealed) return refusals::NoSuchObject();
+  return OpenBlob(p.key, p.info.id, *sealed);
 }
 
-Result<ConsentState> PgConsentLedger::Current(const AccountId& account) {
-  return PgGuard([&]() -> Result<ConsentState> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<ConsentState> {
-      pqxx::read_transaction tx(conn);
-      if (!LockAccount(tx, account, "")) return Status(errors::kNotFound, "no such account");
-      return CurrentConsent(tx, account);
-    });
-  });
-}
-
-Result<std::vector<ConsentEvent>> PgConsentLedger::History(const AccountId& account) {
-  return PgGuard([&]() -> Result<std::vector<ConsentEvent>> {
-    return c_.pool->Run([&](pqxx::connection& conn) {
-      pqxx::read_transaction tx(conn);
-      const auto r = tx.exec_params(std::string("SELECT ") + kConsentEventColumns +
-                                        " FROM consent_events WHERE account_id = $1 ORDER BY id",
-                                    account);
-      std::vector<ConsentEvent> out;
-      for (const auto& row : r) {
-        out.push_back(ReadConsentEvent(PgRow(row), account));
-      }
-      return out;
-    });
-  });
-}
-
-// ---- Jobs ---------------------------------------------------------------------------------------
-
-Result<Job> PgJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
-                           std::string_view options) {
-  return PgGuard([&]() -> Result<Job> {
-    const Job job = NewQueuedJob(owner, input_object_id, options, c_.Now(), c_.retention);
-    Status st = c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      // FOR KEY SHARE: the input cannot be deleted under us before the job row commits.
-      const auto input = tx.exec_params(
-          "SELECT 1 FROM objects WHERE id = $1 AND owner = $2 AND expires_at > $3 FOR KEY SHARE",
-          input_object_id, owner, ToMillis(job.created_at));
-      if (input.empty()) return Status(errors::kNotFound, "no such input object");
-      tx.exec_params(
-          "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, "
-          "input_object_id, options) VALUES ($1, $2, 'queued', $3, $3, $4, $5, $6)",
-          job.id, owner, ToMillis(job.created_at), ToMillis(job.expires_at), input_object_id,
-          job.options);
-      tx.commit();
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
-    if (c_.on_new_expiry) c_.on_new_expiry(job.expires_at);
-    return job;
-  });
-}
-
-Result<Job> PgJobs::Get(const AccountId& owner, const JobId& id) {
-  return PgGuard([&]() -> Result<Job> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<Job> {
-      pqxx::read_transaction tx(conn);
-      const auto r =
-          tx.exec_params(std::string("SELECT ") + kJobColumns +
-                             " FROM jobs WHERE id = $1 AND owner = $2 AND expires_at > $3",
-                         id, owner, ToMillis(c_.Now()));
-      if (r.empty()) return Status(errors::kNotFound, "no such job");
-      return ReadJob(PgRow(r[0]));
-    });
-  });
-}
-
-Result<std::optional<Job>> PgJobs::Claim(std::string_view worker, std::chrono::seconds lease) {
-  return PgGuard([&]() -> Result<std::optional<Job>> {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Result<std::optional<Job>> {
-      pqxx::work tx(conn);
-      const std::int64_t now = ToMillis(c_.Now());
-      // SKIP LOCKED: replicas claiming at the same moment take different jobs instead of
-      // queueing on one; a row another claimer changed meanwhile is re-checked and skipped.
-      const auto r = tx.exec_params(
-          std::string("UPDATE jobs SET status = 'running', claimed_by = $2, claimed_at = $1, "
-                      "updated_at = $1, attempts = attempts + 1 WHERE id = ("
-                      "SELECT id FROM jobs WHERE expires_at > $1 AND (status = 'queued' OR "
-                      "(status = 'running' AND claimed_at <= $3)) ORDER BY created_at LIMIT 1 "
-                      "FOR UPDATE SKIP LOCKED) RETURNING ") +
-              kJobColumns,
-          now, std::string(worker),
-          now - std::chrono::duration_cast<std::chrono::milliseconds>(lease).count());
-      tx.commit();
-      if (r.empty()) return std::optional<Job>();
-      return std::optional<Job>(ReadJob(PgRow(r[0])));
-    });
-  });
-}
-
-Status PgJobs::Update(const JobId& id, JobStatus status, std::optional<ObjectId> result_object_id,
-                      std::string_view error) {
-  return PgGuard([&]() -> Status {
-    return c_.pool->Run([&](pqxx::connection& conn) -> Status {
-      pqxx::work tx(conn);
-      const std::int64_t now = ToMillis(c_.Now());
-      const auto r = tx.exec_params(
-          "UPDATE jobs SET status = $2, result_object_id = $3, error = $4, updated_at = $5 "
-          "WHERE id = $1 AND expires_at > $5",
-          id, std::string(ToString(status)), result_object_id, std::string(error), now);
-      tx.commit();
-      if (r.affected_rows() == 0) return Status(errors::kNotFound, "no such job");
-      return Status::Ok();
-    });
-  });
-}
-
-// ---- The store -------------------------------------------------------------------------------
+// ---- The store ----------------------------------------------------------------------------------
 
 PgStore::PgStore(Core core) : core_(std::move(core)) {}
 

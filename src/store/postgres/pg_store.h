@@ -1,6 +1,8 @@
 // The shared backend: every store interface on one PostgreSQL database, ciphertext included, so
 // any number of replicas can serve the same accounts, ledger, objects and jobs.
-// Internal; users get a Store from OpenStore() with a postgres:// or postgresql:// URL.
+// One file per interface (pg_accounts.cpp, pg_objects.cpp, ...; the transaction helpers and the
+// store itself in pg_store.cpp). Internal; users get a Store from OpenStore() with a postgres://
+// or postgresql:// URL.
 //
 // Concurrency across replicas rests on row locks of the account: consent changes take
 // FOR NO KEY UPDATE, training inserts FOR SHARE (also inside the database trigger), account
@@ -12,9 +14,12 @@
 #include <string>
 #include <string_view>
 
-#include "store/common_ops.h"
+#include "store/db_error.h"
+#include "store/errors.h"
+#include "store/exports.h"
 #include "store/postgres/pg_db.h"
 #include "store/reaper.h"
+#include "store/refusals.h"
 #include "store/store.h"
 
 namespace bgerase::store::postgres {
@@ -37,6 +42,9 @@ ConsentState CurrentConsent(pqxx::transaction_base& tx, const AccountId& account
 // Appends a ledger row.
 void AppendConsent(pqxx::transaction_base& tx, const AccountId& account, bool grant,
                    std::string_view policy_version, ConsentActor actor, Time at);
+// Inserts the object's row (with its key) and its blob row (`sealed`, the ciphertext).
+void InsertObject(pqxx::transaction_base& tx, const ObjectInfo& o, const ObjectKey& key,
+                  const Bytes& sealed);
 // Deletes the objects matching `where` — an SQL condition on `objects` whose parameters start at
 // $3, bound from `args` — with their keys and blob rows, appending one deletion-log row each
 // with `reason` and `now`. Returns how many were deleted.
@@ -51,6 +59,10 @@ std::size_t DeleteObjects(pqxx::transaction_base& tx, DeletionReason reason, Tim
                      std::string(ToString(reason)), ToMillis(now), std::forward<Args>(args)...);
   return static_cast<std::size_t>(r.affected_rows());
 }
+
+// Outside any transaction: the object's ciphertext, opened with its key; "not_found" when the blob
+// row is gone (the object was deleted since its key was read).
+Result<Bytes> ReadBlob(Core& c, const KeyedObject& p);
 
 class PgAccounts final : public AccountStore {
  public:
@@ -155,6 +167,7 @@ class PgDataRights final : public DataRights {
   explicit PgDataRights(Core& c) : c_(c) {}
   Result<std::vector<ObjectInfo>> ListHeldData(const AccountId& account) override;
   Result<std::size_t> DeleteAllData(const AccountId& account) override;
+  Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) override;
   Status ExportZip(const AccountId& account, std::ostream& out) override;
   Status DeleteAccount(const AccountId& account, ConsentActor actor) override;
 

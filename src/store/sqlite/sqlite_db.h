@@ -1,6 +1,6 @@
 // A thin C++ layer over one SQLite connection: statements, transactions and migrations.
 // Internal to the SQLite backend. Errors inside the backend are thrown as DbError and turned into
-// Status at the interface boundary (see Guard in store/common_ops.h).
+// Status at the interface boundary (see Guard in store/db_error.h).
 #pragma once
 
 #include <sqlite3.h>
@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "store/common_ops.h"
+#include "store/db_error.h"
 #include "store/types.h"
 
 namespace bgerase::store::sqlite {

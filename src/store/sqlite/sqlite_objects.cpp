@@ -1,38 +1,14 @@
-// Objects, the training pool and data rights on SQLite + the blob folder.
+// ObjectStore on SQLite + the blob folder.
 // Ordering that keeps crashes harmless: a blob is written before its row commits (a crash leaves
 // an orphan blob without a key, swept later) and unlinked after its row is deleted (a crash leaves
 // the same). A row never points at a blob that was not fully written.
-#include <algorithm>
-
+#include "store/item_rules.h"
+#include "store/new_rows.h"
+#include "store/refusals.h"
 #include "store/row_readers.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store::sqlite {
-namespace {
-
-namespace fs = std::filesystem;
-
-void InsertObject(SqliteDb& db, const ObjectInfo& o, const ObjectKey& key) {
-  auto ins = db.Prepare(
-      "INSERT INTO objects (id, owner, item_id, kind, purpose, on_behalf_of, mime, size, "
-      "created_at, expires_at, consent_event_id, object_key) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  ins.Bind(1, o.id).Bind(2, o.owner).Bind(3, o.item_id).Bind(4, ToString(o.kind));
-  ins.Bind(5, ToString(o.purpose)).Bind(6, o.on_behalf_of).Bind(7, o.mime);
-  ins.Bind(8, static_cast<std::int64_t>(o.size)).Bind(9, ToMillis(o.created_at));
-  if (o.expires_at) {
-    ins.Bind(10, ToMillis(*o.expires_at));
-  } else {
-    ins.BindNull(10);
-  }
-  ins.Bind(11, o.consent_event_id);
-  ins.Bind(12, ByteView(key.data(), key.size()));
-  ins.Run();
-}
-
-}  // namespace
-
-// ---- Objects ----------------------------------------------------------------------------------
 
 Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
   return Guard([&]() -> Result<ObjectInfo> {
@@ -49,28 +25,29 @@ Result<ObjectInfo> SqliteObjects::Put(const NewObject& object) {
       std::lock_guard lock(c_.db->mutex());
       Transaction tx(*c_.db);
       if (!c_.AccountExistsLocked(o.owner)) {
-        throw DbError(Status(errors::kNotFound, "no such account"));
+        throw DbError(refusals::NoSuchAccount());
       }
       // Creation time and expiry are taken inside the lock so that expiry order follows commit
       // order, which the reaper's "next expiry" relies on.
       o.created_at = c_.Now();
       o.expires_at = c_.retention.ExpiryFor(o.created_at);
       if (!object.item_id.empty()) {
-        auto q = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
-        q.Bind(1, o.item_id).Bind(2, o.owner);
-        if (q.Step())
-          throw DbError(Status(errors::kInvalidArgument, "item belongs to another account"));
-        // An object joining an item never outlives it, and an item already deleted (or expired)
-        // is not brought back (say, by a job finishing after "delete all now").
+        ItemFacts item;
+        auto other = c_.db->Prepare("SELECT 1 FROM objects WHERE item_id = ?1 AND owner != ?2");
+        other.Bind(1, o.item_id).Bind(2, o.owner);
+        item.other_owner = other.Step();
         auto live = c_.db->Prepare(
             "SELECT count(*), min(expires_at) FROM objects WHERE item_id = ?1 AND owner = ?2 "
             "AND purpose = 'processing' AND expires_at > ?3");
         live.Bind(1, o.item_id).Bind(2, o.owner).Bind(3, ToMillis(o.created_at));
         live.Step();
-        if (live.Int(0) == 0) throw DbError(Status(errors::kNotFound, "the item no longer exists"));
-        o.expires_at = std::min(*o.expires_at, FromMillis(live.Int(1)));
+        item.live_objects = live.Int(0);
+        if (!live.IsNull(1)) item.earliest_expiry = FromMillis(live.Int(1));
+        auto joined = CheckItemJoin(item, *o.expires_at);
+        if (!joined.ok()) throw DbError(joined.status());
+        o.expires_at = *joined;
       }
-      InsertObject(*c_.db, o, key);
+      c_.InsertObjectLocked(o, key);
       tx.Commit();
     } catch (...) {
       WipeKey(key);
@@ -93,7 +70,7 @@ Result<StoredObject> SqliteObjects::Get(const AccountId& owner, const ObjectId& 
                               ", object_key FROM objects WHERE id = ?1 AND owner = ?2 AND "
                               "purpose = 'processing' AND expires_at > ?3");
       q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
-      if (!q.Step()) return Status(errors::kNotFound, "no such object");
+      if (!q.Step()) return refusals::NoSuchObject();
       out.info = ReadObjectInfo(q);
       key = ReadObjectKey(q);
     }
@@ -122,187 +99,7 @@ Status SqliteObjects::Delete(const AccountId& owner, const ObjectId& id) {
     }
     lock.unlock();
     c_.FinishDeletion(deleted);
-    if (deleted.empty()) return Status(errors::kNotFound, "no such object");
-    return Status::Ok();
-  });
-}
-
-// ---- Training pool ----------------------------------------------------------------------------
-
-Result<TrainingItemInfo> SqliteTrainingPool::AddItem(const NewTrainingItem& item) {
-  return Guard([&]() -> Result<TrainingItemInfo> {
-    auto made = NewTrainingObjects(item);
-    if (!made.ok()) return made.status();
-    std::vector<PendingObject>& pending = made.value();
-    auto discard = [&] {
-      for (PendingObject& p : pending) {
-        WipeKey(p.key);
-        c_.blobs.Remove(p.info.id);
-      }
-    };
-    for (PendingObject& p : pending) {
-      Status st = c_.blobs.Write(p.info.id, p.key, p.bytes);
-      if (!st.ok()) {
-        discard();
-        return st;
-      }
-    }
-    try {
-      std::lock_guard lock(c_.db->mutex());
-      Transaction tx(*c_.db);
-      // Checked here for a clear error; the objects_training_needs_consent trigger checks again.
-      Status consent =
-          CheckTrainingConsent(c_.CurrentConsentLocked(item.owner), item.consent_event_id);
-      if (!consent.ok()) throw DbError(consent);
-      const Time now = c_.Now();
-      for (PendingObject& p : pending) {
-        p.info.created_at = now;
-        InsertObject(*c_.db, p.info, p.key);
-      }
-      tx.Commit();
-    } catch (...) {
-      discard();
-      throw;
-    }
-    for (PendingObject& p : pending) WipeKey(p.key);
-    return TrainingItemOf(pending);
-  });
-}
-
-Result<DatasetExportReport> SqliteTrainingPool::ExportDataset(
-    const fs::path& dir, const std::function<void(const ItemId&)>& after_item) {
-  return Guard([&]() -> Result<DatasetExportReport> {
-    DatasetSource source;
-    source.items = [&] {
-      std::vector<ItemId> items;
-      std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(
-          "SELECT item_id FROM objects WHERE purpose = 'training' GROUP BY item_id "
-          "ORDER BY min(created_at), item_id");
-      while (q.Step()) items.push_back(q.Text(0));
-      return items;
-    };
-    source.consented_parts = [&](const ItemId& item) -> std::optional<std::vector<KeyedObject>> {
-      std::vector<KeyedObject> parts;
-      std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
-                              ", object_key FROM objects WHERE item_id = ?1 AND "
-                              "purpose = 'training' ORDER BY kind");
-      q.Bind(1, item);
-      while (q.Step()) parts.push_back(ReadKeyedObject(q));
-      // The re-check: the item is exported only if the grant that admitted it is still the
-      // owner's latest ledger event.
-      if (!parts.empty()) {
-        const ConsentState consent = c_.CurrentConsentLocked(parts[0].info.owner);
-        if (consent.opted_in && consent.event_id == parts[0].info.consent_event_id) return parts;
-      }
-      for (KeyedObject& p : parts) WipeKey(p.key);
-      return std::nullopt;
-    };
-    source.read = [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); };
-    return ExportDatasetTo(dir, after_item, source);
-  });
-}
-
-// ---- Data rights ------------------------------------------------------------------------------
-
-Result<std::vector<ObjectInfo>> SqliteDataRights::ListHeldData(const AccountId& account) {
-  return Guard([&]() -> Result<std::vector<ObjectInfo>> {
-    std::lock_guard lock(c_.db->mutex());
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-    auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
-                            " FROM objects WHERE owner = ?1 AND (expires_at IS NULL OR "
-                            "expires_at > ?2) ORDER BY created_at, item_id, kind");
-    q.Bind(1, account).Bind(2, ToMillis(c_.Now()));
-    std::vector<ObjectInfo> out;
-    while (q.Step()) out.push_back(ReadObjectInfo(q));
-    return out;
-  });
-}
-
-Result<std::size_t> SqliteDataRights::DeleteAllData(const AccountId& account) {
-  return Guard([&]() -> Result<std::size_t> {
-    std::vector<ObjectId> deleted;
-    std::unique_lock lock(c_.db->mutex());
-    {
-      Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-      deleted = c_.DeleteObjectsLocked(
-          "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kOwnerRequest);
-      // Jobs only point at objects; without them they are empty shells of the same data.
-      auto jobs = c_.db->Prepare("DELETE FROM jobs WHERE owner = ?1");
-      jobs.Bind(1, account).Run();
-      tx.Commit();
-    }
-    lock.unlock();
-    c_.FinishDeletion(deleted);
-    return deleted.size();
-  });
-}
-
-Status SqliteDataRights::ExportZip(const AccountId& account, std::ostream& out) {
-  return Guard([&]() -> Status {
-    AccountExport data;
-    const Time now = c_.Now();
-    {
-      std::lock_guard lock(c_.db->mutex());
-      auto a = c_.db->Prepare("SELECT id, email, created_at FROM accounts WHERE id = ?1");
-      a.Bind(1, account);
-      if (!a.Step()) return Status(errors::kNotFound, "no such account");
-      data.id = a.Text(0);
-      data.email = a.Text(1);
-      data.created_at = FromMillis(a.Int(2));
-    }
-    auto history = SqliteConsentLedger(c_).History(account);
-    if (!history.ok()) return history.status();
-    data.consent_history = std::move(history.value());
-    auto keys = SqliteApiKeys(c_).List(account);
-    if (!keys.ok()) return keys.status();
-    data.api_keys = std::move(keys.value());
-    {
-      std::lock_guard lock(c_.db->mutex());
-      auto q = c_.db->Prepare(std::string("SELECT ") + kObjectInfoColumns +
-                              ", object_key FROM objects WHERE owner = ?1 AND (expires_at IS NULL "
-                              "OR expires_at > ?2) ORDER BY created_at, item_id, kind");
-      q.Bind(1, account).Bind(2, ToMillis(now));
-      while (q.Step()) data.objects.push_back(ReadKeyedObject(q));
-    }
-    return WriteExportZip(
-        data, now, [&](const KeyedObject& p) { return c_.blobs.Read(p.info.id, p.key); }, out);
-  });
-}
-
-Status SqliteDataRights::DeleteAccount(const AccountId& account, ConsentActor actor) {
-  return Guard([&]() -> Status {
-    std::vector<ObjectId> deleted;
-    std::unique_lock lock(c_.db->mutex());
-    {
-      Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-      const ConsentState consent = c_.CurrentConsentLocked(account);
-      if (consent.opted_in) {
-        // The ledger must show every transition, including the one account deletion implies.
-        auto ins = c_.db->Prepare(
-            "INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
-            "VALUES (?1, 'withdraw', ?2, ?3, ?4)");
-        ins.Bind(1, account).Bind(2, consent.policy_version).Bind(3, ToString(actor));
-        ins.Bind(4, ToMillis(c_.Now()));
-        ins.Run();
-      }
-      deleted = c_.DeleteObjectsLocked(
-          "owner = ?1", [&](Statement& q) { q.Bind(1, account); }, DeletionReason::kAccountDeleted);
-      for (const char* sql :
-           {"DELETE FROM jobs WHERE owner = ?1", "DELETE FROM usage_daily WHERE account_id = ?1",
-            "DELETE FROM sessions WHERE account_id = ?1",
-            "DELETE FROM api_keys WHERE account_id = ?1", "DELETE FROM accounts WHERE id = ?1"}) {
-        auto del = c_.db->Prepare(sql);
-        del.Bind(1, account).Run();
-      }
-      tx.Commit();
-    }
-    lock.unlock();
-    // Checkpoint even without objects: the email and key hashes went too.
-    c_.FinishDeletion(deleted, /*checkpoint=*/true);
+    if (deleted.empty()) return refusals::NoSuchObject();
     return Status::Ok();
   });
 }

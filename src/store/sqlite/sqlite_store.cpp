@@ -1,15 +1,13 @@
-// SqliteStore: opening, the shared Core helpers, the consent ledger, jobs and purging.
+// SqliteStore: opening, purging, and the Core helpers its parts share.
 #include "store/sqlite/sqlite_store.h"
 
 #include <sodium.h>
 
 #include <unordered_set>
 
-#include "store/row_readers.h"
-
 namespace bgerase::store::sqlite {
 
-// ---- Core -----------------------------------------------------------------------------------
+// ---- Core ---------------------------------------------------------------------------------------
 
 bool Core::AccountExistsLocked(const AccountId& account) {
   auto q = db->Prepare("SELECT 1 FROM accounts WHERE id = ?1");
@@ -74,166 +72,25 @@ void Core::FinishDeletion(const std::vector<ObjectId>& ids, bool checkpoint) {
   }
 }
 
-// ---- Consent ledger ---------------------------------------------------------------------------
-
-Result<ConsentState> SqliteConsentLedger::Grant(const AccountId& account,
-                                                std::string_view policy_version,
-                                                ConsentActor actor) {
-  return Guard([&]() -> Result<ConsentState> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
-    std::lock_guard lock(c_.db->mutex());
-    Transaction tx(*c_.db);
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-    ConsentState cur = c_.CurrentConsentLocked(account);
-    if (cur.opted_in) return cur;
-    auto ins = c_.db->Prepare(
-        "INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
-        "VALUES (?1, 'grant', ?2, ?3, ?4)");
-    ins.Bind(1, account)
-        .Bind(2, policy_version)
-        .Bind(3, ToString(actor))
-        .Bind(4, ToMillis(c_.Now()));
-    ins.Run();
-    ConsentState s = c_.CurrentConsentLocked(account);
-    tx.Commit();
-    return s;
-  });
+void Core::InsertObjectLocked(const ObjectInfo& o, const ObjectKey& key) {
+  auto ins = db->Prepare(
+      "INSERT INTO objects (id, owner, item_id, kind, purpose, on_behalf_of, mime, size, "
+      "created_at, expires_at, consent_event_id, object_key) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  ins.Bind(1, o.id).Bind(2, o.owner).Bind(3, o.item_id).Bind(4, ToString(o.kind));
+  ins.Bind(5, ToString(o.purpose)).Bind(6, o.on_behalf_of).Bind(7, o.mime);
+  ins.Bind(8, static_cast<std::int64_t>(o.size)).Bind(9, ToMillis(o.created_at));
+  if (o.expires_at) {
+    ins.Bind(10, ToMillis(*o.expires_at));
+  } else {
+    ins.BindNull(10);
+  }
+  ins.Bind(11, o.consent_event_id);
+  ins.Bind(12, ByteView(key.data(), key.size()));
+  ins.Run();
 }
 
-Result<Withdrawal> SqliteConsentLedger::Withdraw(const AccountId& account,
-                                                 std::string_view policy_version,
-                                                 ConsentActor actor) {
-  return Guard([&]() -> Result<Withdrawal> {
-    if (policy_version.empty()) {
-      return Status(errors::kInvalidArgument, "a policy version is required");
-    }
-    std::unique_lock lock(c_.db->mutex());
-    Withdrawal w;
-    std::vector<ObjectId> deleted;
-    {
-      Transaction tx(*c_.db);
-      if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-      ConsentState cur = c_.CurrentConsentLocked(account);
-      if (!cur.opted_in) {
-        w.state = cur;
-        return w;
-      }
-      auto ins = c_.db->Prepare(
-          "INSERT INTO consent_events (account_id, action, policy_version, actor, at) "
-          "VALUES (?1, 'withdraw', ?2, ?3, ?4)");
-      ins.Bind(1, account).Bind(2, policy_version).Bind(3, ToString(actor));
-      ins.Bind(4, ToMillis(c_.Now()));
-      ins.Run();
-      // Same transaction as the ledger row: either both happen or neither.
-      deleted = c_.DeleteObjectsLocked(
-          "owner = ?1 AND purpose = 'training'", [&](Statement& q) { q.Bind(1, account); },
-          DeletionReason::kConsentWithdrawn);
-      w.state = c_.CurrentConsentLocked(account);
-      tx.Commit();
-    }
-    lock.unlock();
-    c_.FinishDeletion(deleted);
-    w.training_objects_deleted = deleted.size();
-    return w;
-  });
-}
-
-Result<ConsentState> SqliteConsentLedger::Current(const AccountId& account) {
-  return Guard([&]() -> Result<ConsentState> {
-    std::lock_guard lock(c_.db->mutex());
-    if (!c_.AccountExistsLocked(account)) return Status(errors::kNotFound, "no such account");
-    return c_.CurrentConsentLocked(account);
-  });
-}
-
-Result<std::vector<ConsentEvent>> SqliteConsentLedger::History(const AccountId& account) {
-  return Guard([&]() -> Result<std::vector<ConsentEvent>> {
-    std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(std::string("SELECT ") + kConsentEventColumns +
-                            " FROM consent_events WHERE account_id = ?1 ORDER BY id");
-    q.Bind(1, account);
-    std::vector<ConsentEvent> out;
-    while (q.Step()) {
-      out.push_back(ReadConsentEvent(q, account));
-    }
-    return out;
-  });
-}
-
-// ---- Jobs ---------------------------------------------------------------------------------------
-
-Result<Job> SqliteJobs::Create(const AccountId& owner, const ObjectId& input_object_id,
-                               std::string_view options) {
-  return Guard([&]() -> Result<Job> {
-    const Job job = NewQueuedJob(owner, input_object_id, options, c_.Now(), c_.retention);
-    {
-      std::lock_guard lock(c_.db->mutex());
-      Transaction tx(*c_.db);
-      auto input =
-          c_.db->Prepare("SELECT 1 FROM objects WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
-      input.Bind(1, input_object_id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
-      if (!input.Step()) return Status(errors::kNotFound, "no such input object");
-      auto ins = c_.db->Prepare(
-          "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, "
-          "input_object_id, options) VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5, ?6)");
-      ins.Bind(1, job.id).Bind(2, owner).Bind(3, ToMillis(job.created_at));
-      ins.Bind(4, ToMillis(job.expires_at)).Bind(5, input_object_id).Bind(6, options);
-      ins.Run();
-      tx.Commit();
-    }
-    if (c_.on_new_expiry) c_.on_new_expiry(job.expires_at);
-    return job;
-  });
-}
-
-Result<Job> SqliteJobs::Get(const AccountId& owner, const JobId& id) {
-  return Guard([&]() -> Result<Job> {
-    std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(std::string("SELECT ") + kJobColumns +
-                            " FROM jobs WHERE id = ?1 AND owner = ?2 AND expires_at > ?3");
-    q.Bind(1, id).Bind(2, owner).Bind(3, ToMillis(c_.Now()));
-    if (!q.Step()) return Status(errors::kNotFound, "no such job");
-    return ReadJob(q);
-  });
-}
-
-Result<std::optional<Job>> SqliteJobs::Claim(std::string_view worker, std::chrono::seconds lease) {
-  return Guard([&]() -> Result<std::optional<Job>> {
-    std::lock_guard lock(c_.db->mutex());
-    const std::int64_t now = ToMillis(c_.Now());
-    // One statement under SQLite's write lock: two processes can never claim the same job.
-    auto q = c_.db->Prepare(
-        std::string("UPDATE jobs SET status = 'running', claimed_by = ?2, claimed_at = ?1, "
-                    "updated_at = ?1, attempts = attempts + 1 WHERE id = ("
-                    "SELECT id FROM jobs WHERE expires_at > ?1 AND (status = 'queued' OR "
-                    "(status = 'running' AND claimed_at <= ?3)) ORDER BY created_at LIMIT 1) "
-                    "RETURNING ") +
-        kJobColumns);
-    q.Bind(1, now).Bind(2, worker);
-    q.Bind(3, now - std::chrono::duration_cast<std::chrono::milliseconds>(lease).count());
-    if (!q.Step()) return std::optional<Job>();
-    return std::optional<Job>(ReadJob(q));
-  });
-}
-
-Status SqliteJobs::Update(const JobId& id, JobStatus status,
-                          std::optional<ObjectId> result_object_id, std::string_view error) {
-  return Guard([&]() -> Status {
-    std::lock_guard lock(c_.db->mutex());
-    const std::int64_t now = ToMillis(c_.Now());
-    auto q = c_.db->Prepare(
-        "UPDATE jobs SET status = ?2, result_object_id = ?3, error = ?4, updated_at = ?5 "
-        "WHERE id = ?1 AND expires_at > ?5");
-    q.Bind(1, id).Bind(2, ToString(status)).Bind(3, result_object_id).Bind(4, error).Bind(5, now);
-    q.Run();
-    if (sqlite3_changes(c_.db->handle()) == 0) return Status(errors::kNotFound, "no such job");
-    return Status::Ok();
-  });
-}
-
-// ---- The store -------------------------------------------------------------------------------
+// ---- The store ----------------------------------------------------------------------------------
 
 SqliteStore::SqliteStore(Core core) : core_(std::move(core)) {}
 

@@ -1,5 +1,6 @@
-// The embedded backend: every store interface on one SQLite database plus the blob folder.
-// Internal; users get a Store from OpenStore().
+// The embedded backend: every store interface on one SQLite database plus the blob folder, one
+// file per interface (sqlite_accounts.cpp, sqlite_objects.cpp, ...; the Core helpers and the store
+// itself in sqlite_store.cpp). Internal; users get a Store from OpenStore().
 #pragma once
 
 #include <functional>
@@ -9,9 +10,10 @@
 #include <vector>
 
 #include "store/blob_folder.h"
-#include "store/common_ops.h"
+#include "store/db_error.h"
 #include "store/errors.h"
 #include "store/reaper.h"
+#include "store/refusals.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/store.h"
 
@@ -30,6 +32,8 @@ struct Core {
   // The following require db->mutex() held (and, for writes, a Transaction).
   bool AccountExistsLocked(const AccountId& account);
   ConsentState CurrentConsentLocked(const AccountId& account);
+  // Inserts the object's row, key included; its blob must already be written.
+  void InsertObjectLocked(const ObjectInfo& o, const ObjectKey& key);
   // Deletes the objects matching `where` (an SQL condition using ?1.. as bound by `bind`),
   // appending one deletion-log row each; returns their ids, whose blobs the caller unlinks with
   // Unlink() once the transaction has committed.
@@ -144,6 +148,7 @@ class SqliteDataRights final : public DataRights {
   explicit SqliteDataRights(Core& c) : c_(c) {}
   Result<std::vector<ObjectInfo>> ListHeldData(const AccountId& account) override;
   Result<std::size_t> DeleteAllData(const AccountId& account) override;
+  Result<std::size_t> DeleteItem(const AccountId& account, const ItemId& item) override;
   Status ExportZip(const AccountId& account, std::ostream& out) override;
   Status DeleteAccount(const AccountId& account, ConsentActor actor) override;
 
