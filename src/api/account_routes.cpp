@@ -60,15 +60,13 @@ void ApiServer::Impl::RegisterAccountRoutes() {
                0});
         auto answer = SetTrainingConsent(store, key.account, body["opt_in"].get<bool>(),
                                          store::ConsentActor::kApi);
-        if (!answer.ok()) return SendError(res, ApiError::From(answer.status()));
-        SendJson(res, *answer);
+        SendResult(res, answer);
       });
 
   AddKeyedRoute("GET", "/v2/account/data", "/v2/account/data",
                 [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
                   auto held = HeldDataAnswer(store, key.account);
-                  if (!held.ok()) return SendError(res, ApiError::From(held.status()));
-                  SendJson(res, *held);
+                  SendResult(res, held);
                 });
   AddKeyedRoute("DELETE", "/v2/account/data", "/v2/account/data",
                 [this](const store::ApiKeyInfo& key, const Request&, Response& res) {

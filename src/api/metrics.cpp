@@ -12,6 +12,13 @@ std::string Num(double v) {
   return buf;
 }
 
+// One gauge with its HELP and TYPE lines.
+void Gauge(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  out += std::string("# HELP ") + name + " " + help + "\n";
+  out += std::string("# TYPE ") + name + " gauge\n";
+  out += std::string(name) + " " + std::to_string(value) + "\n";
+}
+
 }  // namespace
 
 void Metrics::Histogram::Observe(double v) {
@@ -64,21 +71,13 @@ std::string Metrics::Render(const Gauges& g) const {
   out += "# HELP bgerase_inference_duration_seconds Time of one removal on a worker.\n";
   out += "# TYPE bgerase_inference_duration_seconds histogram\n";
   RenderHistogram(out, "bgerase_inference_duration_seconds", "", inference_);
-  out += "# HELP bgerase_queue_waiting Requests waiting for an inference worker.\n";
-  out += "# TYPE bgerase_queue_waiting gauge\n";
-  out += "bgerase_queue_waiting " + std::to_string(g.queue_waiting) + "\n";
-  out += "# HELP bgerase_queue_running Requests on an inference worker now.\n";
-  out += "# TYPE bgerase_queue_running gauge\n";
-  out += "bgerase_queue_running " + std::to_string(g.queue_running) + "\n";
-  out += "# HELP bgerase_queue_capacity Most requests that may wait for a worker.\n";
-  out += "# TYPE bgerase_queue_capacity gauge\n";
-  out += "bgerase_queue_capacity " + std::to_string(g.max_queue) + "\n";
-  out += "# HELP bgerase_workers Inference workers.\n";
-  out += "# TYPE bgerase_workers gauge\n";
-  out += "bgerase_workers " + std::to_string(g.workers) + "\n";
-  out += "# HELP bgerase_ready 1 once the model is loaded and the start-up purge has run.\n";
-  out += "# TYPE bgerase_ready gauge\n";
-  out += std::string("bgerase_ready ") + (g.ready ? "1" : "0") + "\n";
+  Gauge(out, "bgerase_queue_waiting", "Requests waiting for an inference worker.",
+        g.queue_waiting);
+  Gauge(out, "bgerase_queue_running", "Requests on an inference worker now.", g.queue_running);
+  Gauge(out, "bgerase_queue_capacity", "Most requests that may wait for a worker.", g.max_queue);
+  Gauge(out, "bgerase_workers", "Inference workers.", g.workers);
+  Gauge(out, "bgerase_ready", "1 once the model is loaded and the start-up purge has run.",
+        g.ready ? 1 : 0);
   out += "# HELP bgerase_objects_stored_total Objects stored by this process, by purpose.\n";
   out += "# TYPE bgerase_objects_stored_total counter\n";
   for (const auto& [purpose, n] : stored_)

@@ -28,22 +28,40 @@ Result<std::string> ZipColorAndAlpha(const std::string& rgba_png) {
 
 }  // namespace
 
-void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& reader, bool async) {
+std::optional<ApiServer::Impl::KeyedRequest> ApiServer::Impl::ReadKeyedRequest(
+    const Request& req, Response& res, const Reader& reader, const ImageKeys& image_keys) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
   RawBody raw = ReadBody(req, reader);
-  if (!raw.complete) return SendError(res, BodyError(raw, res.status));
+  if (!raw.complete) {
+    SendError(res, BodyError(raw, res.status));
+    return std::nullopt;
+  }
   auto key = Authenticate(req);
-  if (!key.ok()) return SendError(res, ApiError::From(key.status()));
-  auto gathered = GatherFields(req, raw, V2ImageKeys());
-  if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));
+  if (!key.ok()) {
+    SendError(res, ApiError::From(key.status()));
+    return std::nullopt;
+  }
+  auto gathered = GatherFields(req, raw, image_keys);
+  if (!gathered.ok()) {
+    SendError(res, ApiError::From(gathered.status()));
+    return std::nullopt;
+  }
+  return KeyedRequest{std::move(key).value(), std::move(gathered).value()};
+}
+
+void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader, bool async) {
+  auto keyed = ReadKeyedRequest(req, res, reader, V2ImageKeys());
+  if (!keyed) return;
+  const store::ApiKeyInfo& key = keyed->key;
+  RemovalRequest& gathered = keyed->request;
   ApiError error;
-  auto options = ParseOptions(gathered->fields, &error);
+  auto options = ParseOptions(gathered.fields, &error);
   if (!options.ok()) return SendError(res, error);
-  auto image = ResolveImage(*gathered, fetch);
+  auto image = ResolveImage(gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  if (async) return StartJob(key->account, std::move(*image), gathered->fields, *options, res);
-  auto removed = RemoveAndKeep(key->account, std::move(*image), *options, &error);
+  if (async) return StartJob(key.account, std::move(*image), gathered.fields, *options, res);
+  auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   const auto& r = removed->result;
   res.set_header("X-Processing-Time-Ms",
@@ -59,7 +77,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
     item_id = removed->stored.processing.front().item_id;
     res.set_header("X-Stored-Item-Id", *item_id);
   }
-  if (!gathered->json) {
+  if (!gathered.json) {
     res.set_content(r.bytes, r.mime);
     return;
   }
@@ -104,23 +122,20 @@ void ApiServer::Impl::StartJob(const store::AccountId& account, std::string byte
 
 void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Response& res,
                                      const httplib::ContentReader& reader) {
-  // The body is read first, whatever follows, so a refused request leaves the connection clean.
-  RawBody raw = ReadBody(req, reader);
-  if (!raw.complete) return SendError(res, BodyError(raw, res.status));
-  auto key = Authenticate(req);
-  if (!key.ok()) return SendError(res, ApiError::From(key.status()));
-  auto gathered = GatherFields(req, raw, RemoveBgImageKeys());
-  if (!gathered.ok()) return SendError(res, ApiError::From(gathered.status()));
-  auto mapped = MapRemoveBgFields(std::move(gathered->fields));
+  auto keyed = ReadKeyedRequest(req, res, reader, RemoveBgImageKeys());
+  if (!keyed) return;
+  const store::ApiKeyInfo& key = keyed->key;
+  RemovalRequest& gathered = keyed->request;
+  auto mapped = MapRemoveBgFields(std::move(gathered.fields));
   if (!mapped.ok()) return SendError(res, ApiError::From(mapped.status()));
   const bool zip = mapped->zip;
   removal::OptionFields& fields = mapped->fields;
   ApiError error;
   auto options = ParseOptions(fields, &error);
   if (!options.ok()) return SendError(res, error);
-  auto image = ResolveImage(*gathered, fetch);
+  auto image = ResolveImage(gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  auto removed = RemoveAndKeep(key->account, std::move(*image), *options, &error);
+  auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   auto& r = removed->result;
   if (zip) {

@@ -63,6 +63,11 @@ void SendJson(httplib::Response& res, const json& body, int status) {
   res.set_content(body.dump(), "application/json");
 }
 
+void SendResult(httplib::Response& res, const Result<json>& answer) {
+  if (!answer.ok()) return SendError(res, ApiError::From(answer.status()));
+  SendJson(res, *answer);
+}
+
 }  // namespace detail
 
 void ApiServer::Impl::AddRoute(const std::string& method, const std::string& pattern,

@@ -56,6 +56,8 @@ extern thread_local RequestContext t_ctx;
 double Seconds(Clock::time_point since);
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
+// The answer, or its error.
+void SendResult(httplib::Response& res, const Result<json>& answer);
 // Token buckets by key prefix. Thread-safe. Buckets are never dropped: there is one per API key,
 // a number the operator controls.
 class RateLimiter {
@@ -255,6 +257,16 @@ struct ApiServer::Impl {
   }
 
   // ---- the removal routes (removal_routes.cpp) ----
+  // What every API removal route reads first: the body (whatever follows, so a refused request
+  // leaves the connection clean), the caller's key, the fields. nullopt: the error is answered.
+  struct KeyedRequest {
+    store::ApiKeyInfo key;
+    RemovalRequest request;
+  };
+  std::optional<KeyedRequest> ReadKeyedRequest(const httplib::Request& req,
+                                               httplib::Response& res,
+                                               const httplib::ContentReader& reader,
+                                               const ImageKeys& image_keys);
   void HandleV2(const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader, bool async = false);
   void StartJob(const store::AccountId& account, std::string bytes,
@@ -312,8 +324,12 @@ struct ApiServer::Impl {
   std::optional<WebUser> SignedIn(const Request& req);
   // Whether a state-changing request carries the right CSRF token (X-CSRF-Token header or the
   // `form_token` field): bound to the session when signed in, else equal to the CSRF cookie.
-  static bool CsrfOk(const Request& req, const std::optional<WebUser>& user,
-                     const std::string& form_token);
+  bool CsrfOk(const Request& req, const std::optional<WebUser>& user,
+              const std::string& form_token);
+  // The store's form key (SessionStore::FormKey), read on first use; empty while it cannot be.
+  std::string FormKey();
+  std::mutex form_key_mu;
+  std::string form_key;  // guarded by form_key_mu
   // A route of the account page's JSON API: answers not_signed_in itself, and csrf_failed for a
   // state-changing method without the session's CSRF header; calls `handler` otherwise.
   void AddWebAccountRoute(const std::string& method, const std::string& pattern,

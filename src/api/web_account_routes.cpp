@@ -55,8 +55,7 @@ void ApiServer::Impl::RegisterWebAccountRoutes() {
           return SendError(res, {"bad_request", "Send {\"opt_in\": true|false}.", {}, 0});
         auto answer = SetTrainingConsent(store, user.account, (*body)["opt_in"].get<bool>(),
                                          store::ConsentActor::kWeb);
-        if (!answer.ok()) return SendError(res, ApiError::From(answer.status()));
-        SendJson(res, *answer);
+        SendResult(res, answer);
       });
 
   AddWebAccountRoute("GET", "/web/account/keys", "/web/account/keys",
@@ -99,8 +98,7 @@ void ApiServer::Impl::RegisterWebAccountRoutes() {
   AddWebAccountRoute("GET", "/web/account/data", "/web/account/data",
                      [this](const WebUser& user, const Request&, Response& res) {
                        auto held = HeldItemsAnswer(store, user.account);
-                       if (!held.ok()) return SendError(res, ApiError::From(held.status()));
-                       SendJson(res, *held);
+                       SendResult(res, held);
                      });
   AddWebAccountRoute("DELETE", "/web/account/data", "/web/account/data",
                      [this](const WebUser& user, const Request&, Response& res) {
@@ -110,18 +108,13 @@ void ApiServer::Impl::RegisterWebAccountRoutes() {
                      });
   AddWebAccountRoute("DELETE", R"(/web/account/data/([A-Za-z0-9_\-]+))", "/web/account/data/{item}",
                      [this](const WebUser& user, const Request& req, Response& res) {
-                       auto held = store.data_rights().ListHeldData(user.account);
-                       if (!held.ok()) return SendError(res, ApiError::From(held.status()));
-                       std::size_t deleted = 0;
-                       for (const auto& o : *held) {
-                         if (o.item_id != req.matches[1]) continue;
-                         const Status st = store.objects().Delete(user.account, o.id);
-                         if (!st.ok() && st.code() != "not_found")
-                           return SendError(res, ApiError::From(st));
-                         ++deleted;
-                       }
-                       if (deleted == 0) return SendError(res, {"not_found", "", {}, 0});
-                       SendJson(res, {{"deleted", deleted}});
+                       // Every object of the item in one transaction: never half an item.
+                       auto deleted =
+                           store.data_rights().DeleteItem(user.account, req.matches[1].str());
+                       if (!deleted.ok() && deleted.status().code() == "not_found")
+                         return SendError(res, {"not_found", "", {}, 0});
+                       if (!deleted.ok()) return SendError(res, ApiError::From(deleted.status()));
+                       SendJson(res, {{"deleted", *deleted}});
                      });
   AddWebAccountRoute("GET", "/web/account/export", "/web/account/export",
                      [this](const WebUser& user, const Request&, Response& res) {

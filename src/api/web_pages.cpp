@@ -78,13 +78,13 @@ struct ApiServer::Impl::Web {
   web::AttemptThrottle anonymous_removals{5, 0.1};
 
   // The CSRF token the page should carry: the session's, or (signed out) the double-submit
-  // cookie's, which is set here when the browser has none yet.
-  static std::string CsrfForPage(const Request& req, Response& res,
-                                 const std::optional<WebUser>& user) {
+  // cookie's, which is set here when the browser has none the server signed.
+  std::string CsrfForPage(const Request& req, Response& res,
+                          const std::optional<WebUser>& user) const {
     if (user) return web::CsrfTokenForSession(user->session_token);
     std::string token = web::CookieValue(req, web::kCsrfCookie);
-    if (token.size() != 64) {
-      token = web::RandomToken();
+    if (!web::SignedOutCsrfTokenValid(s.FormKey(), token)) {
+      token = web::SignedOutCsrfToken(s.FormKey());
       res.set_header("Set-Cookie",
                      web::CookieHeader(web::kCsrfCookie, token, web::OverHttps(req), -1));
     }
@@ -156,7 +156,7 @@ struct ApiServer::Impl::Web {
 
   void Signup(const Request& req, Response& res) {
     web::SetSecurityHeaders(res, true);
-    if (!CsrfOk(req, std::nullopt, Field(req, "csrf_token")))
+    if (!s.CsrfOk(req, std::nullopt, Field(req, "csrf_token")))
       return FormError(req, res, "signup.html", {"csrf_failed", "", {}, 0});
     if (const int wait = login_by_address.Take(s.config.trusted_proxies.ClientOf(req)); wait > 0)
       return FormError(req, res, "signup.html", Throttled(wait));
@@ -172,7 +172,7 @@ struct ApiServer::Impl::Web {
 
   void Login(const Request& req, Response& res) {
     web::SetSecurityHeaders(res, true);
-    if (!CsrfOk(req, std::nullopt, Field(req, "csrf_token")))
+    if (!s.CsrfOk(req, std::nullopt, Field(req, "csrf_token")))
       return FormError(req, res, "login.html", {"csrf_failed", "", {}, 0});
     const std::string email(Trim(Field(req, "email")));
     // Throttled by address and by the account named, whether or not it exists, so the answer
@@ -189,7 +189,7 @@ struct ApiServer::Impl::Web {
     web::SetSecurityHeaders(res, true);
     const auto user = s.SignedIn(req);
     if (!user) return Redirect(res, "/login");
-    if (!CsrfOk(req, user, Field(req, "csrf_token")))
+    if (!s.CsrfOk(req, user, Field(req, "csrf_token")))
       return SendError(res, {"csrf_failed", "", {}, 0});
     (void)s.store.sessions().End(user->session_token);
     res.set_header("Set-Cookie",
@@ -261,7 +261,7 @@ struct ApiServer::Impl::Web {
       form_token = f.second;
       return true;
     });
-    if (!CsrfOk(req, user, form_token)) return SendError(res, {"csrf_failed", "", {}, 0});
+    if (!s.CsrfOk(req, user, form_token)) return SendError(res, {"csrf_failed", "", {}, 0});
     ApiError error;
     auto options = ParseOptions(gathered->fields, &error);
     if (!options.ok()) return SendError(res, error);
@@ -298,7 +298,25 @@ bool ApiServer::Impl::CsrfOk(const Request& req, const std::optional<WebUser>& u
   const std::string header = req.get_header_value("X-CSRF-Token");
   const std::string& presented = header.empty() ? form_token : header;
   if (user) return web::TokensMatch(presented, web::CsrfTokenForSession(user->session_token));
-  return web::TokensMatch(presented, web::CookieValue(req, web::kCsrfCookie));
+  // Signed out: the cookie must be one this deployment signed, and the form must repeat it.
+  const std::string cookie = web::CookieValue(req, web::kCsrfCookie);
+  return web::SignedOutCsrfTokenValid(FormKey(), cookie) && web::TokensMatch(presented, cookie);
+}
+
+std::string ApiServer::Impl::FormKey() {
+  std::lock_guard lock(form_key_mu);
+  if (form_key.empty()) {
+    // Without the key no signed-out form can be checked: each is refused (csrf_failed) and the
+    // log says why, rather than accepting unsigned tokens; the next request tries again.
+    auto key = store.sessions().FormKey();
+    if (key.ok()) {
+      form_key.assign(key->begin(), key->end());
+    } else {
+      std::cerr << "bgerase serve: the form key could not be read: " << key.status().ToString()
+                << "\n";
+    }
+  }
+  return form_key;
 }
 
 void ApiServer::Impl::RegisterWebPages() {

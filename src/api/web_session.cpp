@@ -72,6 +72,41 @@ std::string CsrfTokenForSession(std::string_view session_token) {
   return Hex(out, sizeof out);
 }
 
+namespace {
+
+constexpr std::size_t kCsrfNonceBytes = 16, kCsrfMacBytes = 16;
+
+void CsrfMac(std::string_view form_key, const unsigned char* nonce, unsigned char* mac) {
+  static constexpr std::string_view kContext = "bgerase signed-out csrf v1";
+  unsigned char message[kContext.size() + kCsrfNonceBytes];
+  std::copy(kContext.begin(), kContext.end(), message);
+  std::copy(nonce, nonce + kCsrfNonceBytes, message + kContext.size());
+  const std::size_t key_len = std::min<std::size_t>(form_key.size(), crypto_generichash_KEYBYTES_MAX);
+  crypto_generichash(mac, kCsrfMacBytes, message, sizeof message,
+                     reinterpret_cast<const unsigned char*>(form_key.data()), key_len);
+}
+
+}  // namespace
+
+std::string SignedOutCsrfToken(std::string_view form_key) {
+  unsigned char raw[kCsrfNonceBytes + kCsrfMacBytes];
+  randombytes_buf(raw, kCsrfNonceBytes);
+  CsrfMac(form_key, raw, raw + kCsrfNonceBytes);
+  return Hex(raw, sizeof raw);
+}
+
+bool SignedOutCsrfTokenValid(std::string_view form_key, std::string_view token) {
+  unsigned char raw[kCsrfNonceBytes + kCsrfMacBytes];
+  std::size_t len = 0;
+  if (form_key.empty() || token.size() != 2 * sizeof raw ||
+      sodium_hex2bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr) != 0 ||
+      len != sizeof raw)
+    return false;
+  unsigned char mac[kCsrfMacBytes];
+  CsrfMac(form_key, raw, mac);
+  return sodium_memcmp(mac, raw + kCsrfNonceBytes, kCsrfMacBytes) == 0;
+}
+
 bool TokensMatch(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty() || a.size() != b.size()) return false;
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;

@@ -17,7 +17,8 @@
 namespace bgerase::api::web {
 
 // Cookie names. The session cookie holds the store's session token (only its hash is stored);
-// the CSRF cookie holds a random token for the double-submit check of signed-out forms.
+// the CSRF cookie holds a server-signed random token for the double-submit check of signed-out
+// forms (SignedOutCsrfToken).
 inline constexpr char kSessionCookie[] = "bgerase_session";
 inline constexpr char kCsrfCookie[] = "bgerase_csrf";
 // How long a web session lasts after sign-in.
@@ -40,6 +41,13 @@ std::string RandomToken();
 // The CSRF token of a signed-in session: BLAKE2b of the session token under a fixed context, so
 // every replica can check it without shared state and it reveals nothing about the session token.
 std::string CsrfTokenForSession(std::string_view session_token);
+
+// The signed-out CSRF token (the double-submit cookie's value): 16 random bytes and their keyed
+// BLAKE2b under `form_key` (SessionStore::FormKey), 64 hex digits in all. A visitor cannot choose
+// one of their own that the server accepts, so a planted cookie with a matching form field fails.
+std::string SignedOutCsrfToken(std::string_view form_key);
+// Whether `token` is one SignedOutCsrfToken made under `form_key` (constant time in the MAC).
+bool SignedOutCsrfTokenValid(std::string_view form_key, std::string_view token);
 
 // Constant-time comparison of two tokens; false when either is empty or the lengths differ.
 bool TokensMatch(std::string_view a, std::string_view b);

@@ -16,6 +16,12 @@ std::string RandomHex32() {
   return std::string(hex, 64);
 }
 
+Bytes RandomBytes(std::size_t n) {
+  Bytes out(n);
+  randombytes_buf(out.data(), out.size());
+  return out;
+}
+
 std::string RandomId(std::string_view prefix) {
   std::uint8_t raw[16];
   randombytes_buf(raw, sizeof raw);

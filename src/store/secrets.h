@@ -13,6 +13,8 @@ namespace bgerase::store {
 std::string RandomId(std::string_view prefix);
 // 32 random bytes as 64 lower-case hex digits.
 std::string RandomHex32();
+// `n` random bytes (libsodium), for keys.
+Bytes RandomBytes(std::size_t n);
 // BLAKE2b-256 of `secret`. Enough for API keys and session tokens, which carry 256 random bits;
 // passwords need HashPassword (credentials.h) instead.
 Bytes SecretHash(std::string_view secret);

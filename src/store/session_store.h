@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,9 @@
 #include "store/types.h"
 
 namespace bgerase::store {
+
+// The size of SessionStore::FormKey.
+inline constexpr std::size_t kFormKeyBytes = 32;
 
 struct NewSession {
   std::string token;  // the only copy; goes into the cookie
@@ -34,6 +38,11 @@ class SessionStore {
 
   // Ends the session (logout). Ending an unknown token succeeds.
   virtual Status End(std::string_view token) = 0;
+
+  // The key the web pages sign their signed-out CSRF tokens with: 32 random bytes, made on first
+  // use and then the same for every replica on this store, so a form fetched from one replica
+  // posts to another. Never sent to anyone; deleting it only expires the signed-out forms open.
+  virtual Result<Bytes> FormKey() = 0;
 };
 
 }  // namespace bgerase::store

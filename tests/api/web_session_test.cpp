@@ -35,6 +35,27 @@ TEST(WebSession, CsrfTokenIsBoundToTheSession) {
   EXPECT_NE(RandomToken(), RandomToken());
 }
 
+TEST(WebSession, SignedOutCsrfTokensAreSignedByTheFormKey) {
+  const std::string key(32, 'k'), other(32, 'o');
+  const std::string t = SignedOutCsrfToken(key);
+  EXPECT_EQ(t.size(), 64u);
+  EXPECT_NE(t, SignedOutCsrfToken(key));  // a fresh nonce each time
+  EXPECT_TRUE(SignedOutCsrfTokenValid(key, t));
+  EXPECT_FALSE(SignedOutCsrfTokenValid(other, t));  // another deployment's token
+  EXPECT_FALSE(SignedOutCsrfTokenValid("", t));     // no key: nothing is valid
+  // A value the visitor picks, however well-formed, is not one the server signed.
+  EXPECT_FALSE(SignedOutCsrfTokenValid(key, std::string(64, 'a')));
+  EXPECT_FALSE(SignedOutCsrfTokenValid(key, RandomToken()));
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    std::string tampered = t;
+    tampered[i] = tampered[i] == '0' ? '1' : '0';
+    EXPECT_FALSE(SignedOutCsrfTokenValid(key, tampered)) << "digit " << i;
+  }
+  EXPECT_FALSE(SignedOutCsrfTokenValid(key, t.substr(2)));
+  EXPECT_FALSE(SignedOutCsrfTokenValid(key, t + "00"));
+  EXPECT_FALSE(SignedOutCsrfTokenValid(key, "zz" + t.substr(2)));
+}
+
 TEST(WebSession, NextStaysOnThisSite) {
   EXPECT_EQ(SafeNext("/account"), "/account");
   EXPECT_EQ(SafeNext("/account?tab=keys"), "/account?tab=keys");

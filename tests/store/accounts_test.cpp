@@ -13,9 +13,7 @@ namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::Backend;
-using testutil::StoreEnv;
-using testutil::T0;
+using namespace testutil;  // StoreEnv, Backend, T0 and the backends' instantiation
 
 // On both backends: what "in the database" means is every file of the SQLite database, or every
 // table of the PostgreSQL one.

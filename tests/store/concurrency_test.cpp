@@ -14,9 +14,7 @@ namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::Backend;
-using testutil::StoreEnv;
-using testutil::T0;
+using namespace testutil;  // StoreEnv, Backend, T0 and the backends' instantiation
 
 // On both backends (a PostgreSQL store serves its threads from a pool of connections).
 class Concurrency : public ::testing::TestWithParam<Backend> {

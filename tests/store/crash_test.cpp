@@ -13,9 +13,7 @@ namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::Backend;
-using testutil::StoreEnv;
-using testutil::T0;
+using namespace testutil;  // StoreEnv, Backend, T0 and the backends' instantiation
 
 // Runs in the forked child: store `n` objects at T0, report their ids through `fd`, then wait to
 // be killed. Never returns.

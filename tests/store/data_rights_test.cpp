@@ -17,9 +17,7 @@ namespace bgerase::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testutil::Backend;
-using testutil::StoreEnv;
-using testutil::T0;
+using namespace testutil;  // StoreEnv, Backend, T0 and the backends' instantiation
 
 std::uint32_t Le32(const std::string& s, std::size_t at) {
   std::uint32_t v = 0;

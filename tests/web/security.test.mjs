@@ -30,6 +30,16 @@ async function signedInClient(email) {
   return { page, cookie, csrf, session: cookies.find((c) => c.name === 'bgerase_session') };
 }
 
+// The double-submit pair a signed-out visitor gets: the cookie the server sets and the token the
+// page carries.
+async function signedOutPair() {
+  const res = await fetch(`${server.base}/login`);
+  const cookie = /bgerase_csrf=[0-9a-f]{64}/.exec(res.headers.get('set-cookie'))[0];
+  const token = /name="csrf-token" content="([0-9a-f]{64})"/.exec(await res.text())[1];
+  assert.equal(cookie, `bgerase_csrf=${token}`);
+  return { cookie, token };
+}
+
 function checkHeaders(res, where) {
   const csp = res.headers.get('content-security-policy') || '';
   assert.match(csp, /default-src 'self'/, where);
@@ -115,6 +125,20 @@ test('state-changing requests without the right CSRF token fail', async () => {
     body: `csrf_token=${'b'.repeat(64)}&email=csrf%40example.com&password=correct+horse+battery`,
   });
   assert.equal(login.status, 403);
+  // A pair the attacker picks (cookie planted from a sibling host, same value in the form) is not
+  // one this server signed: refused too, so no account can be made in a victim's browser.
+  const picked = 'a'.repeat(64);
+  const planted = await fetch(`${server.base}/signup`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `bgerase_csrf=${picked}` },
+    body: `csrf_token=${picked}&email=planted%40example.com&password=abcdefghijk`,
+  });
+  assert.equal(planted.status, 403);
+  const pair = await signedOutPair();
+  const genuine = await fetch(`${server.base}/signup`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: pair.cookie },
+    body: `csrf_token=${pair.token}&email=genuine%40example.com&password=abcdefghijk`,
+  });
+  assert.equal(genuine.status, 303, 'the pair the server handed out works');
   const form = new FormData();
   form.append('image_file', new Blob([Buffer.from('x')]), 'x.png');
   const remove = await fetch(`${server.base}/web/remove`, { method: 'POST', body: form });
@@ -125,13 +149,13 @@ test('signed-out try-it is throttled per address before its body is parsed', asy
   // A double-submit pair as the page would hold it, then field floods (40,000 unknown fields)
   // until the address's budget (5 at once) is spent: the refused one is answered 429 without its
   // flood being parsed, so a stranger's CPU cost stops at the throttle.
-  const token = 'c'.repeat(64);
+  const { cookie, token } = await signedOutPair();
   const flood = `csrf_token=${token}&` + Array(40000).fill('a=').join('&');
   const codes = [];
   for (let i = 0; i < 7 && !codes.includes('rate_limited'); ++i) {
     const res = await fetch(`${server.base}/web/remove`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `bgerase_csrf=${token}` },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
       body: flood,
     });
     const code = (await res.json()).error.code;

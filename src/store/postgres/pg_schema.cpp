@@ -153,7 +153,15 @@ CREATE TABLE usage_daily (
 );
 )sql";
 
-constexpr const char* kAll[] = {kMigration1};
+// Migration 2: the deployment's own secrets (the web pages' form key, SessionStore::FormKey).
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE server_secrets (
+  name   TEXT COLLATE "C" PRIMARY KEY,
+  secret BYTEA NOT NULL
+);
+)sql";
+
+constexpr const char* kAll[] = {kMigration1, kMigration2};
 
 }  // namespace
 

@@ -56,4 +56,22 @@ Status PgSessions::End(std::string_view token) {
   });
 }
 
+Result<Bytes> PgSessions::FormKey() {
+  return PgGuard([&]() -> Result<Bytes> {
+    const Bytes fresh = RandomBytes(kFormKeyBytes);
+    return c_.pool->Run([&](pqxx::connection& conn) -> Result<Bytes> {
+      pqxx::work tx(conn);
+      // The first replica's key wins; every later one reads it.
+      tx.exec_params(
+          "INSERT INTO server_secrets (name, secret) VALUES ('form_key', $1) "
+          "ON CONFLICT (name) DO NOTHING",
+          ToBinary(fresh));
+      const auto r = tx.exec("SELECT secret FROM server_secrets WHERE name = 'form_key'");
+      tx.commit();
+      if (r.empty()) return Status(errors::kStorageError, "the form key could not be read");
+      return PgRow(r[0]).Blob(0);
+    });
+  });
+}
+
 }  // namespace bgerase::store::postgres

@@ -95,6 +95,7 @@ class PgSessions final : public SessionStore {
   Result<NewSession> Create(const AccountId& account, std::chrono::seconds ttl) override;
   Result<SessionInfo> Validate(std::string_view token) override;
   Status End(std::string_view token) override;
+  Result<Bytes> FormKey() override;
 
  private:
   Core& c_;

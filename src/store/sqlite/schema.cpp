@@ -127,7 +127,15 @@ CREATE TABLE usage_daily (
 ) STRICT;
 )sql";
 
-constexpr const char* kAll[] = {kMigration1, kMigration2};
+// Migration 3: the deployment's own secrets (the web pages' form key, SessionStore::FormKey).
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE server_secrets (
+  name   TEXT PRIMARY KEY,
+  secret BLOB NOT NULL
+) STRICT;
+)sql";
+
+constexpr const char* kAll[] = {kMigration1, kMigration2, kMigration3};
 
 }  // namespace
 

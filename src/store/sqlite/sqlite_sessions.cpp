@@ -53,4 +53,20 @@ Status SqliteSessions::End(std::string_view token) {
   });
 }
 
+Result<Bytes> SqliteSessions::FormKey() {
+  return Guard([&]() -> Result<Bytes> {
+    std::lock_guard lock(c_.db->mutex());
+    // The first caller's key wins; every later one reads it.
+    auto ins = c_.db->Prepare(
+        "INSERT INTO server_secrets (name, secret) VALUES ('form_key', ?1) "
+        "ON CONFLICT (name) DO NOTHING");
+    const Bytes fresh = RandomBytes(kFormKeyBytes);
+    ins.Bind(1, ByteView(fresh));
+    ins.Run();
+    auto q = c_.db->Prepare("SELECT secret FROM server_secrets WHERE name = 'form_key'");
+    if (!q.Step()) return Status(errors::kStorageError, "the form key could not be read");
+    return q.Blob(0);
+  });
+}
+
 }  // namespace bgerase::store::sqlite

@@ -76,6 +76,7 @@ class SqliteSessions final : public SessionStore {
   Result<NewSession> Create(const AccountId& account, std::chrono::seconds ttl) override;
   Result<SessionInfo> Validate(std::string_view token) override;
   Status End(std::string_view token) override;
+  Result<Bytes> FormKey() override;
 
  private:
   Core& c_;
