@@ -319,11 +319,13 @@ Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
   if (zip) {
     // color.jpg + alpha.png come from one RGBA cut-out; a background colour or a mask-only
     // answer would make one of the two meaningless, so they are refused rather than ignored.
+    // Values read as ParseRemovalOptions reads them: trimmed (blank is absent), any case.
     for (const auto& [k, v] : fields) {
       const std::string norm = removal::NormalizeOptionKey(k);
-      if ((norm == "bg_color" || norm == "bg_colour") && !v.empty())
+      const std::string value = Lower(Trim(v));
+      if ((norm == "bg_color" || norm == "bg_colour") && !value.empty())
         return Status("unsupported_option", "format=zip cannot be combined with bg_color.");
-      if (norm == "channels" && !v.empty() && Lower(v) != "rgba")
+      if (norm == "channels" && !value.empty() && value != "rgba")
         return Status("unsupported_option",
                       "format=zip returns color.jpg and alpha.png; leave channels at rgba.");
     }

@@ -49,35 +49,44 @@ Result<Tensor> FromTensorProto(onnx::TensorProto& tp, const std::string& origin)
     return Invalid(origin, "tensor '" + tp.name() + "' uses external data, which is not supported");
   }
   Shape shape(tp.dims().begin(), tp.dims().end());
+  // Counted in NumElements' order with overflow checks: a few bytes of dims can claim 2^64
+  // elements, which int64 arithmetic would wrap to a small count that the data then matches.
+  int64_t count = 1;
+  int64_t bytes = 0;
   for (int64_t d : shape) {
     if (d < 0) return Invalid(origin, "tensor '" + tp.name() + "' has a negative dimension");
+    if (__builtin_mul_overflow(count, d, &count))
+      return Invalid(origin, "tensor '" + tp.name() + "' has too many elements");
   }
-  const size_t n = static_cast<size_t>(NumElements(shape));
+  if (__builtin_mul_overflow(count, static_cast<int64_t>(DTypeSize(*dt)), &bytes))
+    return Invalid(origin, "tensor '" + tp.name() + "' has too many elements");
+  const size_t n = static_cast<size_t>(count);
   if (tp.has_raw_data()) {
-    if (tp.raw_data().size() != n * DTypeSize(*dt)) {
+    if (tp.raw_data().size() != static_cast<size_t>(bytes)) {
       return Invalid(origin, "tensor '" + tp.name() + "' holds " +
                                  std::to_string(tp.raw_data().size()) + " bytes, expected " +
-                                 std::to_string(n * DTypeSize(*dt)) + " (truncated file?)");
+                                 std::to_string(bytes) + " (truncated file?)");
     }
     return Tensor::Adopt(*dt, std::move(shape), std::move(*tp.mutable_raw_data()));
   }
-  Tensor t(*dt, shape);
-  auto mismatch = [&](size_t have) {
+  // int32_data carries int32, int8, uint8, bool, fp16 and bf16 (as their bit patterns). The
+  // count is checked before the tensor is allocated: the dims alone must not size an allocation.
+  const size_t have = static_cast<size_t>(*dt == DType::kFloat32 ? tp.float_data_size()
+                                          : *dt == DType::kInt64 ? tp.int64_data_size()
+                                                                 : tp.int32_data_size());
+  if (have != n) {
     return Invalid(origin, "tensor '" + tp.name() + "' holds " + std::to_string(have) +
                                " values, expected " + std::to_string(n));
-  };
+  }
+  Tensor t(*dt, shape);
   switch (*dt) {
     case DType::kFloat32:
-      if (static_cast<size_t>(tp.float_data_size()) != n) return mismatch(tp.float_data_size());
       for (size_t i = 0; i < n; ++i) t.data<float>()[i] = tp.float_data(static_cast<int>(i));
       break;
     case DType::kInt64:
-      if (static_cast<size_t>(tp.int64_data_size()) != n) return mismatch(tp.int64_data_size());
       for (size_t i = 0; i < n; ++i) t.data<int64_t>()[i] = tp.int64_data(static_cast<int>(i));
       break;
     default: {
-      // int32_data carries int32, int8, uint8, bool, fp16 and bf16 (as their bit patterns).
-      if (static_cast<size_t>(tp.int32_data_size()) != n) return mismatch(tp.int32_data_size());
       for (size_t i = 0; i < n; ++i) {
         const int32_t v = tp.int32_data(static_cast<int>(i));
         switch (*dt) {

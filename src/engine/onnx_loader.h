@@ -8,9 +8,10 @@
 
 namespace bgerase::engine {
 
-// Parses an ONNX model. A missing, malformed or truncated file, external tensor data, or a
-// value used before it is defined yields an error (code "invalid_model") naming the file and
-// the offending node or tensor. Never crashes on bad bytes.
+// Parses an ONNX model. A missing, malformed or truncated file, external tensor data, a tensor
+// whose dims multiply past 64 bits or whose data does not match them, or a value used before it
+// is defined yields an error (code "invalid_model") naming the file and the offending node or
+// tensor. Never crashes on bad bytes; tensors are allocated only for data the file holds.
 Result<Graph> LoadOnnxFile(const std::string& path);
 Result<Graph> LoadOnnxBytes(const std::string& bytes, const std::string& origin);
 

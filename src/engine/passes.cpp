@@ -2,7 +2,6 @@
 #include "engine/passes.h"
 
 #include <algorithm>
-#include <functional>
 #include <set>
 
 #include "engine/op_params.h"
@@ -48,33 +47,42 @@ Status TopologicalSort(Graph& g) {
     }
   }
   std::vector<int> state(g.nodes.size(), 0);  // 0 new, 1 visiting, 2 done
+  std::vector<std::vector<std::string>> reads(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) reads[i] = NodeReads(g.nodes[i]);
   std::vector<Node> order;
   order.reserve(g.nodes.size());
-  Status err;
-  std::function<bool(size_t)> visit = [&](size_t i) {
-    if (state[i] == 2) return true;
-    if (state[i] == 1) {
-      err = Status("invalid_model", "the graph has a cycle through " + g.nodes[i].Describe());
-      return false;
-    }
-    state[i] = 1;
-    for (const auto& in : NodeReads(g.nodes[i])) {
+  // Depth first with a stack of our own, not recursion: a model's chain of nodes is as long as
+  // its file allows, and a frame per node overflowed the thread's stack (200k nodes, 6 MB).
+  // (node, its next read to visit); nodes leave in the order the recursive visit emitted them.
+  std::vector<std::pair<size_t, size_t>> stack;
+  for (size_t root = 0; root < g.nodes.size(); ++root) {
+    if (state[root] == 2) continue;
+    state[root] = 1;
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      const size_t i = stack.back().first;
+      if (stack.back().second == reads[i].size()) {
+        state[i] = 2;
+        order.push_back(g.nodes[i]);
+        stack.pop_back();
+        continue;
+      }
+      const std::string& in = reads[i][stack.back().second++];
       auto it = producer.find(in);
       if (it != producer.end()) {
-        if (!visit(it->second)) return false;
+        const size_t j = it->second;
+        if (state[j] == 1)
+          return Status("invalid_model", "the graph has a cycle through " + g.nodes[j].Describe());
+        if (state[j] == 0) {
+          state[j] = 1;
+          stack.emplace_back(j, 0);
+        }
       } else if (!g.IsConstant(in) &&
                  std::find(g.inputs.begin(), g.inputs.end(), in) == g.inputs.end()) {
-        err = Status("invalid_model",
-                     g.nodes[i].Describe() + " reads '" + in + "', which nothing produces");
-        return false;
+        return Status("invalid_model",
+                      g.nodes[i].Describe() + " reads '" + in + "', which nothing produces");
       }
     }
-    state[i] = 2;
-    order.push_back(g.nodes[i]);
-    return true;
-  };
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!visit(i)) return err;
   }
   g.nodes = std::move(order);
   return Status::Ok();
