@@ -163,6 +163,24 @@ TEST_P(AccountsTest, SessionsStoreOnlyHashesAndExpire) {
   EXPECT_EQ(env_.Int("SELECT count(*) FROM sessions"), 0);
 }
 
+// The web pages' form key: made once, then the same for this store and for every store opened on
+// the same database (a replica), and random (two deployments never share one).
+TEST_P(AccountsTest, FormKeyIsMadeOnceAndSharedByReplicas) {
+  auto key = store_->sessions().FormKey();
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->size(), kFormKeyBytes);
+  EXPECT_NE(*key, Bytes(kFormKeyBytes, 0));
+  EXPECT_EQ(*store_->sessions().FormKey(), *key);
+  auto replica = env_.Open(clock_);
+  ASSERT_TRUE(replica);
+  EXPECT_EQ(*replica->sessions().FormKey(), *key);
+  EXPECT_EQ(env_.Int("SELECT count(*) FROM server_secrets"), 1);
+  StoreEnv elsewhere{GetParam()};
+  auto other = elsewhere.Open(clock_);
+  ASSERT_TRUE(other);
+  EXPECT_NE(*other->sessions().FormKey(), *key);
+}
+
 TEST_P(AccountsTest, AccountDeletionRemovesObjectsKeysAndPersonalData) {
   const std::string email = "leaving-person@example.com";
   auto a = store_->accounts().Create(email, "a-long-password");
