@@ -203,8 +203,8 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
     for (auto& [key, value] : body.fields) {
       auto text = JsonFieldText(value);
       if (!text)
-        return Status("bad_request", "Field '" + Echo(key) +
-                                         "' must be a string, number, boolean or null.");
+        return Status("bad_request",
+                      "Field '" + Echo(key) + "' must be a string, number, boolean or null.");
       place(key, std::move(*text));
     }
   } else {
@@ -266,8 +266,8 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
     std::string input;
     for (const auto& [k, v] : fields)
       if (k == key) input = v;
-    details.push_back({"extra_forbidden", Echo(key),
-                       "Unknown field '" + Echo(key) + "'.", Echo(input)});
+    details.push_back(
+        {"extra_forbidden", Echo(key), "Unknown field '" + Echo(key) + "'.", Echo(input)});
   }
   for (auto& d : details) d.input = Echo(std::move(d.input));
   if (options.ok() && details.empty()) return options;
@@ -282,7 +282,7 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
   return Status(error->code, error->message);
 }
 
-Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
+const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDefaults() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
       {"scale", {"original"}},
       {"position", {"original"}},
@@ -293,13 +293,17 @@ Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
       {"type_level", {"1", "latest"}},
       {"semitransparency", {"true", "1", "yes", "on"}},
   };
+  return kDefaults;
+}
+
+Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
   RemoveBgFields out;
   removal::OptionFields& fields = out.fields;
   bool& zip = out.zip;
   for (auto& [k, v] : in) {
     const std::string norm = removal::NormalizeOptionKey(k);
     bool handled = false;
-    for (const auto& [name, defaults] : kDefaults) {
+    for (const auto& [name, defaults] : RemoveBgDefaults()) {
       if (norm != name) continue;
       handled = true;
       const std::string value = Lower(Trim(v));
@@ -307,8 +311,7 @@ Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
       for (const auto& d : defaults) ok = ok || value == d;
       if (!ok)
         return Status("unsupported_option", "bgerase does not implement '" + name + "' (got '" +
-                                                Echo(v) +
-                                                "'); leave it empty or at its default.");
+                                                Echo(v) + "'); leave it empty or at its default.");
     }
     if (norm == "format" && Lower(Trim(v)) == "zip") {
       zip = true;

@@ -77,5 +77,8 @@ struct RemoveBgFields {
   bool zip = false;              // answer color.jpg + alpha.png in a zip
 };
 Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields fields);
+// The remove.bg fields bgerase does not implement, each with the values (besides empty) that mean
+// its default; normalised names (NormalizeOptionKey).
+const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDefaults();
 
 }  // namespace bgerase::api

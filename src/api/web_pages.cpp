@@ -101,13 +101,16 @@ struct ApiServer::Impl::Web {
     const std::string csrf = CsrfForPage(req, res, user);
     auto page = ReadFile(dir / name);
     auto head = ReadFile(dir / "partials/head.html");
-    auto nav =
-        ReadFile(dir / (user ? "partials/nav-signed-in.html" : "partials/nav-signed-out.html"));
-    if (!page || !head || !nav) return SendError(res, {"internal_error", "", {}, 0});
+    auto nav = ReadFile(dir / "partials/nav.html");
+    auto links = ReadFile(
+        dir / (user ? "partials/nav-links-signed-in.html" : "partials/nav-links-signed-out.html"));
+    if (!page || !head || !nav || !links) return SendError(res, {"internal_error", "", {}, 0});
     for (auto& [k, v] : values)
       if (!k.ends_with("_html")) v = web::HtmlEscape(v);
     // The partials go in first: they carry {{csrf_token}} themselves (meta tag, sign-out form).
-    const std::string html = web::FillTemplate(*page, {{"head_html", *head}, {"nav_html", *nav}});
+    const std::string html = web::FillTemplate(
+        *page, {{"head_html", *head},
+                {"nav_html", web::FillTemplate(*nav, {{"nav_links_html", *links}})}});
     values.emplace_back("csrf_token", csrf);
     values.emplace_back("signed_in", user ? "true" : "false");
     values.emplace_back("retention_hours", RetentionHours());
@@ -238,11 +241,11 @@ struct ApiServer::Impl::Web {
       return std::nullopt;
     }
     if (const int wait = anonymous_removals.Take(s.config.trusted_proxies.ClientOf(req)); wait > 0)
-      return ApiError{"rate_limited",
-                      "Too many tries from this address; sign in or retry in " +
-                          std::to_string(wait) + " s.",
-                      {},
-                      wait};
+      return ApiError{
+          "rate_limited",
+          "Too many tries from this address; sign in or retry in " + std::to_string(wait) + " s.",
+          {},
+          wait};
     return std::nullopt;
   }
 

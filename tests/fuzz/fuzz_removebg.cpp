@@ -26,19 +26,10 @@ using bgerase::removal::OptionFields;
 
 namespace {
 
-// remove.bg's fields that bgerase accepts only empty or at their default (docs/reference/api.md).
+// remove.bg's fields that bgerase accepts only empty or at their default (docs/reference/api.md):
+// the table is the contract's data; the checks below are this target's own.
 const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgOnly() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> k = {
-      {"scale", {"original"}},
-      {"position", {"original"}},
-      {"roi", {"0% 0% 100% 100%"}},
-      {"add_shadow", {"false", "0", "no", "off"}},
-      {"bg_image_url", {}},
-      {"bg_image_file", {}},
-      {"type_level", {"1", "latest"}},
-      {"semitransparency", {"true", "1", "yes", "on"}},
-  };
-  return k;
+  return RemoveBgDefaults();
 }
 
 const std::vector<std::string>* DefaultsOf(const std::string& key) {
