@@ -2,10 +2,16 @@
 #include "api/error_catalogue.h"
 
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/image_formats.h"
 
 namespace bgerase::api {
 
 const std::vector<CatalogueEntry>& ErrorCatalogue() {
+  // From the one image cap, so the answer and the limit cannot disagree.
+  static const std::string kTooLarge =
+      "The image is larger than " + std::to_string(kMaxImageBytes / 1'000'000) + " MB.";
   static const std::vector<CatalogueEntry> kEntries = {
       {"bad_request", 400, "The request is malformed."},
       {"invalid_bg_color", 400, "bg_color is not a colour."},
@@ -27,7 +33,7 @@ const std::vector<CatalogueEntry>& ErrorCatalogue() {
       {"account_exists", 409, "An account with this email exists already; sign in instead.", true},
       {"method_not_allowed", 405, "This method is not allowed here."},
       {"length_required", 411, "Send this body with a Content-Length header, not chunked."},
-      {"payload_too_large", 413, "The request body is larger than 30 MB."},
+      {"payload_too_large", 413, kTooLarge},
       {"image_too_large", 413, "The image has more than 100 megapixels."},
       {"validation_error", 422, "Some fields are invalid."},
       {"rate_limited", 429, "Too many requests for this key; retry later."},
