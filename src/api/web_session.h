@@ -1,5 +1,6 @@
 // The web pages' security vocabulary: cookies, CSRF tokens, login throttling, security headers and
-// page templates. Pure functions and one small thread-safe class; web_routes.cpp wires them up.
+// page templates. Pure functions and one small thread-safe class; web_pages.cpp and
+// web_account_routes.cpp wire them up.
 // docs/reference/web.md describes the scheme.
 #pragma once
 
