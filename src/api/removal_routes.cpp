@@ -151,7 +151,10 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   res.set_header("X-Foreground-Left", std::to_string(r.foreground.left));
   res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
   res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
-  res.set_header("X-Credits-Charged", "0");
+  // remove.bg's price list: a quarter credit up to its 0.25 MP sizes, one above (self-hosted,
+  // nothing is billed; the header lets a client's accounting code work unchanged).
+  res.set_header("X-Credits-Charged",
+                 options->max_pixels <= removal::kPreviewPixels ? "0.25" : "1");
   if (Lower(req.get_header_value("Accept")).find("application/json") != std::string::npos) {
     SendJson(res, {{"data",
                     {{"result_b64", EncodeBase64(r.bytes)},

@@ -286,7 +286,6 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDef
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
       {"scale", {"original"}},
       {"position", {"original"}},
-      {"roi", {"0% 0% 100% 100%"}},
       {"add_shadow", {"false", "0", "no", "off"}},
       {"bg_image_url", {}},
       {"bg_image_file", {}},

@@ -55,6 +55,7 @@ void SendError(httplib::Response& res, ApiError e) {
         at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
   }
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+  if (t_ctx.dialect == Dialect::kRemoveBg) res.set_header("X-Credits-Charged", "0");
   res.set_content(RenderError(e, t_ctx.dialect, t_ctx.request_id), "application/json");
 }
 
@@ -211,6 +212,14 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         SendError(res, {"internal_error", "", {}, 0});
       });
+  // Every answer to a caller with a key carries its rate-limit bucket (when a limit is set), as
+  // remove.bg's do: the limit (burst), what is left, and when it is full again (Unix seconds).
+  s.http.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!t_ctx.rate) return;
+    res.set_header("X-RateLimit-Limit", std::to_string(t_ctx.rate->limit));
+    res.set_header("X-RateLimit-Remaining", std::to_string(t_ctx.rate->remaining));
+    res.set_header("X-RateLimit-Reset", std::to_string(t_ctx.rate->reset_at));
+  });
   s.http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     impl_->Log(req, res);
     t_ctx = RequestContext{};

@@ -48,6 +48,12 @@ struct RequestContext {
   std::string request_id;
   std::string route = "unmatched";
   std::string key_prefix;
+  // The caller's rate-limit bucket after this request took from it (X-RateLimit-* headers).
+  struct RateState {
+    int limit = 0, remaining = 0;
+    long long reset_at = 0;  // Unix seconds when the bucket is full again
+  };
+  std::optional<RateState> rate;
   Dialect dialect = Dialect::kV2;
   Clock::time_point start;
 };
@@ -64,8 +70,9 @@ class RateLimiter {
  public:
   explicit RateLimiter(double rate) : rate_(rate), burst_(std::max(1.0, rate)) {}
 
-  // 0 when the request may go ahead (a token is taken), else the seconds to wait.
-  int Take(const std::string& key) {
+  // 0 when the request may go ahead (a token is taken), else the seconds to wait. `state`, when
+  // given and a limit is set, receives the bucket as this request leaves it.
+  int Take(const std::string& key, RequestContext::RateState* state = nullptr) {
     if (rate_ <= 0) return 0;
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
@@ -76,10 +83,17 @@ class RateLimiter {
           std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
       b.at = now;
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
+    const bool taken = b.tokens >= 1;
+    if (taken) b.tokens -= 1;
+    if (state) {
+      state->limit = static_cast<int>(burst_);
+      state->remaining = static_cast<int>(std::floor(b.tokens));
+      const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      state->reset_at = unix_now + static_cast<long long>(std::ceil((burst_ - b.tokens) / rate_));
     }
+    if (taken) return 0;
     return static_cast<int>(std::ceil((1 - b.tokens) / rate_));
   }
 
@@ -133,7 +147,10 @@ struct ApiServer::Impl {
       return info.status();
     }
     t_ctx.key_prefix = info->prefix;
-    if (const int wait = limiter.Take(info->prefix); wait > 0)
+    RequestContext::RateState state;
+    const int wait = limiter.Take(info->prefix, &state);
+    if (config.rate_limit > 0) t_ctx.rate = state;
+    if (wait > 0)
       return Status("rate_limited",
                     "Too many requests for this key; retry in " + std::to_string(wait) + " s.");
     return info;
@@ -263,8 +280,7 @@ struct ApiServer::Impl {
     store::ApiKeyInfo key;
     RemovalRequest request;
   };
-  std::optional<KeyedRequest> ReadKeyedRequest(const httplib::Request& req,
-                                               httplib::Response& res,
+  std::optional<KeyedRequest> ReadKeyedRequest(const httplib::Request& req, httplib::Response& res,
                                                const httplib::ContentReader& reader,
                                                const ImageKeys& image_keys);
   void HandleV2(const httplib::Request& req, httplib::Response& res,

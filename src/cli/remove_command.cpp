@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
-  std::string format, channels, size, crop_margin, bg_color, metadata, quality, precision = "auto";
+  std::string format, channels, size, crop_margin, roi, bg_color, metadata, quality,
+      precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -179,6 +180,7 @@ int Remove(const RemoveArgs& a) {
   add("channels", a.channels);
   add("size", a.size);
   add("crop_margin", a.crop_margin);
+  add("roi", a.roi);
   add("bg_color", a.bg_color);
   add("metadata", a.metadata);
   add("quality", a.quality);
@@ -323,6 +325,8 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_flag("--crop", a.crop, "Crop to the subject");
   rm->add_option("--crop-margin", a.crop_margin,
                  "Margin around the subject when cropping: px or %");
+  rm->add_option("--roi", a.roi,
+                 "Only this region may hold the subject: \"x1 y1 x2 y2\" in px or %");
   rm->add_option("--bg-color", a.bg_color, "Background colour: name, #rgb, #rrggbb, #rrggbbaa");
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");

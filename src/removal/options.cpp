@@ -215,8 +215,8 @@ constexpr std::string_view kTypes[] = {"auto",     "person",       "product",  "
 // The canonical field names, after NormalizeOptionKey; aliases map onto these.
 std::optional<std::string_view> CanonicalField(const std::string& key) {
   static constexpr std::string_view kFields[] = {
-      "format",  "channels", "size",    "crop",         "crop_margin", "bg_color",
-      "despill", "metadata", "quality", "on_behalf_of", "store",       "type"};
+      "format",   "channels", "size",         "crop",  "crop_margin", "bg_color", "despill",
+      "metadata", "quality",  "on_behalf_of", "store", "type",        "roi"};
   if (key == "bg_colour") return std::string_view("bg_color");
   for (std::string_view f : kFields) {
     if (key == f) return f;
@@ -254,6 +254,14 @@ class FieldParser {
       ParseMargin();
     } else if (field == "bg_color") {
       ParseBackground();
+    } else if (field == "roi") {
+      if (auto roi = ParseRoi(std::string(value_))) {
+        o_.roi = *roi;
+      } else {
+        Fail("roi_parsing",
+             "must be four edges x1 y1 x2 y2, each in pixels or percent of the image (e.g. "
+             "\"0% 0% 100% 100%\" or \"10 20 400 300\")");
+      }
     } else if (field == "metadata") {
       if (v == "keep") {
         o_.keep_metadata = true;
@@ -521,6 +529,38 @@ std::optional<CropMargin> ParseCropMargin(const std::string& s) {
   if (!value) return std::nullopt;
   m.value = *value;
   return m;
+}
+
+std::optional<Roi> ParseRoi(const std::string& s) {
+  std::string v = Lower(Trim(s));
+  std::replace(v.begin(), v.end(), ',', ' ');
+  RoiEdge edges[4];
+  std::string_view rest = v;
+  for (RoiEdge& e : edges) {
+    rest = Trim(rest);
+    const auto end = std::min(rest.find_first_of(" \t"), rest.size());
+    auto m = ParseCropMargin(std::string(rest.substr(0, end)));
+    if (!m || (m->percent && m->value > 100)) return std::nullopt;
+    e = {m->value, m->percent};
+    rest.remove_prefix(end);
+  }
+  if (!Trim(rest).empty()) return std::nullopt;
+  return Roi{edges[0], edges[1], edges[2], edges[3]};
+}
+
+Result<Box> RoiBox(const Roi& roi, int w, int h) {
+  auto at = [](const RoiEdge& e, int size) {
+    return e.percent ? std::llround(e.value * size / 100) : std::llround(e.value);
+  };
+  const long long x1 = at(roi.x1, w), y1 = at(roi.y1, h), x2 = at(roi.x2, w), y2 = at(roi.y2, h);
+  const std::string size = std::to_string(w) + "x" + std::to_string(h);
+  if (x2 <= x1 || y2 <= y1)
+    return Status(
+        "bad_request",
+        "roi is reversed or empty: x2 must exceed x1 and y2 exceed y1 (on the " + size + " image)");
+  if (x2 > w || y2 > h) return Status("bad_request", "roi reaches outside the " + size + " image");
+  return Box{static_cast<int>(x1), static_cast<int>(y1), static_cast<int>(x2 - x1),
+             static_cast<int>(y2 - y1)};
 }
 
 std::pair<int, int> CapSize(int w, int h, int64_t max_pixels) {

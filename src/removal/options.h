@@ -1,6 +1,7 @@
 // RemovalOptions: the one options model for the CLI and both HTTP dialects. Every option is
 // parsed and validated here (case-insensitive keys, true/false/1/0/yes/no booleans), so the
-// CLI and api/ only map their field names onto keys. Reference: docs/reference/options.md, docs/reference/api.md.
+// CLI and api/ only map their field names onto keys. Reference: docs/reference/options.md,
+// docs/reference/api.md.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,19 @@ struct CropMargin {
   bool operator==(const CropMargin&) const = default;
 };
 
+// remove.bg's `roi`: the only region of the input that may hold foreground (alpha is 0 outside),
+// as x1 y1 x2 y2 — the left/top and right/bottom edges, each in pixels or in percent of the image's
+// width (x) or height (y). "0% 0% 100% 100%" is the whole image.
+struct RoiEdge {
+  double value = 0;
+  bool percent = false;
+  bool operator==(const RoiEdge&) const = default;
+};
+struct Roi {
+  RoiEdge x1, y1, x2, y2;
+  bool operator==(const Roi&) const = default;
+};
+
 // Output size caps by megapixels; the output is never upscaled.
 inline constexpr int64_t kPreviewPixels = 250'000;
 inline constexpr int64_t kMediumPixels = 1'500'000;
@@ -50,6 +64,7 @@ struct RemovalOptions {
   int64_t max_pixels = kFullPixels;     // cap implied by `size`
   bool crop = false;                    // crop to the subject
   CropMargin crop_margin;               // around the subject when cropping
+  std::optional<Roi> roi;               // foreground only inside this region of the input
   std::optional<Rgba> bg_color;         // composite onto this colour; none: transparent
   bool despill = false;                 // remove background colour spill from edge pixels
   bool keep_metadata = true;            // metadata=keep (default) | strip
@@ -89,7 +104,6 @@ Result<RemovalOptions> ParseRemovalOptions(const OptionFields& fields,
                                            std::vector<FieldError>* details = nullptr,
                                            std::vector<std::string>* unknown = nullptr);
 
-
 // The form keys are compared in: ASCII lower case with every `-` turned into `_`.
 std::string NormalizeOptionKey(std::string_view key);
 
@@ -109,6 +123,10 @@ std::string ColorToHex(const Rgba& c);
 // forms are malformed here). The caps above are checked by ParseRemovalOptions, not here.
 std::optional<CropMargin> ParseCropMargin(const std::string& s);
 
+// "x1 y1 x2 y2", four values separated by spaces (or commas), each "20", "20px" or "12.5%";
+// nullopt when malformed, negative or over 100%. Whether it fits an image is RoiBox's question.
+std::optional<Roi> ParseRoi(const std::string& s);
+
 // The largest size with the same aspect ratio that fits `max_pixels`, never above (w, h), each
 // side at least 1. Each side is floor(side * s) for the real scale s = sqrt(max_pixels / (w*h))
 // (computed exactly), so the aspect ratio is kept to within one pixel of rounding; a side that
@@ -121,6 +139,11 @@ struct Box {
   bool empty() const { return width <= 0 || height <= 0; }
   bool operator==(const Box&) const = default;
 };
+
+// `roi` on a w x h image, in pixels: a percent edge is rounded to the nearest pixel. Error
+// "bad_request" naming the roi when it is reversed or empty (x2 <= x1 or y2 <= y1) or reaches
+// outside the image (a pixel edge past w or h).
+Result<Box> RoiBox(const Roi& roi, int w, int h);
 
 // The subject's bounding box: every pixel whose alpha exceeds `threshold` (0..255), in a
 // row-major w x h alpha plane. Empty when no pixel does (or the plane is null or has no area).

@@ -11,7 +11,6 @@
 namespace bgerase::removal {
 namespace {
 
-constexpr int kModelSize = 1024;
 constexpr uint8_t kForegroundThreshold = 10;  // alpha above this counts as subject
 
 double MsSince(std::chrono::steady_clock::time_point t) {
@@ -79,8 +78,7 @@ Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOpti
   return Render(std::move(inferred).value(), options);
 }
 
-Result<RemovalResult> Pipeline::Render(InferredImage inferred,
-                                       const RemovalOptions& options) const {
+Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOptions& options) {
   RemovalResult r;
   r.decode_ms = inferred.prepared.decode_ms;
   r.inference_ms = inferred.inference_ms;
@@ -99,6 +97,15 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred,
       alpha = (alpha.cast(VIPS_FORMAT_FLOAT) * im.alpha->cast(VIPS_FORMAT_FLOAT) / 255)
                   .cast(VIPS_FORMAT_UCHAR)
                   .copy_memory();
+    if (options.roi) {
+      // Foreground only inside the region: everything outside it is background.
+      auto roi = RoiBox(*options.roi, w, h);
+      if (!roi.ok()) return roi.status();
+      if (*roi != Box{0, 0, w, h})
+        alpha = alpha.extract_area(roi->left, roi->top, roi->width, roi->height)
+                    .embed(roi->left, roi->top, w, h)
+                    .copy_memory();
+    }
     const auto* plane = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
     const Box subject = ForegroundBox(plane, w, h, kForegroundThreshold);
     const Box crop = options.crop ? CropRect(subject, options.crop_margin, w, h) : Box{0, 0, w, h};

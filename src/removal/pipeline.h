@@ -30,6 +30,9 @@ struct RemovalResult {
 };
 
 // A decoded image and its model input, ready for inference (the first stage).
+// The model's square input and mask side.
+inline constexpr int kModelSize = 1024;
+
 struct PreparedImage {
   imaging::DecodedImage image;
   engine::Tensor input;
@@ -39,7 +42,7 @@ struct PreparedImage {
 // The model's mask for a prepared image (the second stage).
 struct InferredImage {
   PreparedImage prepared;
-  engine::Tensor mask;  // 1x1x1024x1024 float32 in [0, 1]
+  engine::Tensor mask;  // 1x1xkModelSizexkModelSize float32 in [0, 1]
   double inference_ms = 0;
 };
 
@@ -62,7 +65,7 @@ class Pipeline {
   Result<InferredImage> Infer(PreparedImage prepared);
   // Stage 3 (CPU, no model): mask at full resolution, foreground box, crop, size cap, compose,
   // encode. Batches run it for one image while the next is inferred.
-  Result<RemovalResult> Render(InferredImage inferred, const RemovalOptions& options) const;
+  static Result<RemovalResult> Render(InferredImage inferred, const RemovalOptions& options);
   // Infer, then Render.
   Result<RemovalResult> Finish(PreparedImage prepared, const RemovalOptions& options);
 

@@ -347,6 +347,8 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
   EXPECT_EQ(res->get_header_value("X-Width"), "500");
   EXPECT_EQ(res->get_header_value("X-Height"), "500");
   EXPECT_EQ(res->get_header_value("X-Type"), "person");
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "0.25");  // remove.bg's price of `regular`
+  EXPECT_FALSE(res->has_header("X-RateLimit-Limit"));  // no --rate-limit: no bucket to describe
   EXPECT_FALSE(res->get_header_value("X-Foreground-Width").empty());
   EXPECT_EQ(Decode(res->body).width(), 500);
 
@@ -382,6 +384,35 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
                                 Form(photo, {{"format", "zip"}, {"bg_color", "red"}})),
                          400),
             "unsupported_option");
+
+  // roi: only its region may hold the subject; in pixels of the 512x512 input. Outside the
+  // image (or reversed) is a 400 naming the image's size, in both dialects.
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"roi", "0 0 250 500"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "1");  // full size: one credit
+  VImage cut = Decode(res->body);
+  EXPECT_EQ(cut[3].extract_area(250, 0, 250, 500).max(), 0);
+  EXPECT_GT(cut[3].extract_area(150, 150, 100, 100).avg(), 200) << "the astronaut's left half";
+  EXPECT_LE(std::stoi(res->get_header_value("X-Foreground-Left")) +
+                std::stoi(res->get_header_value("X-Foreground-Width")),
+            250);
+  auto refused = c.Post("/v1.0/removebg", auth, Form(photo, {{"roi", "0 0 600 500"}}));
+  EXPECT_EQ(RemoveBgCode(refused, 400), "bad_request");
+  EXPECT_EQ(refused->get_header_value("X-Credits-Charged"), "0");  // nothing charged for a refusal
+  res = c.Post("/v2", auth,
+               json{{"image_base64", Base64(photo)}, {"roi", "50% 0% 100% 100%"}, {"size", "preview"}}
+                   .dump(),
+               "application/json");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  VImage v2cut = Decode(Unbase64(json::parse(res->body)["image_base64"]));
+  // 512 -> 500 for preview: the region's edge at x = 256 lands at 250, where resampling may
+  // leave a trace one pixel deep; left of it nothing.
+  EXPECT_EQ(v2cut[3].extract_area(0, 0, 248, 500).max(), 0);
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"roi", "300 0 200 500"}})), 400),
+            "bad_request");
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"roi", "0 0 10"}})), 422),
+            "validation_error");
 
   auto account = c.Get("/v1.0/account", auth);
   ASSERT_TRUE(account);
@@ -571,13 +602,25 @@ TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
   auto first = c.Get("/v2/account", server_.Auth());
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 200);
+  // Every answer to a keyed request carries the bucket: a burst of one, none left after it,
+  // full again within 2 s (at 0.5/s) of a Unix-time "now".
+  const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  EXPECT_EQ(first->get_header_value("X-RateLimit-Limit"), "1");
+  EXPECT_EQ(first->get_header_value("X-RateLimit-Remaining"), "0");
+  const long long reset = std::stoll(first->get_header_value("X-RateLimit-Reset"));
+  EXPECT_GE(reset, unix_now);
+  EXPECT_LE(reset, unix_now + 3);
   int limited = 0;
   for (int i = 0; i < 3; ++i) {
     auto res = c.Get("/v2/account", server_.Auth());
     ASSERT_TRUE(res);
+    EXPECT_EQ(res->get_header_value("X-RateLimit-Limit"), "1");
     if (res->status == 200) continue;
     EXPECT_EQ(V2Code(res, 429), "rate_limited");
     EXPECT_GE(std::stoi(res->get_header_value("Retry-After")), 1);
+    EXPECT_EQ(res->get_header_value("X-RateLimit-Remaining"), "0");
     ++limited;
   }
   EXPECT_GE(limited, 1);
@@ -586,11 +629,12 @@ TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
   if (rb->status != 200) {
     EXPECT_EQ(RemoveBgCode(rb, 429), "rate_limited");
   }
-  // Unauthenticated health checks are not rate limited.
+  // Unauthenticated health checks are not rate limited, and say nothing of any bucket.
   for (int i = 0; i < 3; ++i) {
     auto h = c.Get("/v2/health");
     ASSERT_TRUE(h);
     EXPECT_EQ(h->status, 200);
+    EXPECT_FALSE(h->has_header("X-RateLimit-Limit"));
   }
 }
 

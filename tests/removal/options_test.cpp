@@ -549,6 +549,41 @@ TEST(RemovalOptions, CropMarginCaps) {
   MustFail({{"crop_margin", "-1"}}, "validation_error", "margin_parsing");
 }
 
+TEST(ParseRoi, Forms) {
+  const Roi whole{{0, true}, {0, true}, {100, true}, {100, true}};
+  EXPECT_EQ(ParseRoi("0% 0% 100% 100%"), whole);
+  EXPECT_EQ(ParseRoi("  0%  0%\t100% 100% "), whole);
+  EXPECT_EQ(ParseRoi("0%,0%,100%,100%"), whole);
+  EXPECT_EQ(ParseRoi("10 20px 30.5 40%"),
+            (Roi{{10, false}, {20, false}, {30.5, false}, {40, true}}));
+  EXPECT_EQ(ParseRoi("0 0 100PX 100%"), (Roi{{0, false}, {0, false}, {100, false}, {100, true}}));
+  for (const std::string s : {"", "0 0 100", "0 0 100 100 5", "0% 0% 100% 101%", "-1 0 10 10",
+                              "a b c d", "0 0 10 10%%", "1e2 0 10 10", "0 0 10px 10pt"})
+    EXPECT_EQ(ParseRoi(s), std::nullopt) << s;
+}
+
+TEST(RemovalOptions, RoiIsParsedAndRefusedWithItsRule) {
+  EXPECT_FALSE(MustParse({}).roi);
+  EXPECT_EQ(MustParse({{"roi", "0% 0% 100% 100%"}}).roi,
+            (Roi{{0, true}, {0, true}, {100, true}, {100, true}}));
+  EXPECT_FALSE(MustParse({{"roi", "  "}}).roi);  // empty: absent, as remove.bg clients send it
+  const FieldError e = MustFail({{"roi", "0 0 10"}}, "validation_error", "roi_parsing");
+  EXPECT_NE(e.message.find("x1 y1 x2 y2"), std::string::npos) << e.message;
+}
+
+TEST(RoiBox, PixelsPercentAndRefusals) {
+  EXPECT_EQ(*RoiBox(*ParseRoi("0% 0% 100% 100%"), 200, 100), (Box{0, 0, 200, 100}));
+  EXPECT_EQ(*RoiBox(*ParseRoi("25% 20 75% 80px"), 200, 100), (Box{50, 20, 100, 60}));
+  EXPECT_EQ(*RoiBox(*ParseRoi("0 0 200 100"), 200, 100), (Box{0, 0, 200, 100}));
+  EXPECT_EQ(*RoiBox(*ParseRoi("33.3% 0 66.7% 1"), 10, 1), (Box{3, 0, 4, 1}));  // rounded
+  for (const std::string s : {"0 0 201 100", "0 0 200 101", "10 0 10 100", "50 0 40 100",
+                              "0 50% 100% 50%", "99.9% 0 100% 100%"}) {
+    auto b = RoiBox(*ParseRoi(s), 200, 100);
+    ASSERT_FALSE(b.ok()) << s;
+    EXPECT_EQ(b.status().code(), "bad_request") << s;
+  }
+}
+
 TEST(RemovalOptions, Quality) {
   EXPECT_EQ(MustParse({{"quality", "1"}}).quality, 1);
   EXPECT_EQ(MustParse({{"quality", "100"}}).quality, 100);
