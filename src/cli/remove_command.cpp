@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
-  std::string format, channels, size, crop_margin, roi, bg_color, metadata, quality,
-      precision = "auto";
+  std::string format, channels, size, crop_margin, roi, scale, position, bg_color, metadata,
+      quality, precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -181,6 +181,8 @@ int Remove(const RemoveArgs& a) {
   add("size", a.size);
   add("crop_margin", a.crop_margin);
   add("roi", a.roi);
+  add("scale", a.scale);
+  add("position", a.position);
   add("bg_color", a.bg_color);
   add("metadata", a.metadata);
   add("quality", a.quality);
@@ -327,6 +329,10 @@ void RegisterRemoveCommand(CLI::App& app) {
                  "Margin around the subject when cropping: px or %");
   rm->add_option("--roi", a.roi,
                  "Only this region may hold the subject: \"x1 y1 x2 y2\" in px or %");
+  rm->add_option("--scale", a.scale,
+                 "Resize the subject to fit this share of the image: 10%..100% | original");
+  rm->add_option("--position", a.position,
+                 "Place the subject: original | center | \"x% y%\" (centred when scaled)");
   rm->add_option("--bg-color", a.bg_color, "Background colour: name, #rgb, #rrggbb, #rrggbbaa");
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");

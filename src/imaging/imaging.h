@@ -30,8 +30,8 @@ inline constexpr int64_t kDefaultMaxPixelsHeif = 50'000'000;
 // Named, configurable limits; each has its own error code when hit.
 struct DecodeLimits {
   size_t max_bytes = kMaxImageBytes;  // payload_too_large
-  int64_t max_pixels = 100'000'000;  // image_too_large
-  int64_t max_pixels_heif = 0;       // HEIC/AVIF (decoded whole, not streamed); 0: default
+  int64_t max_pixels = 100'000'000;   // image_too_large
+  int64_t max_pixels_heif = 0;        // HEIC/AVIF (decoded whole, not streamed); 0: default
 };
 
 // Metadata blobs exactly as libvips names and stores them on an image.
@@ -80,7 +80,8 @@ engine::Tensor ModelInput(const DecodedImage& im, int size = 1024,
 vips::VImage MaskToAlpha(const float* mask, int mw, int mh, int w, int h);
 
 // How the model's mask is brought to the photo's resolution. Which follows the photo's edges better
-// is measured on the quality set (docs/design/imaging.md); kMaskUpsampling names the current choice.
+// is measured on the quality set (docs/design/imaging.md); kMaskUpsampling names the current
+// choice.
 enum class MaskUpsampling {
   kBilinear,  // MaskToAlpha above: smooth, blind to the photo
   kGuided,    // fast guided filter with the photo as guide: edges snap to the photo's own edges
@@ -99,8 +100,8 @@ inline MaskUpsampling UpsamplingFor(int w, int h, int mw, int mh) {
 // The guided filter's two knobs, both at the mask's resolution: the window radius in mask pixels,
 // and epsilon, the regularisation against the guide's local variance (guide colours in 0..1).
 // Larger epsilon trusts the mask more and the photo less. The defaults were chosen on the quality
-// set (docs/design/imaging.md); epsilon is kept above that set's optimum because its edges are perfectly
-// sharp cuts, and on hair or fur a smaller one copies the photo's texture into the alpha.
+// set (docs/design/imaging.md); epsilon is kept above that set's optimum because its edges are
+// perfectly sharp cuts, and on hair or fur a smaller one copies the photo's texture into the alpha.
 struct GuidedFilter {
   int radius = 3;
   float epsilon = 1e-4f;
@@ -134,6 +135,17 @@ struct ComposeSpec {
 // and fully transparent pixels are returned unchanged. `rgb` is 3-band uchar, `alpha` 1-band
 // uchar of the same size; the result is lazy.
 vips::VImage Despill(const vips::VImage& rgb, const vips::VImage& alpha);
+
+// The subject moved: the `box` of `rgb` (3-band uchar) and `alpha` (1-band uchar, same size)
+// resized by `factor` (premultiplied, so no background colour bleeds in) and placed with its
+// top-left corner at (left, top) on a transparent canvas of the same size as the inputs. Returns
+// the new colour and alpha; what falls outside the canvas is cut off.
+struct PlacedSubject {
+  vips::VImage rgb, alpha;
+};
+PlacedSubject PlaceSubject(const vips::VImage& rgb, const vips::VImage& alpha, int box_left,
+                           int box_top, int box_width, int box_height, double factor, int left,
+                           int top);
 
 // The cutout: `im.rgb` with `alpha` (combined with the input's own alpha), cropped, resized to
 // the output size, and flattened onto `background` when given (an opaque background gives an

@@ -464,6 +464,26 @@ VImage Despill(const VImage& rgb, const VImage& alpha) {
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
 }
 
+PlacedSubject PlaceSubject(const VImage& rgb, const VImage& alpha, int box_left, int box_top,
+                           int box_width, int box_height, double factor, int left, int top) {
+  const int w = rgb.width(), h = rgb.height();
+  const int sw = std::max(1, static_cast<int>(std::lround(box_width * factor)));
+  const int sh = std::max(1, static_cast<int>(std::lround(box_height * factor)));
+  VImage subject = rgb.bandjoin(alpha)
+                       .extract_area(box_left, box_top, box_width, box_height)
+                       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  if (sw != box_width || sh != box_height) {
+    subject = ResizeTo(subject.premultiply(), sw, sh, VIPS_KERNEL_LANCZOS3)
+                  .unpremultiply()
+                  .linear(1.0, 0.5)
+                  .cast(VIPS_FORMAT_UCHAR);
+  }
+  // Transparent and black everywhere else; embed cuts off whatever lies past the canvas.
+  const VImage placed = subject.embed(left, top, w, h).copy_memory();
+  return {placed.extract_band(0, VImage::option()->set("n", 3)).copy_memory(),
+          placed[3].copy_memory()};
+}
+
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
   VImage a = alpha;
   if (im.alpha) {

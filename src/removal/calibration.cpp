@@ -26,8 +26,8 @@ Result<engine::Tensor> PhotoInput(const std::string& name) {
   return imaging::ModelInput(*im, kModelSize);
 }
 
-Result<std::unique_ptr<engine::Session>> Open(const std::string& model_path,
-                                              engine::Precision p, int threads,
+Result<std::unique_ptr<engine::Session>> Open(const std::string& model_path, engine::Precision p,
+                                              int threads,
                                               std::shared_ptr<const engine::Calibration> table) {
   engine::SessionOptions opts;
   opts.precision = p;
@@ -70,9 +70,10 @@ const char* PhotoDataDir() {
 }
 
 const std::vector<std::string>& CalibrationPhotos() {
-  static const std::vector<std::string> k = {
-      "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg",
-      "retina.jpg", "ihc.png",             "camera.png",           "coins.png"};
+  static const std::vector<std::string> k = {"rocket.jpg",           "motorcycle_left.png",
+                                             "motorcycle_right.png", "hubble_deep_field.jpg",
+                                             "retina.jpg",           "ihc.png",
+                                             "camera.png",           "coins.png"};
   return k;
 }
 
@@ -146,7 +147,7 @@ Result<GuardReport> RunQualityGuard(const std::string& model_path,
                             std::to_string(im.mae_int8).substr(0, 6) + ", IoU " +
                             std::to_string(im.iou_fp32).substr(0, 6) + " -> " +
                             std::to_string(im.iou_int8).substr(0, 6))
-                                 .c_str()
+                               .c_str()
                          : "");
     rep.images.push_back(im);
     return std::move(a).value();
@@ -206,8 +207,8 @@ Result<ModelCalibration> LoadCalibration(const std::string& dir, const ModelSpec
   const std::string path = CalibrationPath(dir, spec);
   std::ifstream f(path);
   if (!f)
-    return Status("not_calibrated",
-                  "the model has no int8 calibration (" + path + "); run `bgerase models calibrate`");
+    return Status("not_calibrated", "the model has no int8 calibration (" + path +
+                                        "); run `bgerase models calibrate`");
   ModelCalibration c;
   try {
     const json j = json::parse(f);
@@ -228,8 +229,8 @@ Result<ModelCalibration> LoadCalibration(const std::string& dir, const ModelSpec
       c.guards[cls] = r;
     }
   } catch (const json::exception& e) {
-    return Status("not_calibrated", path + " is unreadable (" + e.what() +
-                                        "); run `bgerase models calibrate`");
+    return Status("not_calibrated",
+                  path + " is unreadable (" + e.what() + "); run `bgerase models calibrate`");
   }
   if (c.model_sha256 != spec.sha256)
     return Status("not_calibrated",
@@ -274,10 +275,10 @@ Status SaveCalibration(const std::string& dir, const ModelSpec& spec, const Mode
   for (const auto& n : c.table.float_nodes) j["float_nodes"].push_back(n);
   j["guards"] = json::object();
   for (const auto& [cls, g] : c.guards) {
-    j["guards"][cls] = {{"passed", g.passed},         {"why", g.why},
-                        {"worst_mean_diff", g.worst_mean_diff}, {"mae_fp32", g.mae_fp32},
-                        {"mae_int8", g.mae_int8},     {"iou_fp32", g.iou_fp32},
-                        {"iou_int8", g.iou_int8}};
+    j["guards"][cls] = {
+        {"passed", g.passed},     {"why", g.why},           {"worst_mean_diff", g.worst_mean_diff},
+        {"mae_fp32", g.mae_fp32}, {"mae_int8", g.mae_int8}, {"iou_fp32", g.iou_fp32},
+        {"iou_int8", g.iou_int8}};
   }
   const std::string path = CalibrationPath(dir, spec);
   const std::string tmp = path + ".tmp";

@@ -24,8 +24,8 @@ inline constexpr double kGuardMaxIouDrop = 0.005;  // set IoU vs true alpha: at 
 struct GuardReport {
   struct Image {
     std::string name;
-    bool has_truth = false;    // a composite with exact alpha
-    double mean_diff = 0;      // mean |int8 - fp32|
+    bool has_truth = false;             // a composite with exact alpha
+    double mean_diff = 0;               // mean |int8 - fp32|
     double mae_fp32 = 0, mae_int8 = 0;  // vs true alpha (composites)
     double iou_fp32 = 0, iou_int8 = 0;  // mask > 0.5 vs alpha > 0.5 (composites)
   };
@@ -59,7 +59,7 @@ Status SaveCalibration(const std::string& dir, const ModelSpec& spec, const Mode
 struct PrecisionChoice {
   engine::Precision precision = engine::Precision::kFloat32;
   std::shared_ptr<const engine::Calibration> calibration;  // null when there is none
-  std::string why;  // one line for `bgerase info`
+  std::string why;                                         // one line for `bgerase info`
 };
 Result<PrecisionChoice> ChoosePrecision(const std::string& dir, const ModelSpec& spec,
                                         engine::Precision requested);

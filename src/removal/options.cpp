@@ -215,8 +215,8 @@ constexpr std::string_view kTypes[] = {"auto",     "person",       "product",  "
 // The canonical field names, after NormalizeOptionKey; aliases map onto these.
 std::optional<std::string_view> CanonicalField(const std::string& key) {
   static constexpr std::string_view kFields[] = {
-      "format",   "channels", "size",         "crop",  "crop_margin", "bg_color", "despill",
-      "metadata", "quality",  "on_behalf_of", "store", "type",        "roi"};
+      "format",  "channels",     "size",  "crop", "crop_margin", "bg_color", "despill", "metadata",
+      "quality", "on_behalf_of", "store", "type", "roi",         "scale",    "position"};
   if (key == "bg_colour") return std::string_view("bg_color");
   for (std::string_view f : kFields) {
     if (key == f) return f;
@@ -254,6 +254,10 @@ class FieldParser {
       ParseMargin();
     } else if (field == "bg_color") {
       ParseBackground();
+    } else if (field == "scale") {
+      ParseScale(v);
+    } else if (field == "position") {
+      ParsePosition(v);
     } else if (field == "roi") {
       if (auto roi = ParseRoi(std::string(value_))) {
         o_.roi = *roi;
@@ -283,6 +287,11 @@ class FieldParser {
              "transportation, graphics, other");
       }
     }
+  }
+
+  // Called once every field is read: a scaled subject is centred unless placed explicitly.
+  void ResolvePosition() {
+    if (o_.scale && !position_set_) o_.position = std::pair{0.5, 0.5};
   }
 
   // Called once every field is read: `auto` depends on bg_color.
@@ -351,6 +360,55 @@ class FieldParser {
     }
   }
 
+  // "original" or 10%..100% ("50" means 50% too).
+  void ParseScale(const std::string& v) {
+    static const std::string kRule = "must be original or a percentage from " +
+                                     std::to_string(static_cast<int>(kMinScalePercent)) + "% to " +
+                                     std::to_string(static_cast<int>(kMaxScalePercent)) + "%";
+    if (v == "original") {
+      o_.scale.reset();
+      return;
+    }
+    std::string_view number = Trim(v);
+    if (number.ends_with('%')) number.remove_suffix(1);
+    auto p = ParseDecimal(Trim(number));
+    if (!p) return Fail("scale_parsing", kRule);
+    if (*p < kMinScalePercent || *p > kMaxScalePercent) return Fail("range", kRule);
+    o_.scale = *p / 100;
+  }
+
+  // "original", "center", "x%" (both) or "x% y%", each 0%..100%.
+  void ParsePosition(const std::string& v) {
+    static const std::string kRule =
+        "must be original, center, or one or two percentages from 0% to 100% (x, then y)";
+    if (v == "original") {
+      o_.position.reset();
+      position_set_ = true;
+      return;
+    }
+    if (v == "center" || v == "centre") {
+      o_.position = std::pair{0.5, 0.5};
+      position_set_ = true;
+      return;
+    }
+    std::vector<double> parts;
+    std::string_view rest = Trim(v);
+    while (!rest.empty() && parts.size() <= 2) {
+      const auto end = std::min(rest.find_first_of(" \t,"), rest.size());
+      std::string_view item = rest.substr(0, end);
+      if (!item.ends_with('%')) return Fail("position_parsing", kRule);
+      item.remove_suffix(1);
+      auto p = ParseDecimal(Trim(item));
+      if (!p || *p > 100) return Fail("position_parsing", kRule);
+      parts.push_back(*p / 100);
+      rest = Trim(rest.substr(end));
+      if (!rest.empty() && rest.front() == ',') rest = Trim(rest.substr(1));
+    }
+    if (parts.empty() || parts.size() > 2) return Fail("position_parsing", kRule);
+    o_.position = std::pair{parts[0], parts.size() == 2 ? parts[1] : parts[0]};
+    position_set_ = true;
+  }
+
   void ParseBackground() {
     auto c = ParseColor(std::string(value_));
     if (!c) {
@@ -410,6 +468,7 @@ class FieldParser {
   const std::string* key_ = nullptr;
   std::string_view value_;
   bool format_auto_ = false;
+  bool position_set_ = false;  // `position` was given (even as original)
 };
 
 }  // namespace
@@ -449,6 +508,7 @@ Result<RemovalOptions> ParseRemovalOptions(const OptionFields& fields,
     parser.Parse(*field, key, value);
   }
   parser.ResolveFormat();
+  parser.ResolvePosition();
 
   auto& errors = parser.errors();
   if (errors.empty()) return options;
@@ -561,6 +621,28 @@ Result<Box> RoiBox(const Roi& roi, int w, int h) {
   if (x2 > w || y2 > h) return Status("bad_request", "roi reaches outside the " + size + " image");
   return Box{static_cast<int>(x1), static_cast<int>(y1), static_cast<int>(x2 - x1),
              static_cast<int>(y2 - y1)};
+}
+
+Placement PlaceOnCanvas(const Box& box, int w, int h, std::optional<double> scale,
+                        std::optional<std::pair<double, double>> position) {
+  Placement p;
+  if (box.empty() || w <= 0 || h <= 0) return p;
+  if (scale)
+    p.factor =
+        *scale * std::min(static_cast<double>(w) / box.width, static_cast<double>(h) / box.height);
+  const int sw = std::max(1, static_cast<int>(std::lround(box.width * p.factor)));
+  const int sh = std::max(1, static_cast<int>(std::lround(box.height * p.factor)));
+  if (position) {
+    p.left = static_cast<int>(std::lround(position->first * (w - sw)));
+    p.top = static_cast<int>(std::lround(position->second * (h - sh)));
+  } else {
+    const double cx = box.left + box.width / 2.0, cy = box.top + box.height / 2.0;
+    p.left = static_cast<int>(std::lround(cx - sw / 2.0));
+    p.top = static_cast<int>(std::lround(cy - sh / 2.0));
+    p.left = std::clamp(p.left, std::min(0, w - sw), std::max(0, w - sw));
+    p.top = std::clamp(p.top, std::min(0, h - sh), std::max(0, h - sh));
+  }
+  return p;
 }
 
 std::pair<int, int> CapSize(int w, int h, int64_t max_pixels) {

@@ -65,12 +65,17 @@ struct RemovalOptions {
   bool crop = false;                    // crop to the subject
   CropMargin crop_margin;               // around the subject when cropping
   std::optional<Roi> roi;               // foreground only inside this region of the input
-  std::optional<Rgba> bg_color;         // composite onto this colour; none: transparent
-  bool despill = false;                 // remove background colour spill from edge pixels
-  bool keep_metadata = true;            // metadata=keep (default) | strip
-  int quality = 90;                     // 1..100, for jpg/webp/avif
-  std::string on_behalf_of;             // rights holder, free text (recorded when stored)
-  bool store = false;                   // keep input and result for later download (API)
+  // remove.bg's scale and position: the subject (its box) resized to fit `scale` of the canvas
+  // (0.1..1; none: its own size) and placed at `position` (fractions of the free space across
+  // and down, as CSS background-position; none: where it was, or centred when scaled).
+  std::optional<double> scale;
+  std::optional<std::pair<double, double>> position;
+  std::optional<Rgba> bg_color;  // composite onto this colour; none: transparent
+  bool despill = false;          // remove background colour spill from edge pixels
+  bool keep_metadata = true;     // metadata=keep (default) | strip
+  int quality = 90;              // 1..100, for jpg/webp/avif
+  std::string on_behalf_of;      // rights holder, free text (recorded when stored)
+  bool store = false;            // keep input and result for later download (API)
   // remove.bg's foreground `type` hint (auto|person|product|animal|car|car_interior|car_part|
   // transportation|graphics|other), lower case. Recorded for X-Type; the model is general-purpose
   // and segments the same way whatever it says.
@@ -123,6 +128,9 @@ std::string ColorToHex(const Rgba& c);
 // forms are malformed here). The caps above are checked by ParseRemovalOptions, not here.
 std::optional<CropMargin> ParseCropMargin(const std::string& s);
 
+// Limits of `scale`, in percent of the canvas (remove.bg's).
+inline constexpr double kMinScalePercent = 10, kMaxScalePercent = 100;
+
 // "x1 y1 x2 y2", four values separated by spaces (or commas), each "20", "20px" or "12.5%";
 // nullopt when malformed, negative or over 100%. Whether it fits an image is RoiBox's question.
 std::optional<Roi> ParseRoi(const std::string& s);
@@ -144,6 +152,18 @@ struct Box {
 // "bad_request" naming the roi when it is reversed or empty (x2 <= x1 or y2 <= y1) or reaches
 // outside the image (a pixel edge past w or h).
 Result<Box> RoiBox(const Roi& roi, int w, int h);
+
+// Where remove.bg's scale and position put a subject `box` on a w x h canvas. The factor is
+// scale * min(w / box.width, h / box.height) (the subject fits `scale` of the canvas), 1 without
+// a scale; with the scaled size sw x sh (rounded, at least 1) the top-left corner is
+// (px * (w - sw), py * (h - sh)) rounded, for `position` (px, py) — or, without a position, the
+// scaled box keeps the original box's centre, moved inside the canvas where it would overhang.
+struct Placement {
+  double factor = 1;
+  int left = 0, top = 0;
+};
+Placement PlaceOnCanvas(const Box& box, int w, int h, std::optional<double> scale,
+                        std::optional<std::pair<double, double>> position);
 
 // The subject's bounding box: every pixel whose alpha exceeds `threshold` (0..255), in a
 // row-major w x h alpha plane. Empty when no pixel does (or the plane is null or has no area).

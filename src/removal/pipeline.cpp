@@ -106,6 +106,23 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
                     .embed(roi->left, roi->top, w, h)
                     .copy_memory();
     }
+    imaging::DecodedImage base = im;
+    base.alpha.reset();  // folded into `alpha`
+    bool despill = options.despill;
+    if (options.scale || options.position) {
+      // remove.bg's scale and position: the subject's box moves on the same canvas; what it
+      // leaves is background. Despill first, while the real background is still around the edges.
+      const auto* found = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
+      if (const Box box = ForegroundBox(found, w, h, kForegroundThreshold); !box.empty()) {
+        if (despill) base.rgb = imaging::Despill(base.rgb, alpha).copy_memory();
+        despill = false;
+        const Placement at = PlaceOnCanvas(box, w, h, options.scale, options.position);
+        auto placed = imaging::PlaceSubject(base.rgb, alpha, box.left, box.top, box.width,
+                                            box.height, at.factor, at.left, at.top);
+        base.rgb = std::move(placed.rgb);
+        alpha = std::move(placed.alpha);
+      }
+    }
     const auto* plane = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
     const Box subject = ForegroundBox(plane, w, h, kForegroundThreshold);
     const Box crop = options.crop ? CropRect(subject, options.crop_margin, w, h) : Box{0, 0, w, h};
@@ -123,9 +140,7 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     spec.out_width = ow;
     spec.out_height = oh;
     spec.alpha_only = options.channels == Channels::kAlpha;
-    spec.despill = options.despill;
-    imaging::DecodedImage base = im;
-    base.alpha.reset();  // already folded into `alpha`
+    spec.despill = despill;
     vips::VImage composed = imaging::Compose(base, alpha, spec);
 
     imaging::EncodeSpec enc;

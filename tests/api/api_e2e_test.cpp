@@ -400,10 +400,11 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
   auto refused = c.Post("/v1.0/removebg", auth, Form(photo, {{"roi", "0 0 600 500"}}));
   EXPECT_EQ(RemoveBgCode(refused, 400), "bad_request");
   EXPECT_EQ(refused->get_header_value("X-Credits-Charged"), "0");  // nothing charged for a refusal
-  res = c.Post("/v2", auth,
-               json{{"image_base64", Base64(photo)}, {"roi", "50% 0% 100% 100%"}, {"size", "preview"}}
-                   .dump(),
-               "application/json");
+  res =
+      c.Post("/v2", auth,
+             json{{"image_base64", Base64(photo)}, {"roi", "50% 0% 100% 100%"}, {"size", "preview"}}
+                 .dump(),
+             "application/json");
   ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
   VImage v2cut = Decode(Unbase64(json::parse(res->body)["image_base64"]));
   // 512 -> 500 for preview: the region's edge at x = 256 lands at 250, where resampling may
@@ -411,7 +412,23 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
   EXPECT_EQ(v2cut[3].extract_area(0, 0, 248, 500).max(), 0);
   EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"roi", "300 0 200 500"}})), 400),
             "bad_request");
-  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"roi", "0 0 10"}})), 422),
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form(photo, {{"roi", "0 0 10"}})), 422), "validation_error");
+
+  // scale + position: the subject fits half the canvas, centred (remove.bg's X-Foreground-*
+  // headers say where it went); a scale outside 10%..100% is a 422 naming the range.
+  res = c.Post("/v1.0/removebg", auth,
+               Form(photo, {{"scale", "50%"}, {"position", "center"}, {"size", "preview"}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const int fl = std::stoi(res->get_header_value("X-Foreground-Left"));
+  const int fw = std::stoi(res->get_header_value("X-Foreground-Width"));
+  const int ft = std::stoi(res->get_header_value("X-Foreground-Top"));
+  const int fh = std::stoi(res->get_header_value("X-Foreground-Height"));
+  EXPECT_LE(std::max(fw, fh), 252) << "half of the 500 px canvas, give or take a pixel";
+  EXPECT_GE(std::max(fw, fh), 240);
+  EXPECT_NEAR(fl + fw / 2.0, 250, 3);
+  EXPECT_NEAR(ft + fh / 2.0, 250, 3);
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"scale", "5%"}})), 422),
             "validation_error");
 
   auto account = c.Get("/v1.0/account", auth);
@@ -779,12 +796,14 @@ TEST_F(Api, RealWorldMultipartShapesInBothDialects) {
     return "--" + b + "\r\nContent-Disposition: form-data; name=\"size\"\r\n" + size_headers +
            "\r\npreview\r\n--" + b + "\r\n" + image_headers + "\r\n" + photo + "\r\n--" + b + "--";
   };
-  const std::string file = "Content-Disposition: form-data; name=\"image_file\"; filename=\"c.png\"\r\n";
+  const std::string file =
+      "Content-Disposition: form-data; name=\"image_file\"; filename=\"c.png\"\r\n";
   const std::string png = "Content-Type: image/png\r\n";
   const std::string dashes = std::string(40, '-') + "123456789012345678901234567890";
   ASSERT_EQ(dashes.size(), 70u);
   const std::vector<Shape> shapes = {
-      {"no CRLF after the close delimiter", "multipart/form-data; boundary=b0", body("b0", file + png)},
+      {"no CRLF after the close delimiter", "multipart/form-data; boundary=b0",
+       body("b0", file + png)},
       {"preamble and epilogue", "multipart/form-data; boundary=b1",
        "This is a preamble.\r\n" + body("b1", file + png) + "\r\nThis is an epilogue.\r\n"},
       {"quoted boundary", "multipart/form-data; boundary=\"b2:quoted=yes\"",
@@ -796,7 +815,8 @@ TEST_F(Api, RealWorldMultipartShapesInBothDialects) {
       {"parts without Content-Type", "multipart/form-data; boundary=b5", body("b5", file) + "\r\n"},
       {"filename*", "multipart/form-data; boundary=b6",
        body("b6",
-            "Content-Disposition: form-data; name=\"image_file\"; filename*=UTF-8''caf%C3%A9.png\r\n" +
+            "Content-Disposition: form-data; name=\"image_file\"; "
+            "filename*=UTF-8''caf%C3%A9.png\r\n" +
                 png)},
       {"chunked", "multipart/form-data; boundary=b7", body("b7", file + png), true},
   };
@@ -809,7 +829,8 @@ TEST_F(Api, RealWorldMultipartShapesInBothDialects) {
             path, auth,
             [&](std::size_t offset, httplib::DataSink& sink) {
               if (offset < shape.body.size()) {
-                sink.write(shape.body.data() + offset, std::min<std::size_t>(65536, shape.body.size() - offset));
+                sink.write(shape.body.data() + offset,
+                           std::min<std::size_t>(65536, shape.body.size() - offset));
               } else {
                 sink.done();
               }
@@ -828,7 +849,8 @@ TEST_F(Api, RealWorldMultipartShapesInBothDialects) {
 
   // Refused shapes, in both dialects' error forms.
   std::string many;
-  for (int i = 0; i < 101; ++i) many += "--m\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n";
+  for (int i = 0; i < 101; ++i)
+    many += "--m\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n";
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"multipart/form-data; boundary=n", body("n", file + png).substr(0, 5000)},  // no end
       {"multipart/form-data; boundary=" + dashes + "7", body(dashes + "7", file + png)},
@@ -857,8 +879,8 @@ TEST_F(Api, HostileJsonAndFieldFloodsAreRefusedWithoutHarm) {
   };
   for (int depth : {17, 10'000, 100'000}) {
     SCOPED_TRACE(depth);
-    auto res = c.Put("/v2/account/training-consent", auth, nested(depth, "opt_in"),
-                     "application/json");
+    auto res =
+        c.Put("/v2/account/training-consent", auth, nested(depth, "opt_in"), "application/json");
     EXPECT_EQ(V2Code(res, 400), "bad_request");
     ASSERT_TRUE(res);
     EXPECT_NE(res->body.find("deeper than 16"), std::string::npos) << res->body;
@@ -899,9 +921,9 @@ TEST_F(Api, HostileJsonAndFieldFloodsAreRefusedWithoutHarm) {
   // Duplicate JSON keys are seen, as multipart and form duplicates are (finding 6): two images
   // break the one-image rule, a repeated option with two values is a 422.
   const std::string b64 = Base64(Photo("coffee.png"));
-  res = c.Post("/v2", auth,
-               "{\"image_base64\": \"" + b64 + "\", \"image_base64\": \"" + b64 + "\"}",
-               "application/json");
+  res =
+      c.Post("/v2", auth, "{\"image_base64\": \"" + b64 + "\", \"image_base64\": \"" + b64 + "\"}",
+             "application/json");
   EXPECT_EQ(V2Code(res, 400), "bad_request");
   res = c.Post("/v2", auth,
                "{\"image_base64\": \"" + b64 + "\", \"format\": \"png\", \"format\": \"jpg\"}",
@@ -1014,10 +1036,10 @@ TEST_F(Api, JobAcceptedByOneReplicaIsRunByAnother) {
   worker.Stop();
 }
 
-// docs/reference/operations.md: replicas sharing one PostgreSQL. A key made by `admin` works on both; consent
-// set through one holds on the other; a job accepted by a replica that runs no jobs is run by the
-// other; what one stores the other lists and serves; withdrawal through either deletes the
-// training copies; and no image touches either replica's data folder.
+// docs/reference/operations.md: replicas sharing one PostgreSQL. A key made by `admin` works on
+// both; consent set through one holds on the other; a job accepted by a replica that runs no jobs
+// is run by the other; what one stores the other lists and serves; withdrawal through either
+// deletes the training copies; and no image touches either replica's data folder.
 TEST_F(Api, PostgresReplicasShareKeysConsentDataAndJobs) {
   store::testutil::PgTestDb db;
   ASSERT_FALSE(db.url().empty());

@@ -227,14 +227,14 @@ TEST(RemovalOptions, KeysAreCaseAndDashInsensitive) {
 
 TEST(RemovalOptions, UnknownKeysGoBackToTheCallerAsSpelled) {
   auto p = Parse({{"image_url", "https://x"},
-                  {"Scale", "50%"},
+                  {"Add_Shadow", "true"},
                   {"--crop", "true"},
                   {"cropmargin", "10"},
                   {"bg color", "red"},
                   {"crop", "true"}});
   ASSERT_TRUE(p.result.ok());
-  EXPECT_EQ(p.unknown,
-            (std::vector<std::string>{"image_url", "Scale", "--crop", "cropmargin", "bg color"}));
+  EXPECT_EQ(p.unknown, (std::vector<std::string>{"image_url", "Add_Shadow", "--crop", "cropmargin",
+                                                 "bg color"}));
   EXPECT_TRUE(p.result->crop);
   EXPECT_EQ(p.result->crop_margin, (CropMargin{}));
   EXPECT_FALSE(p.result->bg_color.has_value());
@@ -569,6 +569,56 @@ TEST(RemovalOptions, RoiIsParsedAndRefusedWithItsRule) {
   EXPECT_FALSE(MustParse({{"roi", "  "}}).roi);  // empty: absent, as remove.bg clients send it
   const FieldError e = MustFail({{"roi", "0 0 10"}}, "validation_error", "roi_parsing");
   EXPECT_NE(e.message.find("x1 y1 x2 y2"), std::string::npos) << e.message;
+}
+
+TEST(RemovalOptions, ScaleAndPosition) {
+  EXPECT_FALSE(MustParse({}).scale);
+  EXPECT_FALSE(MustParse({}).position);
+  EXPECT_FALSE(MustParse({{"scale", "original"}}).scale);
+  EXPECT_DOUBLE_EQ(*MustParse({{"scale", "50%"}}).scale, 0.5);
+  EXPECT_DOUBLE_EQ(*MustParse({{"scale", " 10 % "}}).scale, 0.1);
+  EXPECT_DOUBLE_EQ(*MustParse({{"scale", "100"}}).scale, 1.0);
+  // Scaling centres the subject unless a position is given.
+  EXPECT_EQ(MustParse({{"scale", "50%"}}).position, (std::pair{0.5, 0.5}));
+  EXPECT_FALSE(MustParse({{"scale", "50%"}, {"position", "original"}}).position);
+  EXPECT_EQ(MustParse({{"position", "center"}}).position, (std::pair{0.5, 0.5}));
+  EXPECT_EQ(MustParse({{"position", "Centre"}}).position, (std::pair{0.5, 0.5}));
+  EXPECT_EQ(MustParse({{"position", "25%"}}).position, (std::pair{0.25, 0.25}));
+  EXPECT_EQ(MustParse({{"position", "0% 100%"}}).position, (std::pair{0.0, 1.0}));
+  EXPECT_EQ(MustParse({{"position", "10%,90%"}}).position, (std::pair{0.1, 0.9}));
+  EXPECT_FALSE(MustParse({{"position", "original"}}).position);
+  for (const std::string s : {"9.9%", "100.1%", "0", "150%"})
+    MustFail({{"scale", s}}, "validation_error", "range");
+  for (const std::string s : {"big", "50%%", "-20%", "1e2%"})
+    MustFail({{"scale", s}}, "validation_error", "scale_parsing");
+  for (const std::string s : {"left", "50", "50% 50% 50%", "101%", "-1%", "50%px", "top left"})
+    MustFail({{"position", s}}, "validation_error", "position_parsing");
+}
+
+TEST(PlaceOnCanvas, ScaleFitsTheCanvasAndPositionSharesTheFreeSpace) {
+  const Box box{100, 50, 100, 100};  // on a 400 x 200 canvas
+  auto p = PlaceOnCanvas(box, 400, 200, std::nullopt, std::nullopt);
+  EXPECT_DOUBLE_EQ(p.factor, 1);
+  EXPECT_EQ(p.left, 100);  // unchanged
+  EXPECT_EQ(p.top, 50);
+  p = PlaceOnCanvas(box, 400, 200, 1.0, std::pair{0.5, 0.5});  // fits the height: 200 x 200
+  EXPECT_DOUBLE_EQ(p.factor, 2);
+  EXPECT_EQ(p.left, 100);
+  EXPECT_EQ(p.top, 0);
+  p = PlaceOnCanvas(box, 400, 200, 0.5, std::pair{0.0, 1.0});  // 100 x 100, bottom left
+  EXPECT_DOUBLE_EQ(p.factor, 1);
+  EXPECT_EQ(p.left, 0);
+  EXPECT_EQ(p.top, 100);
+  p = PlaceOnCanvas(box, 400, 200, std::nullopt, std::pair{1.0, 0.0});  // moved, not scaled
+  EXPECT_EQ(p.left, 300);
+  EXPECT_EQ(p.top, 0);
+  // Scaled without a position: around the old centre (150, 100), kept inside the canvas.
+  p = PlaceOnCanvas(box, 400, 200, 0.25, std::nullopt);  // 50 x 50
+  EXPECT_EQ(p.left, 125);
+  EXPECT_EQ(p.top, 75);
+  p = PlaceOnCanvas(Box{0, 0, 20, 20}, 400, 200, 1.0, std::nullopt);  // 200 x 200 at the edge
+  EXPECT_EQ(p.left, 0);
+  EXPECT_EQ(p.top, 0);
 }
 
 TEST(RoiBox, PixelsPercentAndRefusals) {

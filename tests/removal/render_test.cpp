@@ -35,6 +35,27 @@ InferredImage AllForeground(PreparedImage p) {
   return in;
 }
 
+// The model's mask as if it had found one rectangle of foreground: [x0, x1) x [y0, y1) in
+// fractions of the image.
+InferredImage RectangleFound(PreparedImage p, double x0, double y0, double x1, double y1) {
+  InferredImage in = AllForeground(std::move(p));
+  float* m = in.mask.data<float>();
+  for (int y = 0; y < kModelSize; ++y)
+    for (int x = 0; x < kModelSize; ++x) {
+      const double fx = (x + 0.5) / kModelSize, fy = (y + 0.5) / kModelSize;
+      m[y * kModelSize + x] = fx >= x0 && fx < x1 && fy >= y0 && fy < y1 ? 1.0f : 0.0f;
+    }
+  return in;
+}
+
+// `got` within `tolerance` pixels of `want` on every side.
+void ExpectBoxNear(const Box& got, const Box& want, int tolerance, const std::string& what) {
+  EXPECT_NEAR(got.left, want.left, tolerance) << what;
+  EXPECT_NEAR(got.top, want.top, tolerance) << what;
+  EXPECT_NEAR(got.left + got.width, want.left + want.width, tolerance) << what;
+  EXPECT_NEAR(got.top + got.height, want.top + want.height, tolerance) << what;
+}
+
 RemovalOptions WithFields(const OptionFields& fields) {
   auto o = ParseRemovalOptions(fields);
   EXPECT_TRUE(o.ok()) << o.status().ToString();
@@ -84,6 +105,50 @@ TEST_F(RenderTest, RoiOutsideTheImageOrReversedIsABadRequest) {
     EXPECT_NE(r.status().message().find("roi"), std::string::npos) << r.status().message();
     EXPECT_NE(r.status().message().find("200x100"), std::string::npos) << r.status().message();
   }
+}
+
+TEST_F(RenderTest, ScaleAndPositionPutTheSubjectWhereTheNumbersSay) {
+  // A 400 x 200 photo whose subject is x 100..200, y 50..150 (a 100 x 100 box).
+  auto found = [] { return RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75); };
+  auto original = Pipeline::Render(found(), RemovalOptions{});
+  ASSERT_TRUE(original.ok());
+  ExpectBoxNear(original->foreground, {100, 50, 100, 100}, 2, "as found");
+  const std::vector<std::pair<OptionFields, Box>> cases = {
+      {{{"scale", "100%"}}, {100, 0, 200, 200}},  // fits the height, centred
+      {{{"scale", "50%"}, {"position", "0% 100%"}}, {0, 100, 100, 100}},  // bottom left
+      {{{"position", "100% 0%"}}, {300, 0, 100, 100}},                    // moved, same size
+      {{{"scale", "25%"}, {"position", "original"}}, {125, 75, 50, 50}},  // around its centre
+  };
+  for (const auto& [fields, want] : cases) {
+    const std::string what = fields.front().first + "=" + fields.front().second;
+    auto r = Pipeline::Render(found(), WithFields(fields));
+    ASSERT_TRUE(r.ok()) << what << ": " << r.status().ToString();
+    EXPECT_EQ(r->width, 400);
+    EXPECT_EQ(r->height, 200);
+    ExpectBoxNear(r->foreground, want, 2, what);
+    const VImage a = AlphaOf(*r);
+    // Inside the new box the subject is opaque; where it was (and is no longer) it is gone.
+    EXPECT_GT(a.extract_area(want.left + 4, want.top + 4, want.width - 8, want.height - 8).min(),
+              200)
+        << what;
+  }
+  // Moved away from where it was: the old place is background now.
+  auto moved = Pipeline::Render(found(), WithFields({{"position", "100% 0%"}}));
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(AlphaOf(*moved).extract_area(100, 50, 100, 100).max(), 0);
+}
+
+TEST_F(RenderTest, PositionWithABackgroundColourMovesOnlyTheSubject) {
+  auto r = Pipeline::Render(RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75),
+                            WithFields({{"position", "100% 100%"}, {"bg_color", "red"}}));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  VImage out = VImage::new_from_buffer(r->bytes.data(), r->bytes.size(), "");
+  ASSERT_EQ(out.bands(), 3);  // flattened onto the opaque colour (jpg or png)
+  // The old place is red now; the subject (mid-grey) sits in the bottom-right corner.
+  EXPECT_GT(out.extract_area(110, 60, 80, 80)[0].avg(), 240);
+  EXPECT_LT(out.extract_area(110, 60, 80, 80)[1].avg(), 15);
+  EXPECT_NEAR(out.extract_area(310, 110, 80, 80)[0].avg(), 128, 3);
+  EXPECT_NEAR(out.extract_area(310, 110, 80, 80)[1].avg(), 128, 3);
 }
 
 }  // namespace
