@@ -284,7 +284,6 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
 
 const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDefaults() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
-      {"add_shadow", {"false", "0", "no", "off"}},
       {"bg_image_url", {}},
       {"bg_image_file", {}},
       {"type_level", {"1", "latest"}},

@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
-  std::string format, channels, size, crop_margin, roi, scale, position, bg_color, metadata,
-      quality, precision = "auto";
+  std::string format, channels, size, crop_margin, roi, scale, position, shadow, shadow_opacity,
+      bg_color, metadata, quality, precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -183,6 +183,11 @@ int Remove(const RemoveArgs& a) {
   add("roi", a.roi);
   add("scale", a.scale);
   add("position", a.position);
+  if (!a.shadow.empty()) {
+    fields.push_back({"add_shadow", "true"});
+    fields.push_back({"shadow_type", a.shadow});
+  }
+  add("shadow_opacity", a.shadow_opacity);
   add("bg_color", a.bg_color);
   add("metadata", a.metadata);
   add("quality", a.quality);
@@ -333,6 +338,8 @@ void RegisterRemoveCommand(CLI::App& app) {
                  "Resize the subject to fit this share of the image: 10%..100% | original");
   rm->add_option("--position", a.position,
                  "Place the subject: original | center | \"x% y%\" (centred when scaled)");
+  rm->add_option("--shadow", a.shadow, "Add a shadow under the subject: drop | car | 3D");
+  rm->add_option("--shadow-opacity", a.shadow_opacity, "Shadow strength, 0-100 (default 50)");
   rm->add_option("--bg-color", a.bg_color, "Background colour: name, #rgb, #rrggbb, #rrggbbaa");
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");

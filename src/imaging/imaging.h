@@ -120,8 +120,21 @@ struct GuidedFilter {
 vips::VImage MaskToAlpha(const float* mask, int mw, int mh, const vips::VImage& guide,
                          MaskUpsampling method = kMaskUpsampling, GuidedFilter filter = {});
 
+// remove.bg's add_shadow: a soft black shadow made from the subject's own alpha, under it.
+enum class ShadowType {
+  kDrop,    // the subject's silhouette, offset down and right, blurred (a light from top left)
+  kCar,     // a contact shadow: the silhouette squashed flat at the subject's base, wide blur
+  kThreeD,  // a cast shadow: squashed to a quarter, rising from the base and leaning right
+};
+struct ShadowSpec {
+  ShadowType type = ShadowType::kDrop;
+  double opacity = 0.5;  // 0..1 at the shadow's darkest
+  int subject_left = 0, subject_top = 0, subject_width = 0, subject_height = 0;  // full res
+};
+
 struct ComposeSpec {
   std::optional<std::array<uint8_t, 4>> background;  // RGBA to flatten onto; none: keep alpha
+  std::optional<ShadowSpec> shadow;                  // under the subject, on every background
   int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;  // 0 width: no crop
   int out_width = 0, out_height = 0;  // final size after crop (a downscale or the same size)
   bool alpha_only = false;            // produce the 1-band mask instead of the cutout
@@ -146,6 +159,16 @@ struct PlacedSubject {
 PlacedSubject PlaceSubject(const vips::VImage& rgb, const vips::VImage& alpha, int box_left,
                            int box_top, int box_width, int box_height, double factor, int left,
                            int top);
+
+// The shadow's alpha (1-band uchar, `alpha`'s size) for `shadow`: the subject's alpha moved,
+// squashed and blurred by its type, scaled by its opacity. Its size parameters are fractions of
+// the subject box, so a shadow looks the same at any resolution.
+vips::VImage ShadowAlpha(const vips::VImage& alpha, const ShadowSpec& shadow);
+// `rgb` and `alpha` with a black shadow (ShadowAlpha) composited under the subject: where the
+// subject is opaque nothing changes; elsewhere alpha grows by the shadow's and the colour darkens
+// to black in proportion. Returns the new 3-band colour and 1-band alpha (uchar).
+PlacedSubject WithShadow(const vips::VImage& rgb, const vips::VImage& alpha,
+                         const ShadowSpec& shadow);
 
 // The cutout: `im.rgb` with `alpha` (combined with the input's own alpha), cropped, resized to
 // the output size, and flattened onto `background` when given (an opaque background gives an

@@ -484,6 +484,46 @@ PlacedSubject PlaceSubject(const VImage& rgb, const VImage& alpha, int box_left,
           placed[3].copy_memory()};
 }
 
+VImage ShadowAlpha(const VImage& alpha, const ShadowSpec& shadow) {
+  const int w = alpha.width(), h = alpha.height();
+  const int bw = std::max(1, shadow.subject_width), bh = std::max(1, shadow.subject_height);
+  const int bl = std::clamp(shadow.subject_left, 0, w - 1);
+  const int bt = std::clamp(shadow.subject_top, 0, h - 1);
+  const int cw = std::min(bw, w - bl), ch = std::min(bh, h - bt);
+  const int base = bt + ch;  // the subject's bottom edge
+  VImage s;
+  double sigma = 0;
+  if (shadow.type == ShadowType::kDrop) {
+    const int dx = std::max(1, static_cast<int>(std::lround(0.03 * std::min(bw, bh))));
+    s = alpha.embed(dx, dx, w, h);  // shifted down and right, black where it came from
+    sigma = 0.02 * std::min(bw, bh);
+  } else {
+    // Flattened onto the ground the subject stands on.
+    const bool contact = shadow.type == ShadowType::kCar;
+    const int sh = std::max(1, static_cast<int>(std::lround(ch * (contact ? 0.08 : 0.25))));
+    const VImage flat = ResizeTo(alpha.extract_area(bl, bt, cw, ch), cw, sh, VIPS_KERNEL_LINEAR);
+    const int lean = contact ? 0 : static_cast<int>(std::lround(0.15 * cw));
+    const int top = contact ? base - sh / 2 : base - sh;
+    s = flat.embed(bl + lean, top, w, h);
+    sigma = (contact ? 0.04 : 0.03) * std::min(bw, bh);
+  }
+  if (sigma >= 0.5)
+    s = s.gaussblur(sigma, VImage::option()->set("precision", VIPS_PRECISION_APPROXIMATE));
+  return s.cast(VIPS_FORMAT_FLOAT).linear(std::clamp(shadow.opacity, 0.0, 1.0), 0.0);
+}
+
+PlacedSubject WithShadow(const VImage& rgb, const VImage& alpha, const ShadowSpec& shadow) {
+  const VImage a = alpha.cast(VIPS_FORMAT_FLOAT) / 255;
+  const VImage sa = ShadowAlpha(alpha, shadow) / 255;
+  // Subject over a black shadow: A = a + s(1 - a); colour = rgb·a / A (black adds no colour).
+  const VImage out_a = a + sa * (1 - a);
+  const VImage colour = (rgb.cast(VIPS_FORMAT_FLOAT) * a) / (out_a == 0).ifthenelse(1, out_a);
+  return {(colour + 0.5)
+              .cast(VIPS_FORMAT_UCHAR)
+              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)),
+          (out_a * 255 + 0.5).cast(VIPS_FORMAT_UCHAR)};
+}
+
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
   VImage a = alpha;
   if (im.alpha) {
@@ -510,7 +550,14 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
   if (spec.alpha_only) {
     return as(ResizeTo(crop(a), ow, oh, VIPS_KERNEL_LANCZOS3), VIPS_INTERPRETATION_B_W);
   }
-  const VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
+  VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
+  if (spec.shadow && !spec.alpha_only) {
+    // Under the subject at full resolution, before crop and resize, so it is cropped and scaled
+    // with the subject like any part of the cut-out.
+    auto shadowed = WithShadow(rgb, a, *spec.shadow);
+    rgb = std::move(shadowed.rgb);
+    a = std::move(shadowed.alpha);
+  }
   VImage cutout = as(crop(rgb).bandjoin(crop(a)), VIPS_INTERPRETATION_sRGB);
   if (spec.background && (*spec.background)[3] == 255) {
     // Opaque background: flatten first, so resizing works on plain RGB.

@@ -215,8 +215,9 @@ constexpr std::string_view kTypes[] = {"auto",     "person",       "product",  "
 // The canonical field names, after NormalizeOptionKey; aliases map onto these.
 std::optional<std::string_view> CanonicalField(const std::string& key) {
   static constexpr std::string_view kFields[] = {
-      "format",  "channels",     "size",  "crop", "crop_margin", "bg_color", "despill", "metadata",
-      "quality", "on_behalf_of", "store", "type", "roi",         "scale",    "position"};
+      "format",  "channels", "size",     "crop",         "crop_margin", "bg_color",
+      "despill", "metadata", "quality",  "on_behalf_of", "store",       "type",
+      "roi",     "scale",    "position", "add_shadow",   "shadow_type", "shadow_opacity"};
   if (key == "bg_colour") return std::string_view("bg_color");
   for (std::string_view f : kFields) {
     if (key == f) return f;
@@ -254,6 +255,20 @@ class FieldParser {
       ParseMargin();
     } else if (field == "bg_color") {
       ParseBackground();
+    } else if (field == "add_shadow") {
+      ParseFlag(o_.add_shadow);
+    } else if (field == "shadow_type") {
+      if (v == "drop") {
+        o_.shadow_type = RemovalOptions::ShadowType::kDrop;
+      } else if (v == "car") {
+        o_.shadow_type = RemovalOptions::ShadowType::kCar;
+      } else if (v == "3d") {
+        o_.shadow_type = RemovalOptions::ShadowType::kThreeD;
+      } else {
+        Fail("enum", "must be drop, car or 3D");
+      }
+    } else if (field == "shadow_opacity") {
+      ParseShadowOpacity();
     } else if (field == "scale") {
       ParseScale(v);
     } else if (field == "position") {
@@ -358,6 +373,16 @@ class FieldParser {
     } else {
       o_.crop_margin = *m;
     }
+  }
+
+  // 0..100, a whole percentage ("50" or "50%").
+  void ParseShadowOpacity() {
+    std::string_view number = Trim(value_);
+    if (number.ends_with('%')) number.remove_suffix(1);
+    auto p = ParseDecimal(Trim(number));
+    if (!p || *p > 100 || *p != std::floor(*p))
+      return Fail("range", "must be a whole percentage from 0 to 100");
+    o_.shadow_opacity = static_cast<int>(*p);
   }
 
   // "original" or 10%..100% ("50" means 50% too).

@@ -71,6 +71,10 @@ struct RemovalOptions {
   std::optional<double> scale;
   std::optional<std::pair<double, double>> position;
   std::optional<Rgba> bg_color;  // composite onto this colour; none: transparent
+  // remove.bg's add_shadow, shadow_type (drop | car | 3D) and shadow_opacity (0..100 %).
+  bool add_shadow = false;
+  enum class ShadowType { kDrop, kCar, kThreeD } shadow_type = ShadowType::kDrop;
+  int shadow_opacity = 50;
   bool despill = false;          // remove background colour spill from edge pixels
   bool keep_metadata = true;     // metadata=keep (default) | strip
   int quality = 90;              // 1..100, for jpg/webp/avif

@@ -141,6 +141,19 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     spec.out_height = oh;
     spec.alpha_only = options.channels == Channels::kAlpha;
     spec.despill = despill;
+    if (options.add_shadow && !subject.empty()) {
+      using T = RemovalOptions::ShadowType;
+      imaging::ShadowSpec shadow;
+      shadow.type = options.shadow_type == T::kCar      ? imaging::ShadowType::kCar
+                    : options.shadow_type == T::kThreeD ? imaging::ShadowType::kThreeD
+                                                        : imaging::ShadowType::kDrop;
+      shadow.opacity = options.shadow_opacity / 100.0;
+      shadow.subject_left = subject.left;
+      shadow.subject_top = subject.top;
+      shadow.subject_width = subject.width;
+      shadow.subject_height = subject.height;
+      spec.shadow = shadow;
+    }
     vips::VImage composed = imaging::Compose(base, alpha, spec);
 
     imaging::EncodeSpec enc;

@@ -227,13 +227,13 @@ TEST(RemovalOptions, KeysAreCaseAndDashInsensitive) {
 
 TEST(RemovalOptions, UnknownKeysGoBackToTheCallerAsSpelled) {
   auto p = Parse({{"image_url", "https://x"},
-                  {"Add_Shadow", "true"},
+                  {"Bg_Image_Url", "https://y"},
                   {"--crop", "true"},
                   {"cropmargin", "10"},
                   {"bg color", "red"},
                   {"crop", "true"}});
   ASSERT_TRUE(p.result.ok());
-  EXPECT_EQ(p.unknown, (std::vector<std::string>{"image_url", "Add_Shadow", "--crop", "cropmargin",
+  EXPECT_EQ(p.unknown, (std::vector<std::string>{"image_url", "Bg_Image_Url", "--crop", "cropmargin",
                                                  "bg color"}));
   EXPECT_TRUE(p.result->crop);
   EXPECT_EQ(p.result->crop_margin, (CropMargin{}));
@@ -593,6 +593,23 @@ TEST(RemovalOptions, ScaleAndPosition) {
     MustFail({{"scale", s}}, "validation_error", "scale_parsing");
   for (const std::string s : {"left", "50", "50% 50% 50%", "101%", "-1%", "50%px", "top left"})
     MustFail({{"position", s}}, "validation_error", "position_parsing");
+}
+
+TEST(RemovalOptions, Shadow) {
+  const RemovalOptions none = MustParse({});
+  EXPECT_FALSE(none.add_shadow);
+  EXPECT_EQ(none.shadow_type, RemovalOptions::ShadowType::kDrop);
+  EXPECT_EQ(none.shadow_opacity, 50);
+  EXPECT_TRUE(MustParse({{"add_shadow", "true"}}).add_shadow);
+  EXPECT_EQ(MustParse({{"shadow_type", "car"}}).shadow_type, RemovalOptions::ShadowType::kCar);
+  EXPECT_EQ(MustParse({{"shadow_type", "3D"}}).shadow_type, RemovalOptions::ShadowType::kThreeD);
+  EXPECT_EQ(MustParse({{"shadow_type", "DROP"}}).shadow_type, RemovalOptions::ShadowType::kDrop);
+  EXPECT_EQ(MustParse({{"shadow_opacity", "0"}}).shadow_opacity, 0);
+  EXPECT_EQ(MustParse({{"shadow_opacity", "100%"}}).shadow_opacity, 100);
+  MustFail({{"add_shadow", "maybe"}}, "validation_error", "bool_parsing");
+  MustFail({{"shadow_type", "soft"}}, "validation_error", "enum");
+  for (const std::string s : {"101", "-1", "50.5", "x"})
+    MustFail({{"shadow_opacity", s}}, "validation_error", "range");
 }
 
 TEST(PlaceOnCanvas, ScaleFitsTheCanvasAndPositionSharesTheFreeSpace) {

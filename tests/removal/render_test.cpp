@@ -151,5 +151,42 @@ TEST_F(RenderTest, PositionWithABackgroundColourMovesOnlyTheSubject) {
   EXPECT_NEAR(out.extract_area(310, 110, 80, 80)[1].avg(), 128, 3);
 }
 
+TEST_F(RenderTest, ShadowDarkensTheBackgroundUnderTheSubjectAndLeavesTheSubjectAlone) {
+  // Subject x 100..200, y 50..150 on 400 x 200; on white, and on nothing (transparent PNG).
+  auto found = [] { return RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75); };
+  auto plain = Pipeline::Render(found(), WithFields({{"bg_color", "white"}, {"format", "png"}}));
+  ASSERT_TRUE(plain.ok());
+  const VImage before = VImage::new_from_buffer(plain->bytes.data(), plain->bytes.size(), "");
+  for (const char* type : {"drop", "car", "3D"}) {
+    auto r = Pipeline::Render(found(), WithFields({{"bg_color", "white"},
+                                                   {"format", "png"},
+                                                   {"add_shadow", "true"},
+                                                   {"shadow_type", type}}));
+    ASSERT_TRUE(r.ok()) << type << ": " << r.status().ToString();
+    const VImage out = VImage::new_from_buffer(r->bytes.data(), r->bytes.size(), "");
+    // The subject's own pixels: exactly as without a shadow.
+    EXPECT_EQ(
+        (out.extract_area(104, 54, 92, 92) - before.extract_area(104, 54, 92, 92)).abs().max(), 0)
+        << type;
+    // Somewhere around its base the background is darker than white; far away it is white.
+    EXPECT_LT(out.extract_area(100, 140, 130, 30).min(), 230) << type;
+    EXPECT_EQ(out.extract_area(300, 0, 100, 40).min(), 255) << type;
+    EXPECT_EQ(out.extract_area(0, 0, 60, 200).min(), 255) << type;
+  }
+  // Transparent output: the shadow is in the alpha, black and partly transparent.
+  auto clear =
+      Pipeline::Render(found(), WithFields({{"add_shadow", "true"}, {"shadow_opacity", "80"}}));
+  ASSERT_TRUE(clear.ok());
+  const VImage a = AlphaOf(*clear);
+  EXPECT_GT(a.extract_area(200, 50, 8, 100).max(), 40);   // just right of the subject
+  EXPECT_LT(a.extract_area(200, 50, 8, 100).max(), 255);  // but never opaque
+  EXPECT_EQ(a.extract_area(300, 0, 100, 40).max(), 0);
+  // Off: nothing changes.
+  auto off = Pipeline::Render(
+      found(), WithFields({{"add_shadow", "false"}, {"bg_color", "white"}, {"format", "png"}}));
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->bytes, plain->bytes);
+}
+
 }  // namespace
 }  // namespace bgerase::removal
