@@ -430,6 +430,22 @@ TEST_F(Api, RemoveBgClientRequestsWorkUnchanged) {
   EXPECT_NEAR(ft + fh / 2.0, 250, 3);
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"scale", "5%"}})), 422),
             "validation_error");
+  // add_shadow: a shadow on the transparent cut-out is partly transparent black beside the
+  // subject, where without one there is nothing.
+  auto shadowed = c.Post("/v1.0/removebg", auth,
+                         Form(photo, {{"scale", "50%"},
+                                      {"add_shadow", "true"},
+                                      {"shadow_type", "drop"},
+                                      {"shadow_opacity", "90"}}));
+  ASSERT_TRUE(shadowed && shadowed->status == 200) << (shadowed ? shadowed->body : "");
+  auto unshadowed = c.Post("/v1.0/removebg", auth, Form(photo, {{"scale", "50%"}}));
+  ASSERT_TRUE(unshadowed && unshadowed->status == 200);
+  const VImage with = Decode(shadowed->body)[3], without = Decode(unshadowed->body)[3];
+  EXPECT_GT(with.avg(), without.avg() + 0.5);
+  EXPECT_LT((with - without).min(), 1) << "a shadow only adds";
+  EXPECT_EQ(
+      RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"shadow_type", "soft"}})), 422),
+      "validation_error");
 
   auto account = c.Get("/v1.0/account", auth);
   ASSERT_TRUE(account);
