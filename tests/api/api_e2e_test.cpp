@@ -191,10 +191,12 @@ TEST_F(Api, HealthAuthAndEveryErrorCodeInBothDialects) {
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, huge, "application/octet-stream"), 413),
             "payload_too_large");
   // remove.bg fields bgerase does not implement: refused when not at their default.
-  EXPECT_EQ(
-      RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"add_shadow", "true"}})), 400),
-      "unsupported_option");
-  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"scale", "50%"}})), 400),
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth,
+                                Form(photo, {{"bg_image_url", "https://example.com/bg.jpg"}})),
+                         400),
+            "unsupported_option");
+  EXPECT_EQ(RemoveBgCode(
+                c.Post("/v1.0/removebg", auth, Form(photo, {{"semitransparency", "false"}})), 400),
             "unsupported_option");
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"bg_color", "nope"}})), 400),
             "invalid_bg_color");
