@@ -484,12 +484,15 @@ PlacedSubject PlaceSubject(const VImage& rgb, const VImage& alpha, int box_left,
           placed[3].copy_memory()};
 }
 
-VImage ShadowAlpha(const VImage& alpha, const ShadowSpec& shadow) {
+namespace {
+
+// ShadowAlpha's geometry on an alpha plane of any size (`shadow`'s box in its coordinates).
+VImage ShadowShape(const VImage& alpha, const ShadowSpec& shadow) {
   const int w = alpha.width(), h = alpha.height();
   const int bw = std::max(1, shadow.subject_width), bh = std::max(1, shadow.subject_height);
   const int bl = std::clamp(shadow.subject_left, 0, w - 1);
   const int bt = std::clamp(shadow.subject_top, 0, h - 1);
-  const int cw = std::min(bw, w - bl), ch = std::min(bh, h - bt);
+  const int cw = std::max(1, std::min(bw, w - bl)), ch = std::max(1, std::min(bh, h - bt));
   const int base = bt + ch;  // the subject's bottom edge
   VImage s;
   double sigma = 0;
@@ -509,19 +512,47 @@ VImage ShadowAlpha(const VImage& alpha, const ShadowSpec& shadow) {
   }
   if (sigma >= 0.5)
     s = s.gaussblur(sigma, VImage::option()->set("precision", VIPS_PRECISION_APPROXIMATE));
+  return s;
+}
+
+}  // namespace
+
+VImage ShadowAlpha(const VImage& alpha, const ShadowSpec& shadow) {
+  // A shadow is soft: it is made at most kShadowSide pixels across and scaled up, so a 12 MP
+  // photo pays for a 512 px blur, not a 60 px-sigma one at full size.
+  constexpr int kShadowSide = 512;
+  const int w = alpha.width(), h = alpha.height();
+  const double k = std::min(1.0, static_cast<double>(kShadowSide) / std::max(w, h));
+  VImage s;
+  if (k < 1) {
+    const int sw = std::max(1, static_cast<int>(std::lround(w * k)));
+    const int sh = std::max(1, static_cast<int>(std::lround(h * k)));
+    ShadowSpec small = shadow;
+    small.subject_left = static_cast<int>(std::lround(shadow.subject_left * k));
+    small.subject_top = static_cast<int>(std::lround(shadow.subject_top * k));
+    small.subject_width = std::max(1, static_cast<int>(std::lround(shadow.subject_width * k)));
+    small.subject_height = std::max(1, static_cast<int>(std::lround(shadow.subject_height * k)));
+    const VImage shape =
+        ShadowShape(ResizeTo(alpha, sw, sh, VIPS_KERNEL_LINEAR).copy_memory(), small);
+    s = ResizeTo(shape.copy_memory(), w, h, VIPS_KERNEL_LINEAR);
+  } else {
+    s = ShadowShape(alpha, shadow);
+  }
   return s.cast(VIPS_FORMAT_FLOAT).linear(std::clamp(shadow.opacity, 0.0, 1.0), 0.0);
 }
 
 PlacedSubject WithShadow(const VImage& rgb, const VImage& alpha, const ShadowSpec& shadow) {
-  const VImage a = alpha.cast(VIPS_FORMAT_FLOAT) / 255;
-  const VImage sa = ShadowAlpha(alpha, shadow) / 255;
-  // Subject over a black shadow: A = a + s(1 - a); colour = rgb·a / A (black adds no colour).
-  const VImage out_a = a + sa * (1 - a);
-  const VImage colour = (rgb.cast(VIPS_FORMAT_FLOAT) * a) / (out_a == 0).ifthenelse(1, out_a);
-  return {(colour + 0.5)
-              .cast(VIPS_FORMAT_UCHAR)
-              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)),
-          (out_a * 255 + 0.5).cast(VIPS_FORMAT_UCHAR)};
+  // Subject over a black shadow, by libvips' own OVER: A = a + s(1 - a), colour = rgb·a / A
+  // (black adds no colour). The shadow plane is made once, in memory, and read by every tile.
+  const VImage sa = (ShadowAlpha(alpha, shadow) + 0.5).cast(VIPS_FORMAT_UCHAR).copy_memory();
+  // (A VOption is consumed by the call it is passed to: one per call.)
+  auto srgb = [] { return VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB); };
+  const VImage under = (sa.new_from_image({0.0, 0.0, 0.0})).bandjoin(sa).copy(srgb());
+  const VImage over =
+      rgb.bandjoin(alpha).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  const VImage both =
+      (under.composite2(over, VIPS_BLEND_MODE_OVER) + 0.5).cast(VIPS_FORMAT_UCHAR).copy_memory();
+  return {both.extract_band(0, VImage::option()->set("n", 3)).copy(srgb()), both[3]};
 }
 
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
