@@ -31,8 +31,7 @@ std::optional<Url> ParseUrl(const std::string& url) {
   Url u;
   const auto colon = url.find("://");
   if (colon == std::string::npos) return std::nullopt;
-  for (char c : url.substr(0, colon))
-    u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  u.scheme = Lower(url.substr(0, colon));
   if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
   std::string rest = url.substr(colon + 3);
   const auto slash = rest.find_first_of("/?#");

@@ -49,10 +49,7 @@ std::string CookieHeader(std::string_view name, std::string_view value, bool sec
 }
 
 bool OverHttps(const httplib::Request& req) {
-  std::string proto = req.get_header_value("X-Forwarded-Proto");
-  std::transform(proto.begin(), proto.end(), proto.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return proto == "https";
+  return Lower(Trim(req.get_header_value("X-Forwarded-Proto"))) == "https";
 }
 
 std::string RandomToken() {

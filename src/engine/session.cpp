@@ -1,6 +1,8 @@
 // Session: loading, plan caching per input shape, precision choice and CPU detection.
 #include "engine/session.h"
 
+#include "common/text.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -31,8 +33,7 @@ const char* PrecisionName(Precision p) {
 }
 
 Result<Precision> ParsePrecision(const std::string& s) {
-  std::string l = s;
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string l = Lower(s);
   if (l == "auto") return Precision::kAuto;
   if (l == "fp32" || l == "float32" || l == "f32") return Precision::kFloat32;
   if (l == "bf16" || l == "bfloat16") return Precision::kBFloat16;
