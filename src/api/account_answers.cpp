@@ -10,9 +10,12 @@ namespace bgerase::api {
 
 using json = nlohmann::json;
 
+json TimeOrNull(const std::optional<store::Time>& t) {
+  return t ? json(store::FormatTime(*t)) : json();
+}
+
 json ConsentAnswer(const store::ConsentState& s) {
-  return json{{"opt_in", s.opted_in},
-              {"changed_at", s.changed_at ? json(store::FormatTime(*s.changed_at)) : json()}};
+  return json{{"opt_in", s.opted_in}, {"changed_at", TimeOrNull(s.changed_at)}};
 }
 
 Result<json> SetTrainingConsent(store::Store& store, const store::AccountId& account, bool opt_in,
@@ -38,14 +41,6 @@ Result<json> UsageAnswer(store::Store& store, const store::AccountId& account) {
   for (const auto& d : *daily) days.push_back({{"day", d.day}, {"images", d.images}});
   return json{{"images_total", *total}, {"daily", days}};
 }
-
-namespace {
-
-json TimeOrNull(const std::optional<store::Time>& t) {
-  return t ? json(store::FormatTime(*t)) : json();
-}
-
-}  // namespace
 
 Result<json> HeldDataAnswer(store::Store& store, const store::AccountId& account) {
   auto held = store.data_rights().ListHeldData(account);

@@ -4,12 +4,16 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
 #include "store/store.h"
 
 namespace bgerase::api {
+
+// A time as the answers write it: RFC 3339, or null for none.
+nlohmann::json TimeOrNull(const std::optional<store::Time>& t);
 
 // {"opt_in", "changed_at" (RFC 3339 or null)}.
 nlohmann::json ConsentAnswer(const store::ConsentState& s);

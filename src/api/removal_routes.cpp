@@ -26,6 +26,14 @@ Result<std::string> ZipColorAndAlpha(const std::string& rgba_png) {
   return out.str();
 }
 
+// The subject's box in the output, as both dialects answer it.
+void SetForegroundHeaders(httplib::Response& res, const removal::Box& box) {
+  res.set_header("X-Foreground-Top", std::to_string(box.top));
+  res.set_header("X-Foreground-Left", std::to_string(box.left));
+  res.set_header("X-Foreground-Width", std::to_string(box.width));
+  res.set_header("X-Foreground-Height", std::to_string(box.height));
+}
+
 }  // namespace
 
 std::optional<ApiServer::Impl::KeyedRequest> ApiServer::Impl::ReadKeyedRequest(
@@ -68,10 +76,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
                  std::to_string(static_cast<long long>(Seconds(t_ctx.start) * 1000)));
   res.set_header("X-Image-Width", std::to_string(r.width));
   res.set_header("X-Image-Height", std::to_string(r.height));
-  res.set_header("X-Foreground-Top", std::to_string(r.foreground.top));
-  res.set_header("X-Foreground-Left", std::to_string(r.foreground.left));
-  res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
-  res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
+  SetForegroundHeaders(res, r.foreground);
   std::optional<std::string> item_id;
   if (!removed->stored.processing.empty()) {
     item_id = removed->stored.processing.front().item_id;
@@ -147,10 +152,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   res.set_header("X-Width", std::to_string(r.width));
   res.set_header("X-Height", std::to_string(r.height));
   res.set_header("X-Type", options->type == "auto" ? "other" : options->type);
-  res.set_header("X-Foreground-Top", std::to_string(r.foreground.top));
-  res.set_header("X-Foreground-Left", std::to_string(r.foreground.left));
-  res.set_header("X-Foreground-Width", std::to_string(r.foreground.width));
-  res.set_header("X-Foreground-Height", std::to_string(r.foreground.height));
+  SetForegroundHeaders(res, r.foreground);
   // remove.bg's price list: a quarter credit up to its 0.25 MP sizes, one above (self-hosted,
   // nothing is billed; the header lets a client's accounting code work unchanged).
   res.set_header("X-Credits-Charged",

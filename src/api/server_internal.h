@@ -71,8 +71,8 @@ class RateLimiter {
   explicit RateLimiter(double rate) : rate_(rate), burst_(std::max(1.0, rate)) {}
 
   // 0 when the request may go ahead (a token is taken), else the seconds to wait. `state`, when
-  // given and a limit is set, receives the bucket as this request leaves it.
-  int Take(const std::string& key, RequestContext::RateState* state = nullptr) {
+  // given, receives the bucket as this request leaves it — only if a limit is set.
+  int Take(const std::string& key, std::optional<RequestContext::RateState>* state = nullptr) {
     if (rate_ <= 0) return 0;
     std::lock_guard lock(mu_);
     const auto now = Clock::now();
@@ -86,12 +86,12 @@ class RateLimiter {
     const bool taken = b.tokens >= 1;
     if (taken) b.tokens -= 1;
     if (state) {
-      state->limit = static_cast<int>(burst_);
-      state->remaining = static_cast<int>(std::floor(b.tokens));
       const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-      state->reset_at = unix_now + static_cast<long long>(std::ceil((burst_ - b.tokens) / rate_));
+      *state = RequestContext::RateState{
+          static_cast<int>(burst_), static_cast<int>(std::floor(b.tokens)),
+          unix_now + static_cast<long long>(std::ceil((burst_ - b.tokens) / rate_))};
     }
     if (taken) return 0;
     return static_cast<int>(std::ceil((1 - b.tokens) / rate_));
@@ -147,10 +147,7 @@ struct ApiServer::Impl {
       return info.status();
     }
     t_ctx.key_prefix = info->prefix;
-    RequestContext::RateState state;
-    const int wait = limiter.Take(info->prefix, &state);
-    if (config.rate_limit > 0) t_ctx.rate = state;
-    if (wait > 0)
+    if (const int wait = limiter.Take(info->prefix, &t_ctx.rate); wait > 0)
       return Status("rate_limited",
                     "Too many requests for this key; retry in " + std::to_string(wait) + " s.");
     return info;
@@ -339,7 +336,8 @@ struct ApiServer::Impl {
   // The live session of the request, if any. An unknown or expired cookie is treated as none.
   std::optional<WebUser> SignedIn(const Request& req);
   // Whether a state-changing request carries the right CSRF token (X-CSRF-Token header or the
-  // `form_token` field): bound to the session when signed in, else equal to the CSRF cookie.
+  // `form_token` field): bound to the session when signed in, else equal to the CSRF cookie,
+  // which must be one this deployment signed (web::SignedOutCsrfToken).
   bool CsrfOk(const Request& req, const std::optional<WebUser>& user,
               const std::string& form_token);
   // The store's form key (SessionStore::FormKey), read on first use; empty while it cannot be.

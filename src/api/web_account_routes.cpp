@@ -15,10 +15,6 @@ std::optional<json> JsonObject(const httplib::Request& req) {
   return std::nullopt;
 }
 
-json TimeOrNull(const std::optional<store::Time>& t) {
-  return t ? json(store::FormatTime(*t)) : json();
-}
-
 }  // namespace
 
 void ApiServer::Impl::AddWebAccountRoute(const std::string& method, const std::string& pattern,

@@ -83,8 +83,8 @@ struct ApiServer::Impl::Web {
                           const std::optional<WebUser>& user) const {
     if (user) return web::CsrfTokenForSession(user->session_token);
     std::string token = web::CookieValue(req, web::kCsrfCookie);
-    if (!web::SignedOutCsrfTokenValid(s.FormKey(), token)) {
-      token = web::SignedOutCsrfToken(s.FormKey());
+    if (const std::string key = s.FormKey(); !web::SignedOutCsrfTokenValid(key, token)) {
+      token = web::SignedOutCsrfToken(key);
       res.set_header("Set-Cookie",
                      web::CookieHeader(web::kCsrfCookie, token, web::OverHttps(req), -1));
     }

@@ -548,8 +548,7 @@ PlacedSubject WithShadow(const VImage& rgb, const VImage& alpha, const ShadowSpe
   // (A VOption is consumed by the call it is passed to: one per call.)
   auto srgb = [] { return VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB); };
   const VImage under = (sa.new_from_image({0.0, 0.0, 0.0})).bandjoin(sa).copy(srgb());
-  const VImage over =
-      rgb.bandjoin(alpha).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  const VImage over = rgb.bandjoin(alpha).copy(srgb());
   const VImage both =
       (under.composite2(over, VIPS_BLEND_MODE_OVER) + 0.5).cast(VIPS_FORMAT_UCHAR).copy_memory();
   return {both.extract_band(0, VImage::option()->set("n", 3)).copy(srgb()), both[3]};
@@ -582,7 +581,7 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
     return as(ResizeTo(crop(a), ow, oh, VIPS_KERNEL_LANCZOS3), VIPS_INTERPRETATION_B_W);
   }
   VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
-  if (spec.shadow && !spec.alpha_only) {
+  if (spec.shadow) {
     // Under the subject at full resolution, before crop and resize, so it is cropped and scaled
     // with the subject like any part of the cut-out.
     auto shadowed = WithShadow(rgb, a, *spec.shadow);
