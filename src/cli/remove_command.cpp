@@ -27,7 +27,7 @@ struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
   std::string format, channels, size, crop_margin, roi, scale, position, shadow, shadow_opacity,
-      bg_color, metadata, quality, precision = "auto";
+      bg_color, bg_image, metadata, quality, precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -201,6 +201,22 @@ int Remove(const RemoveArgs& a) {
       std::fprintf(stderr, "  --%s %s: %s\n", d.field.c_str(), d.input.c_str(), d.message.c_str());
     return 2;
   }
+  if (!a.bg_image.empty()) {
+    if (options->bg_color) {
+      std::fprintf(stderr, "error: --bg-color and --bg-image are mutually exclusive\n");
+      return 2;
+    }
+    if (a.bg_image == "-") {
+      std::fprintf(stderr, "error: --bg-image must be a file (- is for the input)\n");
+      return 2;
+    }
+    auto bytes = ReadInput(a.bg_image, kMaxImageBytes);
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "error: --bg-image: %s\n", bytes.status().ToString().c_str());
+      return 2;
+    }
+    options->bg_image = std::make_shared<const std::string>(std::move(bytes).value());
+  }
   auto precision = engine::ParsePrecision(a.precision);
   if (!precision.ok()) {
     std::fprintf(stderr, "error: %s\n", precision.status().ToString().c_str());
@@ -341,6 +357,8 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_option("--shadow", a.shadow, "Add a shadow under the subject: drop | car | 3D");
   rm->add_option("--shadow-opacity", a.shadow_opacity, "Shadow strength, 0-100 (default 50)");
   rm->add_option("--bg-color", a.bg_color, "Background colour: name, #rgb, #rrggbb, #rrggbbaa");
+  rm->add_option("--bg-image", a.bg_image,
+                 "Background image file, scaled to cover the output and centred");
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");
   rm->add_option("--quality", a.quality, "1-100 for jpg/webp/avif");

@@ -134,7 +134,10 @@ struct ShadowSpec {
 
 struct ComposeSpec {
   std::optional<std::array<uint8_t, 4>> background;  // RGBA to flatten onto; none: keep alpha
-  std::optional<ShadowSpec> shadow;                  // under the subject, on every background
+  // remove.bg's bg_image: scaled to cover the output (the smallest size that covers it, keeping
+  // its aspect ratio) and centred; the output is opaque where it is. Wins over `background`.
+  const DecodedImage* background_image = nullptr;
+  std::optional<ShadowSpec> shadow;  // under the subject, on every background
   int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;  // 0 width: no crop
   int out_width = 0, out_height = 0;  // final size after crop (a downscale or the same size)
   bool alpha_only = false;            // produce the 1-band mask instead of the cutout
@@ -160,22 +163,15 @@ PlacedSubject PlaceSubject(const vips::VImage& rgb, const vips::VImage& alpha, i
                            int box_top, int box_width, int box_height, double factor, int left,
                            int top);
 
-// The shadow's alpha (1-band uchar, `alpha`'s size) for `shadow`: the subject's alpha moved,
-// squashed and blurred by its type, scaled by its opacity. Its size parameters are fractions of
-// the subject box, so a shadow looks the same at any resolution.
-vips::VImage ShadowAlpha(const vips::VImage& alpha, const ShadowSpec& shadow);
-// `rgb` and `alpha` with a black shadow (ShadowAlpha) composited under the subject: where the
-// subject is opaque nothing changes; elsewhere alpha grows by the shadow's and the colour darkens
-// to black in proportion. Returns the new 3-band colour and 1-band alpha (uchar).
-PlacedSubject WithShadow(const vips::VImage& rgb, const vips::VImage& alpha,
-                         const ShadowSpec& shadow);
-
 // The cutout: `im.rgb` with `alpha` (combined with the input's own alpha), cropped, resized to
 // the output size, and flattened onto `background` when given (an opaque background gives an
 // RGB image; a translucent one keeps alpha). `alpha` must be im.width x im.height. The crop is
 // clamped to the image; out_width/out_height of 0 keep the cropped size. Resizing is done on
 // premultiplied colour so transparent pixels never bleed into edges. The result is lazy: it is
-// computed while it is encoded.
+// computed while it is encoded. With a shadow or a background image, the layers (subject over
+// shadow over background) are blended in one pass at the output's size instead: the shadow is
+// made at most 512 px across from the subject's alpha and scaled in that pass, so its cost does
+// not grow with the photo.
 vips::VImage Compose(const DecodedImage& im, const vips::VImage& alpha, const ComposeSpec& spec);
 
 using Format = ImageFormat;  // writable rows of common/image_formats.h

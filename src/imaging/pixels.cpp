@@ -46,6 +46,17 @@ VImage ResizeTo(const VImage& im, int w, int h, VipsKernel kernel) {
       w, h);
 }
 
+// An RGBA uchar image resized to w x h on premultiplied colour, so the colour of invisible pixels
+// cannot bleed into visible ones.
+VImage ResizeRgba(const VImage& rgba, int w, int h) {
+  if (rgba.width() == w && rgba.height() == h) return rgba;
+  return ResizeTo(rgba.premultiply(), w, h, VIPS_KERNEL_LANCZOS3)
+      .unpremultiply()
+      .linear(1.0, 0.5)
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+}
+
 // Where output pixel i (of `out`) samples a source of `in` pixels, pixel centres aligned.
 float SourcePosition(int i, int out, int in) {
   return std::clamp((i + 0.5f) * static_cast<float>(in) / static_cast<float>(out) - 0.5f, 0.0f,
@@ -472,12 +483,7 @@ PlacedSubject PlaceSubject(const VImage& rgb, const VImage& alpha, int box_left,
   VImage subject = rgb.bandjoin(alpha)
                        .extract_area(box_left, box_top, box_width, box_height)
                        .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  if (sw != box_width || sh != box_height) {
-    subject = ResizeTo(subject.premultiply(), sw, sh, VIPS_KERNEL_LANCZOS3)
-                  .unpremultiply()
-                  .linear(1.0, 0.5)
-                  .cast(VIPS_FORMAT_UCHAR);
-  }
+  subject = ResizeRgba(subject, sw, sh);
   // Transparent and black everywhere else; embed cuts off whatever lies past the canvas.
   const VImage placed = subject.embed(left, top, w, h).copy_memory();
   return {placed.extract_band(0, VImage::option()->set("n", 3)).copy_memory(),
@@ -517,42 +523,207 @@ VImage ShadowShape(const VImage& alpha, const ShadowSpec& shadow) {
 
 }  // namespace
 
-VImage ShadowAlpha(const VImage& alpha, const ShadowSpec& shadow) {
-  // A shadow is soft: it is made at most kShadowSide pixels across and scaled up, so a 12 MP
-  // photo pays for a 512 px blur, not a 60 px-sigma one at full size.
+namespace {
+
+// A shadow made small: its alpha (0..1, times the opacity) on a plane at most kShadowSide pixels
+// across that stands for the whole full-resolution image, kx = sw / w and ky = sh / h of its size.
+// A shadow is soft, so a 12 MP photo pays for a 512 px blur, not a 60 px-sigma one at full size.
+struct SmallShadow {
+  std::vector<float> plane;
+  int sw = 0, sh = 0;
+  double kx = 1, ky = 1;
+};
+
+SmallShadow MakeSmallShadow(const VImage& alpha, const ShadowSpec& shadow) {
   constexpr int kShadowSide = 512;
   const int w = alpha.width(), h = alpha.height();
   const double k = std::min(1.0, static_cast<double>(kShadowSide) / std::max(w, h));
-  VImage s;
-  if (k < 1) {
-    const int sw = std::max(1, static_cast<int>(std::lround(w * k)));
-    const int sh = std::max(1, static_cast<int>(std::lround(h * k)));
-    ShadowSpec small = shadow;
-    small.subject_left = static_cast<int>(std::lround(shadow.subject_left * k));
-    small.subject_top = static_cast<int>(std::lround(shadow.subject_top * k));
-    small.subject_width = std::max(1, static_cast<int>(std::lround(shadow.subject_width * k)));
-    small.subject_height = std::max(1, static_cast<int>(std::lround(shadow.subject_height * k)));
-    const VImage shape =
-        ShadowShape(ResizeTo(alpha, sw, sh, VIPS_KERNEL_LINEAR).copy_memory(), small);
-    s = ResizeTo(shape.copy_memory(), w, h, VIPS_KERNEL_LINEAR);
-  } else {
-    s = ShadowShape(alpha, shadow);
-  }
-  return s.cast(VIPS_FORMAT_FLOAT).linear(std::clamp(shadow.opacity, 0.0, 1.0), 0.0);
+  SmallShadow out;
+  out.sw = std::max(1, static_cast<int>(std::lround(w * k)));
+  out.sh = std::max(1, static_cast<int>(std::lround(h * k)));
+  out.kx = static_cast<double>(out.sw) / w;
+  out.ky = static_cast<double>(out.sh) / h;
+  ShadowSpec small = shadow;
+  small.subject_left = static_cast<int>(std::lround(shadow.subject_left * out.kx));
+  small.subject_top = static_cast<int>(std::lround(shadow.subject_top * out.ky));
+  small.subject_width = std::max(1, static_cast<int>(std::lround(shadow.subject_width * out.kx)));
+  small.subject_height = std::max(1, static_cast<int>(std::lround(shadow.subject_height * out.ky)));
+  const VImage shape =
+      ShadowShape(ResizeTo(alpha, out.sw, out.sh, VIPS_KERNEL_LINEAR).copy_memory(), small)
+          .cast(VIPS_FORMAT_FLOAT)
+          .linear(std::clamp(shadow.opacity, 0.0, 1.0) / 255.0, 0.0)
+          .copy_memory();
+  const auto* data = static_cast<const float*>(vips_image_get_data(shape.get_image()));
+  out.plane.assign(data, data + static_cast<size_t>(out.sw) * out.sh);
+  return out;
 }
 
-PlacedSubject WithShadow(const VImage& rgb, const VImage& alpha, const ShadowSpec& shadow) {
-  // Subject over a black shadow, by libvips' own OVER: A = a + s(1 - a), colour = rgb·a / A
-  // (black adds no colour). The shadow plane is made once, in memory, and read by every tile.
-  const VImage sa = (ShadowAlpha(alpha, shadow) + 0.5).cast(VIPS_FORMAT_UCHAR).copy_memory();
-  // (A VOption is consumed by the call it is passed to: one per call.)
-  auto srgb = [] { return VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB); };
-  const VImage under = (sa.new_from_image({0.0, 0.0, 0.0})).bandjoin(sa).copy(srgb());
-  const VImage over = rgb.bandjoin(alpha).copy(srgb());
-  const VImage both =
-      (under.composite2(over, VIPS_BLEND_MODE_OVER) + 0.5).cast(VIPS_FORMAT_UCHAR).copy_memory();
-  return {both.extract_band(0, VImage::option()->set("n", 3)).copy(srgb()), both[3]};
+// Bilinear taps for `n` output pixels whose centres fall at source positions
+// (origin + (i + 0.5) * step) * k - 0.5 on a source `in` pixels long (clamped to its edge).
+struct Taps {
+  std::vector<int> i0, i1;
+  std::vector<float> f;
+  Taps(int n, double origin, double step, double k, int in) : i0(n), i1(n), f(n) {
+    for (int i = 0; i < n; ++i) {
+      const double p =
+          std::clamp((origin + (i + 0.5) * step) * k - 0.5, 0.0, static_cast<double>(in - 1));
+      i0[i] = static_cast<int>(p);
+      i1[i] = std::min(i0[i] + 1, in - 1);
+      f[i] = static_cast<float>(p - i0[i]);
+    }
+  }
+};
+
+// Where the output's pixels sample a full-resolution plane: the crop rectangle resized to ow x oh.
+struct OutputGeometry {
+  int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0, out_width = 0, out_height = 0;
+};
+
+// remove.bg's background image at the output's size: scaled to the smallest size that covers
+// ow x oh, keeping its aspect ratio, and centred. A shrink is done by libvips (Lanczos) and read
+// back through a region; an enlargement — the usual case, and libvips' slow affine path — is
+// sampled bilinearly from the decoded image inside the blending pass.
+class BackgroundLayer {
+ public:
+  BackgroundLayer(const DecodedImage& bg, int ow, int oh) : ow_(ow) {
+    const double f =
+        std::max(static_cast<double>(ow) / bg.width, static_cast<double>(oh) / bg.height);
+    const int rw = std::max(ow, static_cast<int>(std::ceil(bg.width * f - 1e-6)));
+    const int rh = std::max(oh, static_cast<int>(std::ceil(bg.height * f - 1e-6)));
+    const VImage rgb =
+        bg.rgb.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+    bands_ = bg.alpha ? 4 : 3;
+    if (f <= 1) {
+      const VImage covered = bg.alpha ? ResizeRgba(rgb.bandjoin(*bg.alpha), rw, rh)
+                                      : ResizeTo(rgb, rw, rh, VIPS_KERNEL_LANCZOS3);
+      fitted_ = covered.extract_area((rw - ow) / 2, (rh - oh) / 2, ow, oh);
+      return;
+    }
+    source_ = (bg.alpha ? rgb.bandjoin(*bg.alpha) : rgb).copy_memory();
+    tx_.emplace(ow, (rw - ow) / 2, 1.0, 1.0 / f, bg.width);
+    ty_.emplace(oh, (rh - oh) / 2, 1.0, 1.0 / f, bg.height);
+  }
+  bool opaque() const { return bands_ == 3; }
+  int bands() const { return bands_; }
+
+  // Rows [begin, end) come next, a strip at a time; Row(y) is then that row's pixels.
+  class Reader {
+   public:
+    explicit Reader(const BackgroundLayer& layer) : layer_(layer), row_(layer.ow_ * layer.bands_) {
+      if (layer_.fitted_) region_ = vips::VRegion::new_from_image(*layer_.fitted_);
+    }
+    void Prepare(int top, int n) {
+      if (region_) region_->prepare(0, top, layer_.ow_, n);
+    }
+    const uint8_t* Row(int y) {
+      if (region_) return static_cast<const uint8_t*>(region_->addr(0, y));
+      const auto* data =
+          static_cast<const uint8_t*>(vips_image_get_data(layer_.source_.get_image()));
+      const int c = layer_.bands_;
+      const size_t stride = static_cast<size_t>(layer_.source_.width()) * c;
+      const uint8_t* r0 = data + layer_.ty_->i0[y] * stride;
+      const uint8_t* r1 = data + layer_.ty_->i1[y] * stride;
+      const float fy = layer_.ty_->f[y];
+      const Taps& tx = *layer_.tx_;
+      for (int x = 0; x < layer_.ow_; ++x) {
+        const uint8_t *a0 = r0 + tx.i0[x] * c, *a1 = r0 + tx.i1[x] * c;
+        const uint8_t *b0 = r1 + tx.i0[x] * c, *b1 = r1 + tx.i1[x] * c;
+        const float fx = tx.f[x];
+        for (int k = 0; k < c; ++k) {
+          const float t = a0[k] + (a1[k] - a0[k]) * fx, u = b0[k] + (b1[k] - b0[k]) * fx;
+          row_[x * c + k] = static_cast<uint8_t>(t + (u - t) * fy + 0.5f);
+        }
+      }
+      return row_.data();
+    }
+
+   private:
+    const BackgroundLayer& layer_;
+    std::optional<vips::VRegion> region_;
+    std::vector<uint8_t> row_;
+  };
+
+ private:
+  int ow_ = 0, bands_ = 3;
+  std::optional<VImage> fitted_;  // the shrunk image at the output's size
+  VImage source_;                 // or the decoded image in memory, with its taps
+  std::optional<Taps> tx_, ty_;
+};
+
+// Subject over shadow over background, in one pass at the output's size (premultiplied OVER):
+// A = a + (1 - a) * Au with the layer below Au = s + (1 - s) * ab, and colour
+// (a * F + (1 - a) * (1 - s) * ab * B) / A (the shadow is black). `cutout` is RGBA uchar at the
+// output size; the background is `background` when given, else `color` (none: clear). The answer
+// is RGB when the background is opaque, else RGBA with no colour where A is 0.
+VImage Layered(const VImage& cutout, const SmallShadow* shadow, const OutputGeometry& at,
+               const BackgroundLayer* background,
+               const std::optional<std::array<uint8_t, 4>>& color) {
+  const int ow = cutout.width(), oh = cutout.height();
+  const int bg_bands = background ? background->bands() : 0;
+  const bool opaque = background ? background->opaque() : color && (*color)[3] == 255;
+  const int bands = opaque ? 3 : 4;
+  const size_t size = static_cast<size_t>(ow) * oh * bands;
+  std::unique_ptr<uint8_t, decltype(&g_free)> owned(static_cast<uint8_t*>(g_malloc(size)), g_free);
+  uint8_t* pixels = owned.get();
+  std::optional<Taps> tx, ty;
+  if (shadow) {
+    tx.emplace(ow, at.crop_left, static_cast<double>(at.crop_width) / ow, shadow->kx, shadow->sw);
+    ty.emplace(oh, at.crop_top, static_cast<double>(at.crop_height) / oh, shadow->ky, shadow->sh);
+  }
+  const float cr = color ? (*color)[0] : 0, cg = color ? (*color)[1] : 0,
+              cb = color ? (*color)[2] : 0, ca = color ? (*color)[3] / 255.0f : 0;
+  InTwo(oh, oh / 2, [&](int begin, int end) {
+    constexpr int kStrip = 32;
+    vips::VRegion subject = vips::VRegion::new_from_image(cutout);
+    std::optional<BackgroundLayer::Reader> behind;
+    if (background) behind.emplace(*background);
+    std::vector<float> srow(ow, 0.0f);
+    for (int top = begin; top < end; top += kStrip) {
+      const int n = std::min(kStrip, end - top);
+      subject.prepare(0, top, ow, n);
+      if (behind) behind->Prepare(top, n);
+      for (int y = top; y < top + n; ++y) {
+        const auto* s = static_cast<const uint8_t*>(subject.addr(0, y));
+        const uint8_t* b = behind ? behind->Row(y) : nullptr;
+        if (shadow) {
+          const float* r0 = shadow->plane.data() + static_cast<size_t>(ty->i0[y]) * shadow->sw;
+          const float* r1 = shadow->plane.data() + static_cast<size_t>(ty->i1[y]) * shadow->sw;
+          const float fy = ty->f[y];
+          for (int x = 0; x < ow; ++x) {
+            const float t = r0[tx->i0[x]] + (r0[tx->i1[x]] - r0[tx->i0[x]]) * tx->f[x];
+            const float u = r1[tx->i0[x]] + (r1[tx->i1[x]] - r1[tx->i0[x]]) * tx->f[x];
+            srow[x] = t + (u - t) * fy;
+          }
+        }
+        uint8_t* o = pixels + static_cast<size_t>(y) * ow * bands;
+        for (int x = 0; x < ow; ++x, s += 4, o += bands) {
+          const float a = s[3] / 255.0f, sh = srow[x];
+          float br = cr, bgc = cg, bb = cb, ab = ca;
+          if (b) {
+            br = b[0], bgc = b[1], bb = b[2];
+            ab = bg_bands == 4 ? b[3] / 255.0f : 1.0f;
+            b += bg_bands;
+          }
+          const float under = (1 - a) * (1 - sh) * ab;  // weight of the background's colour
+          const float total = opaque ? 1.0f : a + (1 - a) * (sh + (1 - sh) * ab);
+          if (total <= 0) {
+            std::memset(o, 0, bands);
+            continue;
+          }
+          const float inv = 1.0f / total;
+          o[0] = static_cast<uint8_t>(std::min(255.0f, (a * s[0] + under * br) * inv + 0.5f));
+          o[1] = static_cast<uint8_t>(std::min(255.0f, (a * s[1] + under * bgc) * inv + 0.5f));
+          o[2] = static_cast<uint8_t>(std::min(255.0f, (a * s[2] + under * bb) * inv + 0.5f));
+          if (!opaque) o[3] = static_cast<uint8_t>(total * 255.0f + 0.5f);
+        }
+      }
+    }
+  });
+  return VImage::new_from_memory_steal(owned.release(), size, ow, oh, bands, VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
 }
+
+}  // namespace
 
 VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& spec) {
   VImage a = alpha;
@@ -580,15 +751,17 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
   if (spec.alpha_only) {
     return as(ResizeTo(crop(a), ow, oh, VIPS_KERNEL_LANCZOS3), VIPS_INTERPRETATION_B_W);
   }
-  VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
-  if (spec.shadow) {
-    // Under the subject at full resolution, before crop and resize, so it is cropped and scaled
-    // with the subject like any part of the cut-out.
-    auto shadowed = WithShadow(rgb, a, *spec.shadow);
-    rgb = std::move(shadowed.rgb);
-    a = std::move(shadowed.alpha);
-  }
+  const VImage rgb = spec.despill ? Despill(im.rgb, a) : im.rgb;
   VImage cutout = as(crop(rgb).bandjoin(crop(a)), VIPS_INTERPRETATION_sRGB);
+  if (spec.shadow || spec.background_image) {
+    std::optional<SmallShadow> shadow;
+    if (spec.shadow) shadow = MakeSmallShadow(a, *spec.shadow);
+    std::optional<BackgroundLayer> background;
+    if (spec.background_image) background.emplace(*spec.background_image, ow, oh);
+    return Layered(ResizeRgba(cutout, ow, oh), shadow ? &*shadow : nullptr,
+                   {left, top, cw, ch, ow, oh}, background ? &*background : nullptr,
+                   spec.background);
+  }
   if (spec.background && (*spec.background)[3] == 255) {
     // Opaque background: flatten first, so resizing works on plain RGB.
     const auto& bg = *spec.background;
@@ -597,14 +770,7 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
     return as(ResizeTo(flat.cast(VIPS_FORMAT_UCHAR), ow, oh, VIPS_KERNEL_LANCZOS3),
               VIPS_INTERPRETATION_sRGB);
   }
-  if (ow != cw || oh != ch) {
-    // Premultiplied, so the colour of invisible pixels cannot bleed into the edges.
-    cutout = ResizeTo(cutout.premultiply(), ow, oh, VIPS_KERNEL_LANCZOS3)
-                 .unpremultiply()
-                 .linear(1.0, 0.5)
-                 .cast(VIPS_FORMAT_UCHAR);
-    cutout = as(cutout, VIPS_INTERPRETATION_sRGB);
-  }
+  cutout = ResizeRgba(cutout, ow, oh);
   // What the mask removed is gone, not hidden: fully transparent pixels carry no photo colour
   // (which also lets PNG and WebP compress the background away).
   cutout = (cutout[3] == 0).ifthenelse(0, cutout);

@@ -311,6 +311,7 @@ class FieldParser {
 
   // Called once every field is read: `auto` depends on bg_color.
   void ResolveFormat() {
+    o_.format_auto = format_auto_;
     if (!format_auto_) return;
     o_.format = o_.bg_color && o_.bg_color->a == 255 ? OutputFormat::kJpeg : OutputFormat::kPng;
   }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,9 @@ inline constexpr size_t kMaxOnBehalfOfChars = 200;   // Unicode code points, aft
 
 struct RemovalOptions {
   OutputFormat format = OutputFormat::kPng;
+  // format=auto was asked: `format` is jpg for an opaque bg_color, else png, and the pipeline
+  // makes it jpg for a background image without transparency.
+  bool format_auto = false;
   Channels channels = Channels::kRgba;  // kAlpha: a single-channel PNG mask, whatever `format`
   std::string size = "full";            // the size name as given, normalised to lower case
   int64_t max_pixels = kFullPixels;     // cap implied by `size`
@@ -71,15 +75,19 @@ struct RemovalOptions {
   std::optional<double> scale;
   std::optional<std::pair<double, double>> position;
   std::optional<Rgba> bg_color;  // composite onto this colour; none: transparent
+  // remove.bg's bg_image_file / bg_image_url: the encoded bytes of a background image, set by the
+  // caller (the CLI's --bg-image, the API's fields), never by ParseRemovalOptions. It covers the
+  // output, centred; bg_color and a background image are mutually exclusive (callers refuse both).
+  std::shared_ptr<const std::string> bg_image;
   // remove.bg's add_shadow, shadow_type (drop | car | 3D) and shadow_opacity (0..100 %).
   bool add_shadow = false;
   enum class ShadowType { kDrop, kCar, kThreeD } shadow_type = ShadowType::kDrop;
   int shadow_opacity = 50;
-  bool despill = false;          // remove background colour spill from edge pixels
-  bool keep_metadata = true;     // metadata=keep (default) | strip
-  int quality = 90;              // 1..100, for jpg/webp/avif
-  std::string on_behalf_of;      // rights holder, free text (recorded when stored)
-  bool store = false;            // keep input and result for later download (API)
+  bool despill = false;       // remove background colour spill from edge pixels
+  bool keep_metadata = true;  // metadata=keep (default) | strip
+  int quality = 90;           // 1..100, for jpg/webp/avif
+  std::string on_behalf_of;   // rights holder, free text (recorded when stored)
+  bool store = false;         // keep input and result for later download (API)
   // remove.bg's foreground `type` hint (auto|person|product|animal|car|car_interior|car_part|
   // transportation|graphics|other), lower case. Recorded for X-Type; the model is general-purpose
   // and segments the same way whatever it says.

@@ -56,6 +56,7 @@ Result<PreparedImage> Pipeline::Prepare(std::string_view bytes,
                                            " image could not be scaled to the model's input");
   }
   p.image = std::move(image).value();
+  p.limits = limits;
   p.decode_ms = MsSince(t0);
   return p;
 }
@@ -140,6 +141,16 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     spec.out_width = ow;
     spec.out_height = oh;
     spec.alpha_only = options.channels == Channels::kAlpha;
+    std::optional<imaging::DecodedImage> background;
+    if (options.bg_image && !spec.alpha_only) {
+      auto decoded = imaging::Decode(*options.bg_image, inferred.prepared.limits);
+      if (!decoded.ok())
+        return Status(decoded.status().code(),
+                      "The background image: " + decoded.status().message());
+      background = std::move(decoded).value();
+      spec.background_image = &*background;
+      spec.background.reset();
+    }
     spec.despill = despill;
     if (options.add_shadow && !subject.empty()) {
       using T = RemovalOptions::ShadowType;
@@ -158,6 +169,8 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
 
     imaging::EncodeSpec enc;
     enc.format = spec.alpha_only ? ImageFormat::kPng : options.format;
+    if (background && options.format_auto)
+      enc.format = background->alpha ? ImageFormat::kPng : ImageFormat::kJpeg;
     enc.quality = options.quality;
     enc.keep_metadata = options.keep_metadata;
     auto bytes = imaging::Encode(composed, im.metadata, enc, &r.mime);

@@ -36,6 +36,7 @@ inline constexpr int kModelSize = 1024;
 struct PreparedImage {
   imaging::DecodedImage image;
   engine::Tensor input;
+  imaging::DecodeLimits limits;  // the photo's, for a background image too
   double decode_ms = 0;
 };
 

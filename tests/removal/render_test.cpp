@@ -2,6 +2,7 @@
 // the options do to the pixels (region of interest, …), with no model in the loop.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vips/vips8>
 
 #include "imaging/imaging.h"
@@ -54,6 +55,30 @@ void ExpectBoxNear(const Box& got, const Box& want, int tolerance, const std::st
   EXPECT_NEAR(got.top, want.top, tolerance) << what;
   EXPECT_NEAR(got.left + got.width, want.left + want.width, tolerance) << what;
   EXPECT_NEAR(got.top + got.height, want.top + want.height, tolerance) << what;
+}
+
+// `im` encoded as PNG.
+std::string Png(const VImage& im) {
+  void* buf = nullptr;
+  size_t len = 0;
+  im.write_to_buffer(".png", &buf, &len);
+  std::string png(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return png;
+}
+
+// A side x side background: its top fifth green, below that red on the left half and blue on the
+// right. Covering a 2:1 output cuts the top and bottom off, so no green may show.
+std::shared_ptr<const std::string> StripedBackground(int side, bool clear_left = false) {
+  VImage x = VImage::xyz(side, side);
+  VImage top = x[1] < side / 5, left = x[0] < side / 2;
+  VImage r = top.ifthenelse(0, left.ifthenelse(255, 0));
+  VImage g = top.ifthenelse(255, 0);
+  VImage b = top.ifthenelse(0, left.ifthenelse(0, 255));
+  VImage im = r.bandjoin(g).bandjoin(b).cast(VIPS_FORMAT_UCHAR);
+  if (clear_left) im = im.bandjoin(left.ifthenelse(0, 255).cast(VIPS_FORMAT_UCHAR));
+  im = im.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  return std::make_shared<const std::string>(Png(im));
 }
 
 RemovalOptions WithFields(const OptionFields& fields) {
@@ -186,6 +211,77 @@ TEST_F(RenderTest, ShadowDarkensTheBackgroundUnderTheSubjectAndLeavesTheSubjectA
       found(), WithFields({{"add_shadow", "false"}, {"bg_color", "white"}, {"format", "png"}}));
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(off->bytes, plain->bytes);
+}
+
+TEST_F(RenderTest, BackgroundImageCoversTheOutputCentredAndLeavesTheSubjectAlone) {
+  // Subject x 100..200, y 50..150 on 400 x 200. The background is enlarged (100 px square: 4x,
+  // drawn in the pass) or shrunk (1600 px: 1/4, by libvips); either way it covers 400 x 400 and
+  // its middle 200 rows show.
+  for (int side : {100, 1600}) {
+    RemovalOptions o = WithFields({{"format", "auto"}});
+    o.bg_image = StripedBackground(side);
+    auto r = Pipeline::Render(RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75), o);
+    ASSERT_TRUE(r.ok()) << side << ": " << r.status().ToString();
+    EXPECT_EQ(r->mime, "image/jpeg") << side;  // auto: an opaque background makes a JPEG
+    const VImage out = VImage::new_from_buffer(r->bytes.data(), r->bytes.size(), "");
+    ASSERT_EQ(out.bands(), 3) << side;
+    ASSERT_EQ(out.width(), 400);
+    ASSERT_EQ(out.height(), 200);
+    // No green anywhere (the cover cut the top fifth off), red left, blue right.
+    EXPECT_LT(out.extract_area(0, 0, 90, 200)[1].max(), 60) << side;
+    EXPECT_LT(out.extract_area(210, 0, 190, 200)[1].max(), 60) << side;
+    EXPECT_GT(out.extract_area(0, 0, 90, 200)[0].avg(), 235) << side;
+    EXPECT_LT(out.extract_area(0, 0, 90, 200)[2].avg(), 20) << side;
+    EXPECT_GT(out.extract_area(210, 0, 190, 200)[2].avg(), 235) << side;
+    EXPECT_LT(out.extract_area(210, 0, 190, 200)[0].avg(), 20) << side;
+    // The subject: its own mid-grey (JPEG rounding aside).
+    EXPECT_NEAR(out.extract_area(110, 60, 80, 80)[0].avg(), 128, 3) << side;
+    EXPECT_NEAR(out.extract_area(110, 60, 80, 80)[2].avg(), 128, 3) << side;
+  }
+}
+
+TEST_F(RenderTest, TransparencyInTheBackgroundImageStaysInTheOutput) {
+  RemovalOptions o = WithFields({{"format", "auto"}});
+  o.bg_image = StripedBackground(100, /*clear_left=*/true);
+  auto r = Pipeline::Render(RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->mime, "image/png");  // auto keeps the transparency
+  const VImage a = AlphaOf(*r);
+  EXPECT_EQ(a.extract_area(0, 0, 90, 200).max(), 0);       // clear background, no subject
+  EXPECT_EQ(a.extract_area(210, 0, 190, 200).min(), 255);  // opaque background
+  EXPECT_EQ(a.extract_area(104, 54, 92, 92).min(), 255);   // the subject
+}
+
+TEST_F(RenderTest, ShadowOnABackgroundImageDarkensItUnderTheSubject) {
+  auto found = [] { return RectangleFound(GreyPhoto(400, 200), 0.25, 0.25, 0.5, 0.75); };
+  RemovalOptions plain = WithFields({{"format", "png"}});
+  plain.bg_image = StripedBackground(100);
+  RemovalOptions shadowed = WithFields({{"format", "png"}, {"add_shadow", "true"}});
+  shadowed.bg_image = plain.bg_image;
+  auto a = Pipeline::Render(found(), plain), b = Pipeline::Render(found(), shadowed);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const VImage before = VImage::new_from_buffer(a->bytes.data(), a->bytes.size(), "");
+  const VImage after = VImage::new_from_buffer(b->bytes.data(), b->bytes.size(), "");
+  EXPECT_EQ(
+      (after.extract_area(104, 54, 92, 92) - before.extract_area(104, 54, 92, 92)).abs().max(), 0);
+  // Just right of and below the subject, the blue background is darker; far away unchanged.
+  EXPECT_LT(after.extract_area(200, 60, 8, 90)[2].avg(),
+            before.extract_area(200, 60, 8, 90)[2].avg() - 20);
+  EXPECT_EQ(
+      (after.extract_area(300, 0, 100, 40) - before.extract_area(300, 0, 100, 40)).abs().max(), 0);
+}
+
+TEST_F(RenderTest, ABackgroundImageThatIsNotAnImageIsRefusedByName) {
+  RemovalOptions o;
+  o.bg_image = std::make_shared<const std::string>("not an image");
+  auto r = Pipeline::Render(AllForeground(GreyPhoto(64, 64)), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), "unsupported_image");
+  EXPECT_NE(r.status().message().find("background image"), std::string::npos)
+      << r.status().message();
+  // A mask-only answer has no background to draw: the image is not even looked at.
+  o.channels = Channels::kAlpha;
+  EXPECT_TRUE(Pipeline::Render(AllForeground(GreyPhoto(64, 64)), o).ok());
 }
 
 }  // namespace
