@@ -55,8 +55,7 @@ void ApiServer::Impl::RegisterAccountRoutes() {
               {"validation_error",
                "opt_in must be true or false.",
                {{"bool_parsing", "opt_in", "opt_in must be true or false.",
-                 Echo(body.is_object() && body.contains("opt_in") ? body["opt_in"].dump()
-                                                                           : "")}},
+                 Echo(body.is_object() && body.contains("opt_in") ? body["opt_in"].dump() : "")}},
                0});
         auto answer = SetTrainingConsent(store, key.account, body["opt_in"].get<bool>(),
                                          store::ConsentActor::kApi);

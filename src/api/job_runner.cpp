@@ -62,9 +62,13 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
   } catch (const json::exception&) {
     return fail("internal_error");
   }
+  auto background = TakeBackgroundFields(fields);
+  if (!background.ok()) return fail(background.status().code());
   ApiError error;
   auto options = ParseOptions(fields, &error);
   if (!options.ok()) return fail(error.code);
+  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+    return fail(LookupError(s.code()).code);
   options->store = true;
   auto stored_input = std::make_shared<store::StoredObject>(std::move(input).value());
   const std::string_view bytes(reinterpret_cast<const char*>(stored_input->bytes.data()),

@@ -71,8 +71,7 @@ std::string Metrics::Render(const Gauges& g) const {
   out += "# HELP bgerase_inference_duration_seconds Time of one removal on a worker.\n";
   out += "# TYPE bgerase_inference_duration_seconds histogram\n";
   RenderHistogram(out, "bgerase_inference_duration_seconds", "", inference_);
-  Gauge(out, "bgerase_queue_waiting", "Requests waiting for an inference worker.",
-        g.queue_waiting);
+  Gauge(out, "bgerase_queue_waiting", "Requests waiting for an inference worker.", g.queue_waiting);
   Gauge(out, "bgerase_queue_running", "Requests on an inference worker now.", g.queue_running);
   Gauge(out, "bgerase_queue_capacity", "Most requests that may wait for a worker.", g.max_queue);
   Gauge(out, "bgerase_workers", "Inference workers.", g.workers);

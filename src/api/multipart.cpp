@@ -135,13 +135,12 @@ Status ParsePartHeaders(std::string_view block, FormPart* part) {
 std::optional<std::string> MultipartBoundary(std::string_view content_type) {
   std::string boundary;
   bool seen = false;
-  const std::string type =
-      ParseHeaderValue(content_type, [&](const std::string& k, std::string v) {
-        if (k == "boundary" && !seen) {
-          boundary = std::move(v);
-          seen = true;
-        }
-      });
+  const std::string type = ParseHeaderValue(content_type, [&](const std::string& k, std::string v) {
+    if (k == "boundary" && !seen) {
+      boundary = std::move(v);
+      seen = true;
+    }
+  });
   if (type != "multipart/form-data") return std::nullopt;
   if (boundary.size() > kMaxBoundary) return std::string();
   return boundary;

@@ -63,12 +63,27 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
   if (!keyed) return;
   const store::ApiKeyInfo& key = keyed->key;
   RemovalRequest& gathered = keyed->request;
+  auto background = TakeBackgroundFields(gathered.fields);
+  if (!background.ok()) return SendError(res, ApiError::From(background.status()));
   ApiError error;
   auto options = ParseOptions(gathered.fields, &error);
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  if (async) return StartJob(key.account, std::move(*image), gathered.fields, *options, res);
+  if (async) {
+    // A job keeps its option fields in its row, which is no place for image bytes: a background
+    // goes with a job as a URL, fetched when the job runs.
+    if (background->file || background->base64)
+      return SendError(res, {"bad_request",
+                             "An async job takes its background as bg_image_url; send "
+                             "bg_image_file or bg_image_base64 to POST /v2 instead.",
+                             {},
+                             0});
+    if (background->url) gathered.fields.emplace_back("bg_image_url", *background->url);
+    return StartJob(key.account, std::move(*image), gathered.fields, *options, res);
+  }
+  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+    return SendError(res, ApiError::From(s));
   auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   const auto& r = removed->result;
@@ -135,11 +150,15 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   if (!mapped.ok()) return SendError(res, ApiError::From(mapped.status()));
   const bool zip = mapped->zip;
   removal::OptionFields& fields = mapped->fields;
+  auto background = TakeBackgroundFields(fields);
+  if (!background.ok()) return SendError(res, ApiError::From(background.status()));
   ApiError error;
   auto options = ParseOptions(fields, &error);
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
+  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+    return SendError(res, ApiError::From(s));
   auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
   auto& r = removed->result;

@@ -2,6 +2,7 @@
 // parser, JSON by a SAX reader that keeps duplicate keys, form-encoded by hand.
 #include "api/request_fields.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -257,6 +258,63 @@ Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions&
   return FetchImageUrl(*r.image_url, fetch);
 }
 
+Result<BackgroundFields> TakeBackgroundFields(removal::OptionFields& fields) {
+  BackgroundFields bg;
+  std::vector<std::string> given;  // the names, as the caller spelled them
+  removal::OptionFields rest;
+  for (auto& [key, value] : fields) {
+    const std::string k = removal::NormalizeOptionKey(key);
+    std::optional<std::string>* slot = k == "bg_image_file"     ? &bg.file
+                                       : k == "bg_image_base64" ? &bg.base64
+                                       : k == "bg_image_url"    ? &bg.url
+                                                                : nullptr;
+    const bool blank = Trim(value).empty();
+    if ((slot || k == "bg_color" || k == "bg_colour") && !blank) given.push_back(Echo(key));
+    if (!slot) {
+      rest.emplace_back(std::move(key), std::move(value));
+    } else if (!blank) {
+      if (*slot) return Status("bad_request", "Field '" + Echo(key) + "' is given twice.");
+      *slot = k == "bg_image_file" ? std::move(value) : std::string(Trim(value));
+    }
+  }
+  if (given.size() > 1) {
+    std::string names;
+    for (std::size_t i = 0; i < given.size(); ++i)
+      names += (i == 0 ? "" : i + 1 == given.size() ? " and " : ", ") + given[i];
+    return Status(
+        "bad_request",
+        "bg_color, bg_image_url and bg_image_file are mutually exclusive; got " + names + ".");
+  }
+  fields = std::move(rest);
+  return bg;
+}
+
+Status ResolveBackground(const BackgroundFields& bg, const UrlFetchOptions& fetch,
+                         removal::RemovalOptions* options) {
+  if (!bg.any()) return Status();
+  std::string bytes;
+  if (bg.file) {
+    bytes = *bg.file;
+  } else if (bg.base64) {
+    auto decoded = DecodeBase64(*bg.base64);
+    if (!decoded || decoded->empty())
+      return Status("invalid_base64",
+                    "The background image (bg_image_base64) is not valid base64.");
+    bytes = std::move(*decoded);
+  } else {
+    auto fetched = FetchImageUrl(*bg.url, fetch);
+    if (!fetched.ok()) {
+      std::string why = fetched.status().message();
+      const std::string prefix = "Could not fetch image_url: ";
+      if (why.rfind(prefix, 0) == 0) why = why.substr(prefix.size());
+      return Status(fetched.status().code(), "Could not fetch bg_image_url: " + why);
+    }
+    bytes = std::move(fetched).value();
+  }
+  options->bg_image = std::make_shared<const std::string>(std::move(bytes));
+  return Status();
+}
+
 // Options through the one parser; unknown fields are refused (never silently ignored).
 Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error) {
   std::vector<removal::FieldError> details;
@@ -284,8 +342,6 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
 
 const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDefaults() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
-      {"bg_image_url", {}},
-      {"bg_image_file", {}},
       {"type_level", {"1", "latest"}},
       {"semitransparency", {"true", "1", "yes", "on"}},
   };
@@ -322,8 +378,11 @@ Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
     for (const auto& [k, v] : fields) {
       const std::string norm = removal::NormalizeOptionKey(k);
       const std::string value = Lower(Trim(v));
-      if ((norm == "bg_color" || norm == "bg_colour") && !value.empty())
-        return Status("unsupported_option", "format=zip cannot be combined with bg_color.");
+      if ((norm == "bg_color" || norm == "bg_colour" || norm == "bg_image_url" ||
+           norm == "bg_image_file") &&
+          !value.empty())
+        return Status("unsupported_option",
+                      "format=zip cannot be combined with a background (" + norm + ").");
       if (norm == "channels" && !value.empty() && value != "rgba")
         return Status("unsupported_option",
                       "format=zip returns color.jpg and alpha.png; leave channels at rgba.");

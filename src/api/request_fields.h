@@ -66,6 +66,22 @@ Result<RemovalRequest> GatherFields(const httplib::Request& req, RawBody& raw,
                                     const ImageKeys& image_keys);
 // Turns the gathered request into image bytes (fetching image_url), or the error to answer.
 Result<std::string> ResolveImage(const RemovalRequest& r, const UrlFetchOptions& fetch);
+// A background image's fields (remove.bg's bg_image_file and bg_image_url; v2 also takes
+// bg_image_base64, since a JSON body cannot carry a file), taken out of the option fields.
+struct BackgroundFields {
+  std::optional<std::string> file, base64, url;
+  bool any() const { return file || base64 || url; }
+};
+// Moves the background-image fields out of `fields` (empty values are absent, as for every
+// field). Error "bad_request" naming them when more than one of bg_color (bg_colour),
+// bg_image_url and bg_image_file (bg_image_base64) is given.
+Result<BackgroundFields> TakeBackgroundFields(removal::OptionFields& fields);
+// Sets options->bg_image to the background's bytes, when one was given: the file, the decoded
+// base64 ("invalid_base64"), or the URL fetched through the same SSRF-safe fetcher and caps as
+// image_url ("image_url_fetch_failed", naming bg_image_url).
+Status ResolveBackground(const BackgroundFields& bg, const UrlFetchOptions& fetch,
+                         removal::RemovalOptions* options);
+
 // Options through the one parser; unknown fields are refused (never silently ignored).
 Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields, ApiError* error);
 

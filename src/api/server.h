@@ -1,6 +1,7 @@
-// ApiServer: the HTTP API of `bgerase serve` (docs/reference/api.md) on cpp-httplib. It owns the routes
-// of both dialects, auth, request ids, the inference queue, metrics and the access log; what is
-// stored is asked of store::StoragePolicy, never decided here. docs/reference/api.md is the reference.
+// ApiServer: the HTTP API of `bgerase serve` (docs/reference/api.md) on cpp-httplib. It owns the
+// routes of both dialects, auth, request ids, the inference queue, metrics and the access log; what
+// is stored is asked of store::StoragePolicy, never decided here. docs/reference/api.md is the
+// reference.
 #pragma once
 
 #include <atomic>
@@ -8,8 +9,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "api/client_address.h"
 #include "common/image_formats.h"

@@ -1,8 +1,6 @@
 // FetchImageUrl: parse, resolve, check every address, pin, fetch with a cap; redirects repeat it.
 #include "api/url_fetcher.h"
 
-#include "common/text.h"
-
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netdb.h>
@@ -14,6 +12,8 @@
 #include <map>
 #include <optional>
 #include <vector>
+
+#include "common/text.h"
 
 namespace bgerase::api {
 namespace {

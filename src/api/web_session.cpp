@@ -1,13 +1,12 @@
 // Cookies, CSRF tokens, throttling and templates for the web pages (see web_session.h).
 #include "api/web_session.h"
 
-#include "common/text.h"
-
 #include <sodium.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "common/text.h"
 #include "store/secrets.h"
 
 namespace bgerase::api::web {
@@ -78,7 +77,8 @@ void CsrfMac(std::string_view form_key, const unsigned char* nonce, unsigned cha
   unsigned char message[kContext.size() + kCsrfNonceBytes];
   std::copy(kContext.begin(), kContext.end(), message);
   std::copy(nonce, nonce + kCsrfNonceBytes, message + kContext.size());
-  const std::size_t key_len = std::min<std::size_t>(form_key.size(), crypto_generichash_KEYBYTES_MAX);
+  const std::size_t key_len =
+      std::min<std::size_t>(form_key.size(), crypto_generichash_KEYBYTES_MAX);
   crypto_generichash(mac, kCsrfMacBytes, message, sizeof message,
                      reinterpret_cast<const unsigned char*>(form_key.data()), key_len);
 }

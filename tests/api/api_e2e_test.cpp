@@ -570,6 +570,23 @@ TEST_F(Api, TrainingConsentOptInAndWithdrawal) {
             "validation_error");
 }
 
+// A 200 x 100 background, red on the left half and blue on the right, as PNG: covering the
+// 500 px square of a preview, its middle 100 columns show, red left of x = 250 and blue right.
+std::string RedBlueBackground() {
+  VImage left = VImage::xyz(200, 100)[0] < 100;
+  VImage im = left.ifthenelse(255, 0)
+                  .bandjoin(VImage::black(200, 100))
+                  .bandjoin(left.ifthenelse(0, 255))
+                  .cast(VIPS_FORMAT_UCHAR)
+                  .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  void* buf = nullptr;
+  size_t len = 0;
+  im.write_to_buffer(".png", &buf, &len);
+  std::string png(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return png;
+}
+
 // A tiny image host on loopback for image_url, run in the test process.
 class ImageHost {
  public:
@@ -579,6 +596,9 @@ class ImageHost {
     });
     http_.Get("/moved", [](const httplib::Request&, httplib::Response& res) {
       res.set_redirect("/astronaut.png");
+    });
+    http_.Get("/background.png", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(RedBlueBackground(), "image/png");
     });
     port_ = http_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { http_.listen_after_bind(); });
@@ -628,6 +648,114 @@ TEST_F(Api, ImageUrlIsFetchedFollowingRedirectsWhenPrivateUrlsAreAllowed) {
       c.Post("/v2", auth, json{{"image_url", host.Url("/missing.png")}}.dump(), "application/json");
   EXPECT_EQ(V2Code(res, 400), "image_url_fetch_failed");
   EXPECT_NE(res->body.find("404"), std::string::npos) << res->body;
+}
+
+// The corners of an opaque preview-sized answer show the red/blue background, with the subject
+// (scaled to half the canvas and centred) clear of them.
+void ExpectOnRedBlue(const std::string& bytes, const std::string& what) {
+  const VImage out = Decode(bytes);
+  ASSERT_EQ(out.bands(), 3) << what << ": the background is opaque";
+  ASSERT_EQ(out.width(), 500) << what;
+  const VImage tl = out.extract_area(0, 0, 80, 80), tr = out.extract_area(420, 0, 80, 80);
+  EXPECT_GT(tl[0].avg(), 230) << what;
+  EXPECT_LT(tl[2].avg(), 25) << what;
+  EXPECT_GT(tr[2].avg(), 230) << what;
+  EXPECT_LT(tr[0].avg(), 25) << what;
+}
+
+TEST_F(Api, BackgroundImagesFromAFileAUrlOrBase64InBothDialects) {
+  server_.Start({"--allow-private-urls"});
+  const std::string photo = Photo("astronaut.png");
+  ImageHost host(photo);
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string bg = RedBlueBackground();
+  // What a remove.bg client sends: a multipart upload with the background as a second file, plus
+  // scale, position, shadow and roi.
+  httplib::MultipartFormDataItems form = Form(photo, {{"size", "preview"},
+                                                      {"format", "auto"},
+                                                      {"scale", "50%"},
+                                                      {"position", "center"},
+                                                      {"add_shadow", "true"},
+                                                      {"roi", "0% 0% 100% 100%"}});
+  form.push_back({"bg_image_file", bg, "background.png", "image/png"});
+  auto res = c.Post("/v1.0/removebg", auth, form);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "image/jpeg");  // auto, opaque background
+  ExpectOnRedBlue(res->body, "remove.bg multipart bg_image_file");
+  // The same as JSON with bg_image_url; and the shadow darkens the background under the subject.
+  json body = {{"image_file_b64", Base64(photo)},
+               {"bg_image_url", host.Url("/background.png")},
+               {"size", "preview"},
+               {"scale", "50%"},
+               {"position", "center"},
+               {"format", "png"}};
+  res = c.Post("/v1.0/removebg", auth, body.dump(), "application/json");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  ExpectOnRedBlue(res->body, "remove.bg JSON bg_image_url");
+  body["add_shadow"] = true;
+  body["shadow_opacity"] = 90;
+  auto dark = c.Post("/v1.0/removebg", auth, body.dump(), "application/json");
+  ASSERT_TRUE(dark && dark->status == 200) << (dark ? dark->body : "");
+  ExpectOnRedBlue(dark->body, "remove.bg JSON bg_image_url + add_shadow");
+  EXPECT_LT(Decode(dark->body).avg(), Decode(res->body).avg() - 0.5) << "the shadow darkens";
+  // v2: multipart bg_image_file, JSON bg_image_base64 and bg_image_url, and async jobs by URL.
+  httplib::MultipartFormDataItems v2form =
+      Form(photo, {{"size", "preview"}, {"scale", "50%"}, {"format", "jpg"}});
+  v2form.push_back({"bg_image_file", bg, "background.png", "image/png"});
+  res = c.Post("/v2", auth, v2form);
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+  ExpectOnRedBlue(res->body, "v2 multipart bg_image_file");
+  for (const json& v2 : {json{{"bg_image_base64", Base64(bg)}},
+                         json{{"bg_image_url", host.Url("/background.png")}}}) {
+    json request = v2;
+    request["image_base64"] = Base64(photo);
+    request["size"] = "preview";
+    request["scale"] = "50%";
+    res = c.Post("/v2", auth, request.dump(), "application/json");
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+    ExpectOnRedBlue(Unbase64(json::parse(res->body)["image_base64"]), v2.dump());
+  }
+  res = c.Post("/v2/jobs", auth,
+               json{{"image_base64", Base64(photo)},
+                    {"bg_image_url", host.Url("/background.png")},
+                    {"size", "preview"},
+                    {"scale", "50%"},
+                    {"format", "png"}}
+                   .dump(),
+               "application/json");
+  ASSERT_TRUE(res && res->status == 202) << (res ? res->body : "");
+  const std::string job_id = json::parse(res->body)["id"];
+  EXPECT_EQ(WaitForJob(c, auth, job_id)["status"], "succeeded");
+  auto result = c.Get("/v2/jobs/" + job_id + "/result", auth);
+  ASSERT_TRUE(result && result->status == 200);
+  ExpectOnRedBlue(result->body, "v2 job bg_image_url");
+  EXPECT_EQ(V2Code(c.Post("/v2/jobs", auth, v2form), 400), "bad_request");
+
+  // Refusals: two backgrounds (naming both, in both dialects), a background that cannot be
+  // fetched or is not an image, and zip with a background.
+  form = Form(photo, {{"bg_color", "white"}, {"bg_image_url", host.Url("/background.png")}});
+  res = c.Post("/v1.0/removebg", auth, form);
+  EXPECT_EQ(RemoveBgCode(res, 400), "bad_request");
+  EXPECT_NE(res->body.find("bg_color and bg_image_url"), std::string::npos) << res->body;
+  res = c.Post("/v2", auth, form);
+  EXPECT_EQ(V2Code(res, 400), "bad_request");
+  EXPECT_NE(res->body.find("bg_color and bg_image_url"), std::string::npos) << res->body;
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"bg_image_url", host.Url("/missing.png")}}));
+  EXPECT_EQ(RemoveBgCode(res, 400), "image_url_fetch_failed");
+  EXPECT_NE(res->body.find("bg_image_url"), std::string::npos) << res->body;
+  form = Form(photo, {});
+  form.push_back({"bg_image_file", "not an image", "background.png", "image/png"});
+  res = c.Post("/v2", auth, form);
+  EXPECT_EQ(V2Code(res, 400), "unsupported_image");
+  EXPECT_NE(res->body.find("background image"), std::string::npos) << res->body;
+  EXPECT_EQ(
+      RemoveBgCode(
+          c.Post("/v1.0/removebg", auth,
+                 Form(photo, {{"format", "zip"}, {"bg_image_url", host.Url("/background.png")}})),
+          400),
+      "unsupported_option");
 }
 
 TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
