@@ -19,5 +19,6 @@ inline constexpr char kDatabaseError[] = "database_error";
 inline constexpr char kStorageError[] = "storage_error";  // blob folder I/O
 inline constexpr char kCorruptBlob[] = "corrupt_blob";    // blob fails authentication
 inline constexpr char kExportDirNotEmpty[] = "export_dir_not_empty";
+inline constexpr char kInsufficientCredits[] = "insufficient_credits";  // monthly allowance spent
 
 }  // namespace bgerase::store::errors

@@ -38,6 +38,9 @@ inline Status NoSuchItem() {
 inline Status NoSuchJob() {
   return Status(errors::kNotFound, "no such job");
 }
+inline Status InsufficientCredits() {
+  return Status(errors::kInsufficientCredits, "this month's credit allowance is spent");
+}
 inline Status NoSuchInputObject() {
   return Status(errors::kNotFound, "no such input object");
 }

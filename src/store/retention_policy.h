@@ -1,6 +1,6 @@
-// How long `processing` objects are kept. promise 3 in docs/design/privacy.md: at most 24 hours, operators may
-// configure less, never more. This is the only place that turns a configured retention into an
-// expiry time; the object store and the job store ask it.
+// How long `processing` objects are kept. promise 3 in docs/design/privacy.md: at most 24 hours,
+// operators may configure less, never more. This is the only place that turns a configured
+// retention into an expiry time; the object store and the job store ask it.
 #pragma once
 
 #include <chrono>

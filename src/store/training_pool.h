@@ -1,4 +1,5 @@
-// The training pool: images whose owners opted in to model improvement (promises 2 and 4 in docs/design/privacy.md).
+// The training pool: images whose owners opted in to model improvement (promises 2 and 4 in
+// docs/design/privacy.md).
 //
 // This interface is the only way into the pool and ExportDataset is the only way out of it;
 // ObjectStore::Get refuses training objects. (The owner's own data export, DataRights::ExportZip,

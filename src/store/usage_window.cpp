@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "store/refusals.h"
+
 namespace bgerase::store {
 
 std::vector<DailyUsage> UsageWindow(Time now, int days) {
@@ -16,6 +18,17 @@ std::vector<DailyUsage> UsageWindow(Time now, int days) {
 void AddUsage(std::vector<DailyUsage>& window, const std::string& day, std::uint64_t images) {
   for (auto& d : window)
     if (d.day == day) d.images = images;
+}
+
+std::string UtcMonthStart(Time now) {
+  return UtcDay(now).substr(0, 8) + "01";
+}
+
+Status CheckCharge(const CreditState& state, std::int64_t quarters) {
+  if (quarters < 0) return Status(errors::kInvalidArgument, "a charge cannot be negative");
+  if (state.allowance && state.spent + quarters > *state.allowance)
+    return refusals::InsufficientCredits();
+  return Status::Ok();
 }
 
 }  // namespace bgerase::store

@@ -154,6 +154,67 @@ TEST_P(JobsUsageTest, UsageIsCountedPerUtcDayAndSurvivesReopening) {
   EXPECT_EQ(store_->usage().Record("acct_unknown").code(), errors::kNotFound);
 }
 
+TEST_P(JobsUsageTest, CreditsAreChargedAgainstTheMonthsAllowanceAndRefunded) {
+  UsageStore& usage = store_->usage();
+  // No allowance: unlimited, but charges are still counted.
+  ASSERT_TRUE(usage.Charge(owner_, 4).ok());
+  auto state = usage.Credits(owner_);
+  ASSERT_TRUE(state.ok());
+  EXPECT_FALSE(state->allowance);
+  EXPECT_EQ(state->spent, 4);
+  // 2.5 credits a month (10 quarters): 4 spent, one more credit fits, a third does not, a
+  // quarter still does; nothing is charged by a refused charge.
+  ASSERT_TRUE(usage.SetAllowance(owner_, 10).ok());
+  EXPECT_TRUE(usage.Charge(owner_, 4).ok());
+  EXPECT_EQ(usage.Charge(owner_, 4).code(), errors::kInsufficientCredits);
+  EXPECT_EQ(usage.Credits(owner_)->spent, 8);
+  EXPECT_TRUE(usage.Charge(owner_, 1).ok());
+  EXPECT_TRUE(usage.Charge(owner_, 1).ok());
+  EXPECT_EQ(usage.Charge(owner_, 1).code(), errors::kInsufficientCredits);
+  // A failed request's charge comes back, on the day it was made.
+  const Time charged = clock_->Now();
+  clock_->Advance(1h);
+  ASSERT_TRUE(usage.Refund(owner_, 4, charged).ok());
+  EXPECT_EQ(usage.Credits(owner_)->spent, 6);
+  EXPECT_EQ(*usage.Credits(owner_)->allowance, 10);
+  // Images and credits are separate counts.
+  EXPECT_EQ(*usage.Total(owner_), 0u);
+  // A new UTC month starts from nothing (T0 is 29 May).
+  clock_->Advance(24h * 3);
+  EXPECT_EQ(UtcDay(clock_->Now()).substr(5, 5), "06-01");
+  EXPECT_EQ(usage.Credits(owner_)->spent, 0);
+  EXPECT_TRUE(usage.Charge(owner_, 10).ok());
+  EXPECT_EQ(usage.Charge(owner_, 1).code(), errors::kInsufficientCredits);
+  // Removing the allowance makes the account unlimited again; a zero allowance allows nothing.
+  ASSERT_TRUE(usage.SetAllowance(owner_, std::nullopt).ok());
+  EXPECT_TRUE(usage.Charge(owner_, 4).ok());
+  ASSERT_TRUE(usage.SetAllowance(owner_, 0).ok());
+  EXPECT_EQ(usage.Charge(owner_, 1).code(), errors::kInsufficientCredits);
+  // Unknown accounts and negative values are refused.
+  EXPECT_EQ(usage.Charge("acct_unknown", 1).code(), errors::kNotFound);
+  EXPECT_EQ(usage.SetAllowance("acct_unknown", 4).code(), errors::kNotFound);
+  EXPECT_EQ(usage.Credits("acct_unknown").status().code(), errors::kNotFound);
+  EXPECT_EQ(usage.SetAllowance(owner_, -1).code(), errors::kInvalidArgument);
+  EXPECT_EQ(usage.Charge(owner_, -1).code(), errors::kInvalidArgument);
+}
+
+// Charges from two replicas at once never spend more than the allowance.
+TEST_P(JobsUsageTest, ConcurrentChargesNeverOverspendTheAllowance) {
+  ASSERT_TRUE(store_->usage().SetAllowance(owner_, 25).ok());
+  auto replica_b = env_.Open(clock_);
+  ASSERT_TRUE(replica_b);
+  std::atomic<int> granted{0};
+  auto spend = [&](Store* s) {
+    for (int i = 0; i < 20; ++i)
+      if (s->usage().Charge(owner_, 1).ok()) ++granted;
+  };
+  std::thread a(spend, store_.get()), b(spend, replica_b.get());
+  a.join();
+  b.join();
+  EXPECT_EQ(granted.load(), 25);
+  EXPECT_EQ(store_->usage().Credits(owner_)->spent, 25);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, JobsUsageTest, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace

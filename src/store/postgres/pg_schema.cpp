@@ -161,7 +161,17 @@ CREATE TABLE server_secrets (
 );
 )sql";
 
-constexpr const char* kAll[] = {kMigration1, kMigration2};
+// Migration 3: credits — what each day's requests were charged (in quarter credits) and the
+// monthly allowance an operator may give an account (none: unlimited).
+constexpr const char* kMigration3 = R"sql(
+ALTER TABLE usage_daily ADD COLUMN quarter_credits BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE credit_allowances (
+  account_id       TEXT COLLATE "C" PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  monthly_quarters BIGINT NOT NULL CHECK (monthly_quarters >= 0)
+);
+)sql";
+
+constexpr const char* kAll[] = {kMigration1, kMigration2, kMigration3};
 
 }  // namespace
 

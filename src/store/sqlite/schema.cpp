@@ -1,5 +1,6 @@
-// Migrations, applied in order. Migration 1: accounts, keys, sessions, the append-only consent ledger, objects, the append-only
-// deletion log and jobs. Times are integer milliseconds since the Unix epoch (UTC).
+// Migrations, applied in order. Migration 1: accounts, keys, sessions, the append-only consent
+// ledger, objects, the append-only deletion log and jobs. Times are integer milliseconds since the
+// Unix epoch (UTC).
 #include "store/sqlite/schema.h"
 
 namespace bgerase::store::sqlite {
@@ -135,7 +136,17 @@ CREATE TABLE server_secrets (
 ) STRICT;
 )sql";
 
-constexpr const char* kAll[] = {kMigration1, kMigration2, kMigration3};
+// Migration 4: credits — what each day's requests were charged (in quarter credits) and the
+// monthly allowance an operator may give an account (none: unlimited).
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE usage_daily ADD COLUMN quarter_credits INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE credit_allowances (
+  account_id       TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  monthly_quarters INTEGER NOT NULL CHECK (monthly_quarters >= 0)
+) STRICT;
+)sql";
+
+constexpr const char* kAll[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 
 }  // namespace
 

@@ -139,6 +139,10 @@ class SqliteUsage final : public UsageStore {
   Status Record(const AccountId& account, std::uint64_t images) override;
   Result<std::vector<DailyUsage>> Daily(const AccountId& account, int days) override;
   Result<std::uint64_t> Total(const AccountId& account) override;
+  Result<CreditState> Credits(const AccountId& account) override;
+  Status Charge(const AccountId& account, std::int64_t quarters) override;
+  Status Refund(const AccountId& account, std::int64_t quarters, Time charged_at) override;
+  Status SetAllowance(const AccountId& account, std::optional<std::int64_t> quarters) override;
 
  private:
   Core& c_;
