@@ -42,6 +42,24 @@ Result<json> UsageAnswer(store::Store& store, const store::AccountId& account) {
   return json{{"images_total", *total}, {"daily", days}};
 }
 
+Result<json> CreditsAnswer(store::Store& store, const store::AccountId& account) {
+  auto state = store.usage().Credits(account);
+  if (!state.ok()) return state.status();
+  auto credits = [](std::int64_t quarters) {
+    return static_cast<double>(quarters) / store::kQuartersPerCredit;
+  };
+  json answer = {{"unlimited", !state->allowance},
+                 {"allowance", nullptr},
+                 {"spent", credits(state->spent)},
+                 {"remaining", nullptr},
+                 {"period_start", store::UtcDay(store.clock().Now()).substr(0, 8) + "01"}};
+  if (state->allowance) {
+    answer["allowance"] = credits(*state->allowance);
+    answer["remaining"] = credits(std::max<std::int64_t>(0, *state->allowance - state->spent));
+  }
+  return answer;
+}
+
 Result<json> HeldDataAnswer(store::Store& store, const store::AccountId& account) {
   auto held = store.data_rights().ListHeldData(account);
   if (!held.ok()) return held.status();

@@ -26,6 +26,13 @@ Result<nlohmann::json> SetTrainingConsent(store::Store& store, const store::Acco
 // {"images_total", "daily": [{"day", "images"}] for the last 30 UTC days}.
 Result<nlohmann::json> UsageAnswer(store::Store& store, const store::AccountId& account);
 
+// This UTC month's credits (remove.bg's unit: 1 per image, 0.25 at its 0.25 MP sizes):
+// {"unlimited", "allowance" (credits a month, or null), "spent", "remaining" (or null),
+// "period_start" ("YYYY-MM-01")}.
+Result<nlohmann::json> CreditsAnswer(store::Store& store, const store::AccountId& account);
+// What remove.bg's GET /v1.0/account reports as an unlimited account's balance.
+inline constexpr double kUnlimitedCredits = 1'000'000;
+
 // Everything held for the account, one entry per object: {"items": [{"id", "item_id", "kind",
 // "purpose", "mime", "size", "on_behalf_of", "created_at", "expires_at"}]} (the API's answer).
 Result<nlohmann::json> HeldDataAnswer(store::Store& store, const store::AccountId& account);

@@ -14,23 +14,43 @@ void ApiServer::Impl::RegisterAccountRoutes() {
                   if (!account.ok() || !consent.ok())
                     return SendError(res, {"internal_error", "", {}, 0});
                   auto usage = UsageAnswer(store, key.account);
-                  if (!usage.ok()) return SendError(res, {"internal_error", "", {}, 0});
-                  SendJson(res, {{"key", {{"valid", true}, {"prefix", key.prefix}}},
-                                 {"account", {{"id", account->id}, {"email", account->email}}},
+                  auto credits = CreditsAnswer(store, key.account);
+                  if (!usage.ok() || !credits.ok())
+                    return SendError(res, {"internal_error", "", {}, 0});
+                  const bool unlimited = (*credits)["unlimited"].get<bool>();
+                  // BackgroundErase's shape (status, account, api_key) with bgerase's own
+                  // fields beside it.
+                  SendJson(res, {{"status", "ok"},
+                                 {"account",
+                                  {{"id", account->id},
+                                   {"email", account->email},
+                                   {"plan", "self-hosted"},
+                                   {"subscription_status", "active"},
+                                   {"billing_model", unlimited ? "unlimited" : "monthly_allowance"},
+                                   {"usage_unit", "credits"}}},
+                                 {"api_key", {{"fingerprint", key.prefix}}},
+                                 {"key", {{"valid", true}, {"prefix", key.prefix}}},
                                  {"training_consent", ConsentAnswer(*consent)},
-                                 {"usage", std::move(*usage)}});
+                                 {"usage", std::move(*usage)},
+                                 {"credits", std::move(*credits)}});
                 });
 
   AddKeyedRoute(
       "GET", "/v1.0/account", "/v1.0/account",
-      [this](const store::ApiKeyInfo&, const Request&, Response& res) {
-        // Self-hosted: no credits are charged, so there is nothing to count down.
-        SendJson(
-            res,
-            {{"data",
-              {{"attributes",
-                {{"credits", {{"total", 0}, {"subscription", 0}, {"payg", 0}, {"enterprise", 0}}},
-                 {"api", {{"free_calls", 0}, {"sizes", "all"}}}}}}}});
+      [this](const store::ApiKeyInfo& key, const Request&, Response& res) {
+        auto credits = CreditsAnswer(store, key.account);
+        if (!credits.ok()) return SendError(res, ApiError::From(credits.status()));
+        // What is left this month is the operator's allowance (remove.bg's "subscription"
+        // credits); an account without one stands at kUnlimitedCredits, so a client that checks
+        // its balance before sending keeps sending.
+        const json& remaining = (*credits)["remaining"];
+        const double left = remaining.is_null() ? kUnlimitedCredits : remaining.get<double>();
+        SendJson(res,
+                 {{"data",
+                   {{"attributes",
+                     {{"credits",
+                       {{"total", left}, {"subscription", left}, {"payg", 0}, {"enterprise", 0}}},
+                      {"api", {{"free_calls", 0}, {"sizes", "all"}}}}}}}});
       });
 
   AddKeyedRoute("GET", "/v2/account/training-consent", "/v2/account/training-consent",

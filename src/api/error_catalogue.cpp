@@ -28,6 +28,8 @@ const std::vector<CatalogueEntry>& ErrorCatalogue() {
       {"invalid_credentials", 401, "The email or password is not right.", true},
       {"not_signed_in", 401, "Sign in first.", true},
       {"csrf_failed", 403, "The form expired or came from another site; reload the page.", true},
+      {"insufficient_credits", 402,
+       "This month's credit allowance is spent; ask the operator for more."},
       {"not_found", 404, "No such resource."},
       {"job_not_finished", 409, "The job has not finished; see GET /v2/jobs/{id}."},
       {"account_exists", 409, "An account with this email exists already; sign in instead.", true},

@@ -48,25 +48,32 @@ constexpr int kMaxJobAttempts = 3;
 // Decodes the job's input on this thread and hands it to a worker, which infers, renders, keeps
 // the result and finishes the job; the runner is free to claim the next job meanwhile.
 void ApiServer::Impl::RunJob(const store::Job& job) {
-  auto fail = [this, id = job.id](std::string_view code) {
-    (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, code);
+  // A failed job gives back what it was charged when it was accepted (StartJob), once its options
+  // say how much that was.
+  auto failing = [this, id = job.id, owner = job.owner,
+                  at = job.created_at](std::int64_t quarters) {
+    return [this, id, owner, at, quarters](std::string_view code) {
+      (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, code);
+      if (quarters > 0) (void)store.usage().Refund(owner, quarters, at);
+    };
   };
-  // A job whose replica died under it twice more (say, killed for memory) is not retried forever.
-  if (job.attempts > kMaxJobAttempts) return fail("internal_error");
-  auto input = store.objects().Get(job.owner, job.input_object_id);
-  if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
   removal::OptionFields fields;
   try {
     for (const auto& pair : json::parse(job.options))
       fields.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
   } catch (const json::exception&) {
-    return fail("internal_error");
+    return failing(0)("internal_error");
   }
   auto background = TakeBackgroundFields(fields);
-  if (!background.ok()) return fail(background.status().code());
+  if (!background.ok()) return failing(0)(background.status().code());
   ApiError error;
   auto options = ParseOptions(fields, &error);
-  if (!options.ok()) return fail(error.code);
+  if (!options.ok()) return failing(0)(error.code);
+  const auto fail = failing(QuarterCredits(*options));
+  // A job whose replica died under it twice more (say, killed for memory) is not retried forever.
+  if (job.attempts > kMaxJobAttempts) return fail("internal_error");
+  auto input = store.objects().Get(job.owner, job.input_object_id);
+  if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
   if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
     return fail(LookupError(s.code()).code);
   options->store = true;

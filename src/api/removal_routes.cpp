@@ -91,6 +91,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
                  std::to_string(static_cast<long long>(Seconds(t_ctx.start) * 1000)));
   res.set_header("X-Image-Width", std::to_string(r.width));
   res.set_header("X-Image-Height", std::to_string(r.height));
+  res.set_header("X-Credits-Charged", CreditsText(QuarterCredits(*options)));
   SetForegroundHeaders(res, r.foreground);
   std::optional<std::string> item_id;
   if (!removed->stored.processing.empty()) {
@@ -120,19 +121,30 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
 void ApiServer::Impl::StartJob(const store::AccountId& account, std::string bytes,
                                const removal::OptionFields& fields,
                                const removal::RemovalOptions& options, httplib::Response& res) {
+  // Charged when accepted (a job refused for credits is never queued), refunded if it fails.
+  const std::int64_t quarters = QuarterCredits(options);
+  if (Status charged = store.usage().Charge(account, quarters); !charged.ok())
+    return SendError(res, ApiError::From(charged));
+  const store::Time charged_at = store.clock().Now();
+  auto refund = [&] { (void)store.usage().Refund(account, quarters, charged_at); };
   auto input = policy.StoreInput(account, store::AsBytes(bytes), std::string(SniffMime(bytes)),
                                  options.on_behalf_of.empty()
                                      ? std::nullopt
                                      : std::optional<std::string>(options.on_behalf_of));
-  if (!input.ok()) return SendError(res, ApiError::From(input.status()));
+  if (!input.ok()) {
+    refund();
+    return SendError(res, ApiError::From(input.status()));
+  }
   json kept = json::array();
   for (const auto& [k, v] : fields) kept.push_back({k, v});
   auto job = store.jobs().Create(account, input->id, kept.dump());
   if (!job.ok()) {
     (void)store.objects().Delete(account, input->id);
+    refund();
     return SendError(res, ApiError::From(job.status()));
   }
   WakeJobRunner();
+  res.set_header("X-Credits-Charged", CreditsText(quarters));
   res.set_header("Location", "/v2/jobs/" + job->id);
   SendJson(
       res,
@@ -172,10 +184,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   res.set_header("X-Height", std::to_string(r.height));
   res.set_header("X-Type", options->type == "auto" ? "other" : options->type);
   SetForegroundHeaders(res, r.foreground);
-  // remove.bg's price list: a quarter credit up to its 0.25 MP sizes, one above (self-hosted,
-  // nothing is billed; the header lets a client's accounting code work unchanged).
-  res.set_header("X-Credits-Charged",
-                 options->max_pixels <= removal::kPreviewPixels ? "0.25" : "1");
+  res.set_header("X-Credits-Charged", CreditsText(QuarterCredits(*options)));
   if (Lower(req.get_header_value("Accept")).find("application/json") != std::string::npos) {
     SendJson(res, {{"data",
                     {{"result_b64", EncodeBase64(r.bytes)},

@@ -55,8 +55,14 @@ void SendError(httplib::Response& res, ApiError e) {
         at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
   }
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
-  if (t_ctx.dialect == Dialect::kRemoveBg) res.set_header("X-Credits-Charged", "0");
+  // Nothing is charged for a refusal (a charge made before a failure is refunded).
+  if (t_ctx.dialect == Dialect::kRemoveBg || IsRemovalRoute(t_ctx.route))
+    res.set_header("X-Credits-Charged", "0");
   res.set_content(RenderError(e, t_ctx.dialect, t_ctx.request_id), "application/json");
+}
+
+bool IsRemovalRoute(std::string_view route) {
+  return route == "/v2" || route == "/v2/jobs" || route == "/v1.0/removebg";
 }
 
 void SendJson(httplib::Response& res, const json& body, int status) {
@@ -70,6 +76,12 @@ void SendResult(httplib::Response& res, const Result<json>& answer) {
 }
 
 }  // namespace detail
+
+std::string ApiServer::Impl::CreditsText(std::int64_t quarters) {
+  const std::int64_t whole = quarters / store::kQuartersPerCredit;
+  static constexpr const char* kParts[] = {"", ".25", ".5", ".75"};
+  return std::to_string(whole) + kParts[quarters % store::kQuartersPerCredit];
+}
 
 void ApiServer::Impl::AddRoute(const std::string& method, const std::string& pattern,
                                const std::string& label, httplib::Server::Handler handler) {

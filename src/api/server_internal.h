@@ -60,6 +60,8 @@ struct RequestContext {
 extern thread_local RequestContext t_ctx;
 
 double Seconds(Clock::time_point since);
+// The routes that remove backgrounds (their answers say what they charged).
+bool IsRemovalRoute(std::string_view route);
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
 // The answer, or its error.
@@ -216,6 +218,14 @@ struct ApiServer::Impl {
     return result;
   }
 
+  // remove.bg's price of one image, in quarter credits: a quarter up to its 0.25 MP sizes
+  // (preview, small, regular), one credit above.
+  static std::int64_t QuarterCredits(const removal::RemovalOptions& options) {
+    return options.max_pixels <= removal::kPreviewPixels ? 1 : store::kQuartersPerCredit;
+  }
+  // Quarter credits as remove.bg writes credits: "0.25", "1", "2.5".
+  static std::string CreditsText(std::int64_t quarters);
+
   // A synchronous removal as both dialects answer it: run it, then let the storage policy keep
   // what it decides. A failed store is logged (never the image) and answered internal_error.
   struct Removed {
@@ -223,16 +233,33 @@ struct ApiServer::Impl {
     store::StoredUpload stored;
   };
   // `account` empty: an anonymous try-it request from the web page; nothing is stored or counted.
+  // The account is charged first (QuarterCredits; "insufficient_credits" when its allowance is
+  // spent, before anything is decoded or kept), and refunded when the removal fails.
   Result<Removed> RemoveAndKeep(const store::AccountId& account, std::string image,
                                 const removal::RemovalOptions& options, ApiError* error) {
     // Consent counts as it was when the image arrived, not after inference.
     const store::Time received_at = store.clock().Now();
+    if (!account.empty()) {
+      if (Status charged = store.usage().Charge(account, QuarterCredits(options)); !charged.ok()) {
+        *error = ApiError::From(charged);
+        return charged;
+      }
+    }
+    auto refund = [&] {
+      if (account.empty()) return;
+      if (Status s = store.usage().Refund(account, QuarterCredits(options), received_at); !s.ok())
+        std::cerr << "bgerase serve: refunding credits failed: " << s.ToString() << "\n";
+    };
     const auto input = std::make_shared<const std::string>(std::move(image));
     auto result = Remove(input, options, error);
-    if (!result.ok()) return result.status();
+    if (!result.ok()) {
+      refund();
+      return result.status();
+    }
     if (account.empty()) return Removed{std::move(result).value(), {}};
     auto stored = Keep(account, *input, *result, options, received_at);
     if (!stored.ok()) {
+      refund();
       std::cerr << "bgerase serve: " << t_ctx.request_id
                 << " storing failed: " << stored.status().ToString() << "\n";
       *error = {"internal_error", "", {}, 0};

@@ -87,7 +87,10 @@ void ApiServer::Impl::RegisterWebAccountRoutes() {
   AddWebAccountRoute("GET", "/web/account/usage", "/web/account/usage",
                      [this](const WebUser& user, const Request&, Response& res) {
                        auto usage = UsageAnswer(store, user.account);
-                       if (!usage.ok()) return SendError(res, {"internal_error", "", {}, 0});
+                       auto credits = CreditsAnswer(store, user.account);
+                       if (!usage.ok() || !credits.ok())
+                         return SendError(res, {"internal_error", "", {}, 0});
+                       (*usage)["credits"] = std::move(*credits);
                        SendJson(res, *usage);
                      });
 

@@ -1,7 +1,10 @@
 // `bgerase admin`: operator commands on accounts and API keys, against the same store (--data /
 // --database) that `serve` uses. Secrets are printed once and never logged.
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -25,6 +28,18 @@ std::unique_ptr<store::Store> Open(const StoreFlags& f) {
     return nullptr;
   }
   return std::move(s.value());
+}
+
+// "unlimited", or a number of credits that is a multiple of 0.25 (remove.bg's smallest price),
+// as quarter credits. nullopt inside: unlimited; no value at all: malformed.
+std::optional<std::optional<std::int64_t>> ParseAllowance(const std::string& text) {
+  if (text == "unlimited") return std::optional<std::int64_t>();
+  char* end = nullptr;
+  const double credits = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(credits >= 0) || credits > 1e12) return std::nullopt;
+  const double quarters = credits * store::kQuartersPerCredit;
+  if (quarters != std::floor(quarters)) return std::nullopt;
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(quarters));
 }
 
 std::string ReadPasswordFromStdin() {
@@ -116,6 +131,54 @@ void RegisterAdminCommand(CLI::App& app) {
       std::string shown = *which;
       if (shown.starts_with("bge_")) shown = shown.substr(4);
       std::cout << "revoked key " << shown.substr(0, 8) << "\n";
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto email = std::make_shared<std::string>();
+    auto amount = std::make_shared<std::string>();
+    CLI::App* cmd = admin->add_subcommand(
+        "set-credits", "set an account's monthly credit allowance (1 per image, 0.25 at 0.25 MP)");
+    cmd->add_option("email", *email, "the account's email")->required();
+    cmd->add_option("credits", *amount, "credits per UTC month (a multiple of 0.25), or unlimited")
+        ->required();
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, email, amount] {
+      const auto allowance = ParseAllowance(*amount);
+      if (!allowance) {
+        std::cerr << "bgerase: error: credits must be a number of credits that is a multiple of "
+                     "0.25 (0 or more), or unlimited; got '"
+                  << *amount << "'\n";
+        ExitCode() = 2;
+        return;
+      }
+      auto s = Open(*flags);
+      if (!s) return;
+      auto account = s->accounts().FindByEmail(*email);
+      if (!account.ok()) {
+        Fail(account.status());
+        return;
+      }
+      if (Status st = s->usage().SetAllowance(account->id, *allowance); !st.ok()) {
+        Fail(st);
+        return;
+      }
+      auto state = s->usage().Credits(account->id);
+      if (!state.ok()) {
+        Fail(state.status());
+        return;
+      }
+      const auto credits = [](std::int64_t quarters) {
+        return static_cast<double>(quarters) / store::kQuartersPerCredit;
+      };
+      std::cout << account->email << ": ";
+      if (*allowance) {
+        std::cout << credits(**allowance) << " credits a month";
+      } else {
+        std::cout << "unlimited";
+      }
+      std::cout << ", " << credits(state->spent) << " spent this month\n";
     });
   }
 

@@ -758,6 +758,67 @@ TEST_F(Api, BackgroundImagesFromAFileAUrlOrBase64InBothDialects) {
       "unsupported_option");
 }
 
+TEST_F(Api, AMonthlyCreditAllowanceIsChargedAndThenRefusedWith402) {
+  server_.Start();
+  auto c = server_.Client();
+  const auto auth = server_.Auth();
+  const std::string photo = Photo("astronaut.png");
+  auto account = [&] {
+    auto res = c.Get("/v2/account", auth);
+    EXPECT_TRUE(res && res->status == 200);
+    return res ? json::parse(res->body) : json();
+  };
+  // BackgroundErase's account shape, unlimited by default.
+  json a = account();
+  EXPECT_EQ(a["status"], "ok");
+  EXPECT_EQ(a["account"]["email"], "alice@example.com");
+  EXPECT_EQ(a["account"]["billing_model"], "unlimited");
+  EXPECT_EQ(a["account"]["usage_unit"], "credits");
+  EXPECT_FALSE(a["api_key"]["fingerprint"].get<std::string>().empty());
+  EXPECT_TRUE(a["credits"]["unlimited"].get<bool>());
+  auto rb = c.Get("/v1.0/account", auth);
+  ASSERT_TRUE(rb && rb->status == 200);
+  EXPECT_EQ(json::parse(rb->body)["data"]["attributes"]["credits"]["total"], 1000000);
+
+  // 1.25 credits a month: a preview (0.25) and a full-size image (1) fit; a failed request is
+  // not charged; then both dialects answer 402 and nothing is processed, kept or counted.
+  EXPECT_NE(server_.Admin("set-credits alice@example.com 1.25").find("1.25 credits a month"),
+            std::string::npos);
+  auto res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "0.25");
+  EXPECT_EQ(V2Code(c.Post("/v2", auth, Form("not an image", {})), 400), "unsupported_image");
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"size", "full"}}));
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "1");
+  a = account();
+  EXPECT_EQ(a["account"]["billing_model"], "monthly_allowance");
+  EXPECT_EQ(a["credits"]["spent"], 1.25);
+  EXPECT_EQ(a["credits"]["remaining"], 0);
+  const auto images_before = a["usage"]["images_total"].get<int>();
+  EXPECT_EQ(images_before, 2);
+  const size_t held_before = HeldItems(c, auth).size();
+  res = c.Post("/v2", auth, Form(photo, {{"size", "preview"}, {"store", "true"}}));
+  EXPECT_EQ(V2Code(res, 402), "insufficient_credits");
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "0");
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"size", "preview"}}));
+  EXPECT_EQ(RemoveBgCode(res, 402), "insufficient_credits");
+  EXPECT_EQ(res->get_header_value("X-Credits-Charged"), "0");
+  EXPECT_EQ(V2Code(c.Post("/v2/jobs", auth, Form(photo, {{"size", "preview"}})), 402),
+            "insufficient_credits");
+  a = account();
+  EXPECT_EQ(a["usage"]["images_total"], images_before) << "a refused request is not counted";
+  EXPECT_EQ(a["credits"]["spent"], 1.25);
+  EXPECT_EQ(HeldItems(c, auth).size(), held_before) << "nothing is kept for a refused request";
+  rb = c.Get("/v1.0/account", auth);
+  ASSERT_TRUE(rb && rb->status == 200);
+  EXPECT_EQ(json::parse(rb->body)["data"]["attributes"]["credits"]["total"], 0);
+  // More allowance, and the same request goes through.
+  server_.Admin("set-credits alice@example.com unlimited");
+  res = c.Post("/v1.0/removebg", auth, Form(photo, {{"size", "preview"}}));
+  ASSERT_TRUE(res && res->status == 200);
+}
+
 TEST_F(Api, RateLimitAnswers429WithRetryAfterPerKey) {
   // Half a request per second, bursts of one: the second request in a row is over the limit.
   server_.Start({"--rate-limit", "0.5"});

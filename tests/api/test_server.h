@@ -140,6 +140,12 @@ class TestServer {
     return c;
   }
   httplib::Headers Auth() const { return {{"X-Api-Key", key_}}; }
+  // `bgerase admin ARGS` on this server's store (after Start), as an operator would run it.
+  std::string Admin(const std::string& args) const {
+    return RunCli(
+        "admin " + args + " " +
+        (database_.empty() ? "--data '" + data_.string() + "'" : "--database '" + database_ + "'"));
+  }
   const std::string& key() const { return key_; }
   const fs::path& data() const { return data_; }
   std::string log() const { return ReadAll(log_); }

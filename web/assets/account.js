@@ -137,6 +137,13 @@ $('copy-key').addEventListener('click', async () => {
 
 // ---- 3. Usage ----
 
+// The first day of the month after `start` ("YYYY-MM-01"), as a date a person reads.
+function nextMonth(start) {
+  const d = new Date(`${start}T00:00:00Z`);
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return d.toLocaleDateString(undefined, { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' });
+}
+
 async function loadUsage() {
   let usage;
   try {
@@ -151,6 +158,13 @@ async function loadUsage() {
   const plural = (n) => `${n} image${n === 1 ? '' : 's'}`;
   say('usage-summary', `${plural(month)} in the last 30 days, ${plural(today)} today ` +
     `(${plural(usage.images_total)} in all).`);
+  // Credits, remove.bg's unit (1 per image, 0.25 at preview sizes), counted per calendar month.
+  const c = usage.credits;
+  const credits = (n) => `${n} credit${n === 1 ? '' : 's'}`;
+  say('credits-summary', c.unlimited
+    ? `Credits this month: ${credits(c.spent)} used; your allowance is unlimited.`
+    : `Credits this month: ${credits(c.spent)} used of ${c.allowance}, ${credits(c.remaining)} ` +
+      `left. Requests past the allowance are refused until ${nextMonth(c.period_start)}.`);
   const max = Math.max(1, ...days.map((d) => d.images));
   const bars = $('usage-bars');
   bars.replaceChildren();
