@@ -347,7 +347,7 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_option("--size", a.size, "preview | medium | hd | full (default) | auto");
   rm->add_flag("--crop", a.crop, "Crop to the subject");
   rm->add_option("--crop-margin", a.crop_margin,
-                 "Margin around the subject when cropping: px or %");
+                 "Margin around the subject when cropping: px or %, 1, 2 or 4 values (CSS order)");
   rm->add_option("--roi", a.roi,
                  "Only this region may hold the subject: \"x1 y1 x2 y2\" in px or %");
   rm->add_option("--scale", a.scale,

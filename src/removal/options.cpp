@@ -362,14 +362,18 @@ class FieldParser {
 
   void ParseMargin() {
     static const std::string kRule =
-        "must be one margin for all sides in pixels or percent of the subject (e.g. 20, 20px, "
-        "10%), at most " +
+        "must be one, two or four margins (all sides; top/bottom and left/right; top, right, "
+        "bottom, left) in pixels or percent of the subject (e.g. 20, 20px, 10%, \"10% 5%\"), each "
+        "at most " +
         std::to_string(static_cast<int>(kMaxCropMarginPixels)) + "px or " +
         std::to_string(static_cast<int>(kMaxCropMarginPercent)) + "%";
-    auto m = ParseCropMargin(std::string(value_));
+    auto m = ParseCropMargins(std::string(value_));
+    auto over = [](const CropMargin& side) {
+      return side.value > (side.percent ? kMaxCropMarginPercent : kMaxCropMarginPixels);
+    };
     if (!m) {
       Fail("margin_parsing", kRule);
-    } else if (m->value > (m->percent ? kMaxCropMarginPercent : kMaxCropMarginPixels)) {
+    } else if (over(m->top) || over(m->right) || over(m->bottom) || over(m->left)) {
       Fail("range", kRule);
     } else {
       o_.crop_margin = *m;
@@ -617,6 +621,28 @@ std::optional<CropMargin> ParseCropMargin(const std::string& s) {
   return m;
 }
 
+std::optional<CropMargins> ParseCropMargins(const std::string& s) {
+  std::vector<CropMargin> values;
+  std::string_view rest = Trim(s);
+  while (!rest.empty()) {
+    const auto end = std::min(rest.find_first_of(" \t"), rest.size());
+    auto m = ParseCropMargin(std::string(rest.substr(0, end)));
+    if (!m || values.size() == 4) return std::nullopt;
+    values.push_back(*m);
+    rest = Trim(rest.substr(end));
+  }
+  switch (values.size()) {
+    case 1:
+      return CropMargins(values[0]);
+    case 2:
+      return CropMargins(values[0], values[1], values[0], values[1]);
+    case 4:
+      return CropMargins(values[0], values[1], values[2], values[3]);
+    default:
+      return std::nullopt;
+  }
+}
+
 std::optional<Roi> ParseRoi(const std::string& s) {
   std::string v = Lower(Trim(s));
   std::replace(v.begin(), v.end(), ',', ' ');
@@ -724,7 +750,7 @@ Box ForegroundBox(const uint8_t* alpha, int w, int h, uint8_t threshold) {
   return {left, top, right - left + 1, bottom - top + 1};
 }
 
-Box CropRect(const Box& subject, const CropMargin& margin, int image_w, int image_h) {
+Box CropRect(const Box& subject, const CropMargins& margin, int image_w, int image_h) {
   const Box whole{0, 0, std::max(image_w, 0), std::max(image_h, 0)};
   // Clip the subject first: a box reaching outside the image must not widen the crop.
   const int64_t sl = std::max<int64_t>(subject.left, 0);
@@ -738,15 +764,14 @@ Box CropRect(const Box& subject, const CropMargin& margin, int image_w, int imag
     if (!(v > 0)) return int64_t{0};
     return static_cast<int64_t>(std::lround(std::min(v, 4.0e9)));
   };
-  const double fraction = margin.value / 100.0;
-  const int64_t mx =
-      margin.percent ? px(fraction * static_cast<double>(sr - sl)) : px(margin.value);
-  const int64_t my =
-      margin.percent ? px(fraction * static_cast<double>(sb - st)) : px(margin.value);
-  const int64_t left = std::max<int64_t>(sl - mx, 0);
-  const int64_t top = std::max<int64_t>(st - my, 0);
-  const int64_t right = std::min<int64_t>(sr + mx, whole.width);
-  const int64_t bottom = std::min<int64_t>(sb + my, whole.height);
+  // A percent of the subject's width on the left and right, of its height on top and bottom.
+  auto side = [&](const CropMargin& m, int64_t extent) {
+    return m.percent ? px(m.value / 100.0 * static_cast<double>(extent)) : px(m.value);
+  };
+  const int64_t left = std::max<int64_t>(sl - side(margin.left, sr - sl), 0);
+  const int64_t top = std::max<int64_t>(st - side(margin.top, sb - st), 0);
+  const int64_t right = std::min<int64_t>(sr + side(margin.right, sr - sl), whole.width);
+  const int64_t bottom = std::min<int64_t>(sb + side(margin.bottom, sb - st), whole.height);
   return {static_cast<int>(left), static_cast<int>(top), static_cast<int>(right - left),
           static_cast<int>(bottom - top)};
 }

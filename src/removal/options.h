@@ -33,6 +33,16 @@ struct CropMargin {
   bool percent = false;
   bool operator==(const CropMargin&) const = default;
 };
+// The margin on each side (remove.bg's crop_margin: one value for all four, two for top/bottom
+// and left/right, or four in CSS order top, right, bottom, left).
+struct CropMargins {
+  CropMargin top, right, bottom, left;
+  CropMargins() = default;
+  CropMargins(CropMargin all) : top(all), right(all), bottom(all), left(all) {}  // NOLINT
+  CropMargins(CropMargin t, CropMargin r, CropMargin b, CropMargin l)
+      : top(t), right(r), bottom(b), left(l) {}
+  bool operator==(const CropMargins&) const = default;
+};
 
 // remove.bg's `roi`: the only region of the input that may hold foreground (alpha is 0 outside),
 // as x1 y1 x2 y2 — the left/top and right/bottom edges, each in pixels or in percent of the image's
@@ -67,7 +77,7 @@ struct RemovalOptions {
   std::string size = "full";            // the size name as given, normalised to lower case
   int64_t max_pixels = kFullPixels;     // cap implied by `size`
   bool crop = false;                    // crop to the subject
-  CropMargin crop_margin;               // around the subject when cropping
+  CropMargins crop_margin;              // around the subject when cropping
   std::optional<Roi> roi;               // foreground only inside this region of the input
   // remove.bg's scale and position: the subject (its box) resized to fit `scale` of the canvas
   // (0.1..1; none: its own size) and placed at `position` (fractions of the free space across
@@ -136,9 +146,13 @@ std::optional<Rgba> ParseColor(const std::string& s);
 std::string ColorToHex(const Rgba& c);
 
 // "20" -> 20 px, "10%" -> 10 percent, "20px" -> 20 px. nullopt when malformed or negative.
-// Decimals are allowed ("12.5%"); one value for all four sides (remove.bg's two- and four-value
-// forms are malformed here). The caps above are checked by ParseRemovalOptions, not here.
+// Decimals are allowed ("12.5%"); one value (ParseCropMargins reads the two- and four-value
+// forms). The caps above are checked by ParseRemovalOptions, not here.
 std::optional<CropMargin> ParseCropMargin(const std::string& s);
+// One, two or four values separated by spaces, as CSS (and remove.bg) reads them: "10%" for all
+// sides, "10px 20px" for top/bottom and left/right, "1 2 3 4" for top, right, bottom, left.
+// nullopt when malformed (including three values, which remove.bg does not take).
+std::optional<CropMargins> ParseCropMargins(const std::string& s);
 
 // Limits of `scale`, in percent of the canvas (remove.bg's).
 inline constexpr double kMinScalePercent = 10, kMaxScalePercent = 100;
@@ -185,6 +199,9 @@ Box ForegroundBox(const uint8_t* alpha, int w, int h, uint8_t threshold = 10);
 // An empty subject (or one wholly outside the image) crops to the whole image. A percent
 // margin is relative to the subject box: p% of its width on the left and right, p% of its
 // height on top and bottom; margins are rounded to the nearest pixel.
-Box CropRect(const Box& subject, const CropMargin& margin, int image_w, int image_h);
+Box CropRect(const Box& subject, const CropMargins& margin, int image_w, int image_h);
+inline Box CropRect(const Box& subject, const CropMargin& margin, int image_w, int image_h) {
+  return CropRect(subject, CropMargins(margin), image_w, image_h);
+}
 
 }  // namespace bgerase::removal

@@ -2,12 +2,14 @@
 // fields separated by '&' or '\n', each "key=value", both percent-decoded, so any byte can reach
 // a key or a value. Invariants, against a model of the mapping's contract written here:
 // - a refusal is `unsupported_option` (a catalogue code) with a valid UTF-8 message of bounded
-//   size, and it is justified: a remove.bg-only field (scale, position, roi, add_shadow,
-//   bg_image_url, bg_image_file, type_level, semitransparency) holds a value that is neither
-//   empty nor one of its defaults, or format=zip is combined with a bg_color or a channels
-//   value other than rgba (values trimmed and read in any case, as ParseRemovalOptions does);
+//   size, and it is justified: a remove.bg-only field (type_level, semitransparency) holds a
+//   value that is neither empty nor one of its defaults, or format=zip is combined with a
+//   background (bg_color, bg_image_url, bg_image_file) or a channels value other than rgba
+//   (values trimmed and read in any case, as ParseRemovalOptions does);
 // - an accepted mapping has no such field left and no format=zip, keeps every other field
 //   unchanged and in order, and adds format=png exactly when zip is set;
+// - TakeBackgroundFields then refuses (bad_request) exactly when more than one background is
+//   given, and otherwise leaves every field but the background images, in order;
 // - ParseOptions on the mapped fields never crashes, refuses only with catalogue codes, and with
 //   zip set accepts only a PNG RGBA cut-out without a background colour.
 #include <string>
@@ -82,7 +84,9 @@ std::vector<std::string> FuzzSeeds() {
           "Scale=50%25&crop=true&crop_margin=10%25",
           "format=zip&channels=alpha",
           "format=zip&format=png&FORMAT=jpg",
-          "bg_image_file=%FF%FE" + std::string(300, 'x')};
+          "bg_image_file=%FF%FE" + std::string(300, 'x'),
+          "bg_color=red&bg_image_url=http://x/&bg_image_file=",
+          "bg_image_url=%20&BG-IMAGE-URL=a&bg_image_url=b"};
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -101,7 +105,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [k, v] : in) {
       const std::string key = NormalizeOptionKey(k);
       const std::string value = Lower(Trim(v));
-      if ((key == "bg_color" || key == "bg_colour") && !value.empty()) zip_conflict = true;
+      if ((key == "bg_color" || key == "bg_colour" || key == "bg_image_url" ||
+           key == "bg_image_file") &&
+          !value.empty())
+        zip_conflict = true;
       if (key == "channels" && !value.empty() && value != "rgba") zip_conflict = true;
     }
   }
@@ -123,8 +130,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (zip) expected.emplace_back("format", "png");
   FUZZ_CHECK(mapped->fields == expected);
 
+  int backgrounds = 0;
+  OptionFields without_images;
+  for (const auto& [k, v] : mapped->fields) {
+    const std::string key = NormalizeOptionKey(k);
+    const bool image = key == "bg_image_url" || key == "bg_image_file" || key == "bg_image_base64";
+    if ((image || key == "bg_color" || key == "bg_colour") && !Trim(v).empty()) ++backgrounds;
+    if (!image) without_images.emplace_back(k, v);
+  }
+  OptionFields fields = mapped->fields;
+  auto background = TakeBackgroundFields(fields);
+  if (!background.ok()) {
+    FUZZ_CHECK(background.status().code() == "bad_request");
+    FUZZ_CHECK(backgrounds > 1 || background.status().message().find("twice") != std::string::npos);
+    return 0;
+  }
+  FUZZ_CHECK(backgrounds <= 1);
+  FUZZ_CHECK(fields == without_images);
+
   ApiError error;
-  auto options = ParseOptions(mapped->fields, &error);
+  auto options = ParseOptions(fields, &error);
   if (!options.ok()) {
     FUZZ_CHECK(error.code == "validation_error" || error.code == "invalid_bg_color");
     FUZZ_CHECK(LookupError(error.code).code == error.code);

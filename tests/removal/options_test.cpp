@@ -233,8 +233,8 @@ TEST(RemovalOptions, UnknownKeysGoBackToTheCallerAsSpelled) {
                   {"bg color", "red"},
                   {"crop", "true"}});
   ASSERT_TRUE(p.result.ok());
-  EXPECT_EQ(p.unknown, (std::vector<std::string>{"image_url", "Bg_Image_Url", "--crop", "cropmargin",
-                                                 "bg color"}));
+  EXPECT_EQ(p.unknown, (std::vector<std::string>{"image_url", "Bg_Image_Url", "--crop",
+                                                 "cropmargin", "bg color"}));
   EXPECT_TRUE(p.result->crop);
   EXPECT_EQ(p.result->crop_margin, (CropMargin{}));
   EXPECT_FALSE(p.result->bg_color.has_value());
@@ -545,8 +545,18 @@ TEST(RemovalOptions, CropMarginCaps) {
     EXPECT_NE(e.message.find("500px"), std::string::npos) << e.message;
     EXPECT_NE(e.message.find("50%"), std::string::npos) << e.message;
   }
-  MustFail({{"crop_margin", "10px 20px"}}, "validation_error", "margin_parsing");
   MustFail({{"crop_margin", "-1"}}, "validation_error", "margin_parsing");
+  // remove.bg's two- and four-value forms, each value capped on its own.
+  const CropMargin px10{10, false}, pc5{5, true}, px1{1, false}, px2{2, false}, px3{3, false},
+      pc4{4, true};
+  EXPECT_EQ(MustParse({{"crop_margin", "10px 5%"}}).crop_margin,
+            (CropMargins(px10, pc5, px10, pc5)));
+  EXPECT_EQ(MustParse({{"crop_margin", " 1  2px\t3 4% "}}).crop_margin,
+            (CropMargins(px1, px2, px3, pc4)));
+  MustFail({{"crop_margin", "10px 60%"}}, "validation_error", "range");
+  MustFail({{"crop_margin", "1 2 3 501"}}, "validation_error", "range");
+  for (const std::string s : {"1 2 3", "1 2 3 4 5", "1,2", "10px x", "1 -2"})
+    MustFail({{"crop_margin", s}}, "validation_error", "margin_parsing");
 }
 
 TEST(ParseRoi, Forms) {
@@ -816,6 +826,12 @@ TEST(CropRect, Table) {
   EXPECT_EQ(CropRect({-5, -5, 20, 20}, {0, false}, 64, 48), (Box{0, 0, 15, 15}));
   // ... and a percent margin is taken of the clipped box (10 px wide here, not 20).
   EXPECT_EQ(CropRect({-10, 0, 20, 10}, {50, true}, 100, 100), (Box{0, 0, 15, 15}));
+  // Four sides, each its own: 1 px on top, 10% of the width (3 px) right, 5 px below, 0 left.
+  EXPECT_EQ(CropRect(subject,
+                     CropMargins(CropMargin{1, false}, CropMargin{10, true}, CropMargin{5, false},
+                                 CropMargin{0, false}),
+                     100, 100),
+            (Box{10, 19, 33, 46}));
 }
 
 }  // namespace
