@@ -343,12 +343,33 @@ Result<removal::RemovalOptions> ParseOptions(const removal::OptionFields& fields
 const std::vector<std::pair<std::string, std::vector<std::string>>>& RemoveBgDefaults() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> kDefaults = {
       {"type_level", {"1", "latest"}},
-      {"semitransparency", {"true", "1", "yes", "on"}},
+      // Any boolean: see SemitransparencyRefused for the one combination refused.
+      {"semitransparency", {"true", "1", "yes", "on", "false", "0", "no", "off"}},
   };
   return kDefaults;
 }
 
+// remove.bg keeps car windows see-through when semitransparency is true (its default, which it
+// honours for cars only). bgerase's model makes such windows opaque (docs/reference/api.md has
+// the measurement), so a request that says it is a car and asks for see-through windows is
+// refused rather than answered without them; for every other type remove.bg itself gives no
+// semi-transparency, and so the default is accepted.
+bool SemitransparencyRefused(const removal::OptionFields& fields) {
+  bool asked = false, car = false;
+  for (const auto& [k, v] : fields) {
+    const std::string norm = removal::NormalizeOptionKey(k);
+    const std::string value = Lower(Trim(v));
+    if (norm == "semitransparency") asked = removal::ParseBool(value).value_or(false);
+    if (norm == "type") car = value == "car" || value == "car_interior";
+  }
+  return asked && car;
+}
+
 Result<RemoveBgFields> MapRemoveBgFields(removal::OptionFields in) {
+  if (SemitransparencyRefused(in))
+    return Status("unsupported_option",
+                  "bgerase's model makes car windows opaque, so it cannot give "
+                  "semitransparency=true for type=car; send semitransparency=false.");
   RemoveBgFields out;
   removal::OptionFields& fields = out.fields;
   bool& zip = out.zip;

@@ -192,11 +192,12 @@ TEST_F(Api, HealthAuthAndEveryErrorCodeInBothDialects) {
             "payload_too_large");
   // remove.bg fields bgerase does not implement: refused when not at their default.
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth,
-                                Form(photo, {{"bg_image_url", "https://example.com/bg.jpg"}})),
+                                Form(photo, {{"type", "car"}, {"semitransparency", "true"}})),
                          400),
             "unsupported_option");
-  EXPECT_EQ(RemoveBgCode(
-                c.Post("/v1.0/removebg", auth, Form(photo, {{"semitransparency", "false"}})), 400),
+  EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth,
+                                Form(photo, {{"type_level", "2"}, {"size", "preview"}})),
+                         400),
             "unsupported_option");
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, Form(photo, {{"bg_color", "nope"}})), 400),
             "invalid_bg_color");

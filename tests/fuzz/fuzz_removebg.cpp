@@ -4,8 +4,9 @@
 // - a refusal is `unsupported_option` (a catalogue code) with a valid UTF-8 message of bounded
 //   size, and it is justified: a remove.bg-only field (type_level, semitransparency) holds a
 //   value that is neither empty nor one of its defaults, or format=zip is combined with a
-//   background (bg_color, bg_image_url, bg_image_file) or a channels value other than rgba
-//   (values trimmed and read in any case, as ParseRemovalOptions does);
+//   background (bg_color, bg_image_url, bg_image_file) or a channels value other than rgba, or
+//   semitransparency is true with type car or car_interior (values trimmed and read in any
+//   case, as ParseRemovalOptions does);
 // - an accepted mapping has no such field left and no format=zip, keeps every other field
 //   unchanged and in order, and adds format=png exactly when zip is set;
 // - TakeBackgroundFields then refuses (bad_request) exactly when more than one background is
@@ -100,6 +101,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       bad_removebg_value = true;
     zip = zip || IsZipFormat(k, v);
   }
+  bool semi = false, car = false;
+  for (const auto& [k, v] : in) {
+    const std::string key = NormalizeOptionKey(k);
+    const std::string value = Lower(Trim(v));
+    if (key == "semitransparency")
+      semi = value == "true" || value == "1" || value == "yes" || value == "on";
+    if (key == "type") car = value == "car" || value == "car_interior";
+  }
+  bad_removebg_value = bad_removebg_value || (semi && car);
   bool zip_conflict = false;
   if (zip) {
     for (const auto& [k, v] : in) {
