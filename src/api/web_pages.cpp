@@ -265,13 +265,17 @@ struct ApiServer::Impl::Web {
       return true;
     });
     if (!s.CsrfOk(req, user, form_token)) return SendError(res, {"csrf_failed", "", {}, 0});
+    auto background = TakeBackgroundFields(gathered->fields);
+    if (!background.ok()) return SendError(res, ApiError::From(background.status()));
     ApiError error;
     auto options = ParseOptions(gathered->fields, &error);
     if (!options.ok()) return SendError(res, error);
     if (!user && options->store)
       return SendError(res, {"not_signed_in", "Sign in to keep images for later.", {}, 0});
-    if (gathered->image_url)
-      return SendError(res, {"bad_request", "Upload the image as image_file.", {}, 0});
+    if (gathered->image_url || background->url)
+      return SendError(res, {"bad_request", "Upload the images as files.", {}, 0});
+    if (Status st = ResolveBackground(*background, s.fetch, &*options); !st.ok())
+      return SendError(res, ApiError::From(st));
     auto image = ResolveImage(*gathered, s.fetch);
     if (!image.ok()) return SendError(res, ApiError::From(image.status()));
     auto removed = s.RemoveAndKeep(user ? user->account : store::AccountId(), std::move(*image),

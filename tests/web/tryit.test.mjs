@@ -86,6 +86,24 @@ test('options reach the server: a crop is shown beside the original, JPEG on a c
   assert.equal(facts.opaque, 1);
 });
 
+test('a background image and a shadow: the subject on the picture, opaque everywhere', async () => {
+  await page.goto(`${server.base}/`);
+  await page.getByLabel('Choose an image').setInputFiles({ name: 'astronaut.png', mimeType: 'image/png', buffer: photo('astronaut.png') });
+  await page.getByLabel('Size').selectOption('preview');
+  await page.getByLabel('Fill the background with a colour').check();
+  await page.getByLabel('Background image (optional)').setInputFiles({ name: 'coffee.png', mimeType: 'image/png', buffer: photo('coffee.png') });
+  assert.equal(await page.getByLabel('Fill the background with a colour').isChecked(), false, 'a picture replaces the colour');
+  await page.getByLabel('Add a shadow under the subject').check();
+  await page.getByRole('button', { name: 'Remove background' }).click();
+  await page.locator('#result').waitFor({ state: 'visible', timeout: 180_000 });
+  await page.getByRole('link', { name: /Download/ }).waitFor();
+  const facts = await alphaFactsOfImage(page.locator('#after'));
+  assert.equal(facts.opaque, 1, 'the picture covers the whole result');
+  assert.equal(facts.corner, 255);
+  await screenshots(page, 'tryit-background-image');
+  assert.deepEqual(page.problems, []);
+});
+
 test('every API error gets a clear message', async () => {
   await page.goto(`${server.base}/`);
   await page.getByLabel('Choose an image').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image at all') });

@@ -20,6 +20,7 @@ const reveal = $('reveal');
 const download = $('download');
 const useBg = $('use-bg');
 const bgColor = $('bg_color');
+const bgImage = $('bg_image_file');
 
 let chosen = null;       // the File to send
 let beforeUrl = null;    // object URLs, revoked when replaced
@@ -38,6 +39,13 @@ function choose(file) {
 }
 
 fileInput.addEventListener('change', () => choose(fileInput.files[0]));
+
+// One background at most: a picture replaces the colour.
+bgImage.addEventListener('change', () => {
+  if (!bgImage.files[0]) return;
+  useBg.checked = false;
+  bgColor.disabled = true;
+});
 
 for (const type of ['dragenter', 'dragover']) {
   drop.addEventListener(type, (e) => {
@@ -58,7 +66,10 @@ drop.addEventListener('drop', (e) => {
   choose(file);
 });
 
-useBg.addEventListener('change', () => { bgColor.disabled = !useBg.checked; });
+useBg.addEventListener('change', () => {
+  bgColor.disabled = !useBg.checked;
+  if (useBg.checked) bgImage.value = '';  // a colour replaces the picture
+});
 
 function setReveal(value) {
   // The result shows left of the handle, the original right of it.
@@ -119,7 +130,17 @@ form.addEventListener('submit', async (e) => {
   data.append('size', $('size').value);
   data.append('crop', $('crop').checked ? 'true' : 'false');
   data.append('despill', $('despill').checked ? 'true' : 'false');
-  if (useBg.checked) data.append('bg_color', bgColor.value);
+  const picture = bgImage.files[0];
+  if (picture && picture.size > maxImageBytes()) {
+    showError(`The background image: ${tooLargeMessage()}`);
+    return;
+  }
+  if (picture) {
+    data.append('bg_image_file', picture, picture.name);
+  } else if (useBg.checked) {
+    data.append('bg_color', bgColor.value);
+  }
+  data.append('add_shadow', $('add_shadow').checked ? 'true' : 'false');
   if (document.body.dataset.signedIn === 'true') {
     data.append('store', $('store').checked ? 'true' : 'false');
     const holder = $('on_behalf_of').value.trim();
