@@ -1,7 +1,7 @@
 // End to end: the built `bgerase remove` with the real model on real photographs (Debian's
 // python3-skimage data), read back with libvips the way a customer's tools would.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -277,6 +277,33 @@ TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {
   // With neither -o nor --out-dir the cutout lands beside the input.
   ASSERT_EQ(Bgerase("remove '" + in.string() + "'").exit_code, 0);
   EXPECT_TRUE(fs::exists(dir_ / "in" / "coffee.cutout.png"));
+}
+
+TEST_F(RemoveCli, BackgroundImageCoversTheOutputAndIsRefusedWithAColour) {
+  const fs::path in = dir_ / "in" / "astronaut.png", bg = dir_ / "in" / "coffee.png";
+  WriteFile(in, ReadFile(imaging::testing::kSkimage + "astronaut.png"));
+  WriteFile(bg, ReadFile(imaging::testing::kSkimage + "coffee.png"));
+  const fs::path out = dir_ / "on-coffee.png";
+  ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + out.string() + "' --bg-image '" +
+                    bg.string() + "' --scale 50% --shadow drop")
+                .exit_code,
+            0);
+  const VImage on = Load(ReadFile(out.string()));
+  EXPECT_EQ(on.bands(), 3) << "opaque: the picture is everywhere the subject is not";
+  EXPECT_EQ(on.width(), 512);
+  // The corners are the coffee photo's (a brown table), not black or white.
+  const VImage corner = on.extract_area(0, 0, 40, 40);
+  EXPECT_GT(corner[0].avg(), corner[2].avg() + 20) << "brown, not grey";
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' -o '" + (dir_ / "x.png").string() +
+                    "' --bg-image '" + bg.string() + "' --bg-color white")
+                .exit_code,
+            2);
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' -o '" + (dir_ / "y.png").string() +
+                    "' --bg-image '" + (dir_ / "missing.png").string() + "'")
+                .exit_code,
+            2);
+  EXPECT_FALSE(fs::exists(dir_ / "x.png"));
+  EXPECT_FALSE(fs::exists(dir_ / "y.png"));
 }
 
 }  // namespace
