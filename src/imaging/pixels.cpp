@@ -610,37 +610,55 @@ class BackgroundLayer {
   class Reader {
    public:
     explicit Reader(const BackgroundLayer& layer) : layer_(layer), row_(layer.ow_ * layer.bands_) {
-      if (layer_.fitted_) region_ = vips::VRegion::new_from_image(*layer_.fitted_);
+      if (layer_.fitted_) {
+        region_ = vips::VRegion::new_from_image(*layer_.fitted_);
+        return;
+      }
+      const int c = layer_.bands_;
+      column_.resize(static_cast<size_t>(layer_.source_.width()) * c);
+      for (int x = 0; x < layer_.ow_; ++x) {
+        off0_.push_back(layer_.tx_->i0[x] * c);
+        off1_.push_back(layer_.tx_->i1[x] * c);
+      }
     }
     void Prepare(int top, int n) {
       if (region_) region_->prepare(0, top, layer_.ow_, n);
     }
     const uint8_t* Row(int y) {
       if (region_) return static_cast<const uint8_t*>(region_->addr(0, y));
+      return layer_.bands_ == 4 ? Enlarged<4>(y) : Enlarged<3>(y);
+    }
+
+   private:
+    // Bilinear, separably: the two source rows blended into one (contiguous, so it vectorises),
+    // then each output pixel from its two columns of that.
+    template <int C>
+    const uint8_t* Enlarged(int y) {
       const auto* data =
           static_cast<const uint8_t*>(vips_image_get_data(layer_.source_.get_image()));
-      const int c = layer_.bands_;
-      const size_t stride = static_cast<size_t>(layer_.source_.width()) * c;
+      const size_t stride = column_.size();
       const uint8_t* r0 = data + layer_.ty_->i0[y] * stride;
       const uint8_t* r1 = data + layer_.ty_->i1[y] * stride;
       const float fy = layer_.ty_->f[y];
-      const Taps& tx = *layer_.tx_;
-      for (int x = 0; x < layer_.ow_; ++x) {
-        const uint8_t *a0 = r0 + tx.i0[x] * c, *a1 = r0 + tx.i1[x] * c;
-        const uint8_t *b0 = r1 + tx.i0[x] * c, *b1 = r1 + tx.i1[x] * c;
-        const float fx = tx.f[x];
-        for (int k = 0; k < c; ++k) {
-          const float t = a0[k] + (a1[k] - a0[k]) * fx, u = b0[k] + (b1[k] - b0[k]) * fx;
-          row_[x * c + k] = static_cast<uint8_t>(t + (u - t) * fy + 0.5f);
-        }
+      float* col = column_.data();
+      for (size_t j = 0; j < stride; ++j)
+        col[j] = static_cast<float>(r0[j]) + static_cast<float>(r1[j] - r0[j]) * fy;
+      const float* fx = layer_.tx_->f.data();
+      uint8_t* out = row_.data();
+      for (int x = 0; x < layer_.ow_; ++x, out += C) {
+        const float* p = col + off0_[x];
+        const float* q = col + off1_[x];
+        for (int k = 0; k < C; ++k)
+          out[k] = static_cast<uint8_t>(p[k] + (q[k] - p[k]) * fx[x] + 0.5f);
       }
       return row_.data();
     }
 
-   private:
     const BackgroundLayer& layer_;
     std::optional<vips::VRegion> region_;
     std::vector<uint8_t> row_;
+    std::vector<float> column_;     // the two source rows blended
+    std::vector<int> off0_, off1_;  // each output pixel's two source columns, in bytes
   };
 
  private:
