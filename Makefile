@@ -38,7 +38,7 @@ install: build
 
 # `make deb`: build/packages/bgerase_VERSION_amd64.deb (CPack; Depends from dpkg-shlibdeps).
 deb: build
-	cpack --config build/CPackConfig.cmake -B build/packages
+	cpack --config build/CPackConfig.cmake
 
 # `make test-deb` (as root): installs the .deb, serves a cutout as the bgerase user, purges it.
 test-deb: build

@@ -25,6 +25,12 @@ std::vector<std::string> SplitList(const std::string& s) {
   return parts;
 }
 
+// The options ApplyEnvironment set (one process parses one command line).
+std::set<const CLI::Option*>& SetFromEnvironment() {
+  static std::set<const CLI::Option*> options;
+  return options;
+}
+
 std::string Join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
@@ -41,16 +47,24 @@ std::string EnvironmentName(const std::string& flag) {
   return name;
 }
 
-std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>& skip) {
+bool FromEnvironment(const CLI::Option* opt) {
+  return SetFromEnvironment().count(opt) > 0;
+}
+
+std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>& skip,
+                                      const std::set<std::string>& only) {
   std::vector<Setting> settings;
   for (CLI::Option* opt : cmd->get_options()) {
     if (opt->get_lnames().empty() || opt == cmd->get_help_ptr()) continue;
     Setting s;
     s.flag = "--" + opt->get_lnames().front();
-    if (skip.count(s.flag)) continue;
+    if (skip.count(s.flag) || (!only.empty() && !only.count(s.flag))) continue;
     s.env = EnvironmentName(s.flag);
     const bool is_flag = opt->get_expected_max() == 0;
-    if (opt->count() > 0) {
+    if (FromEnvironment(opt)) {
+      s.source = "env";
+      s.value = Join(opt->results());
+    } else if (opt->count() > 0) {
       s.source = "flag";
       s.value = Join(opt->results());
     } else if (const char* env = std::getenv(s.env.c_str()); env && *env) {
@@ -65,6 +79,7 @@ std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>
         throw CLI::ParseError(s.env + "=" + s.value + ": " + e.what(), e.get_exit_code());
       }
       s.value = Join(values);
+      SetFromEnvironment().insert(opt);
     } else {
       s.source = "default";
       s.value = opt->get_default_str();

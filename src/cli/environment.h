@@ -25,10 +25,15 @@ struct Setting {
 // it through the option's own checks and conversion, so the value lands in the bound variable
 // exactly as the flag's would. Options named in `skip` (e.g. "--print-config") are never read.
 // A repeatable option takes a comma- or space-separated list. Call it first thing in the command's
-// callback, once CLI11 has parsed the command line. A value the flag would refuse throws the
-// CLI::ParseError the flag gets, with the same exit status and its message prefixed by
-// "NAME=VALUE: ", which main() reports like any usage error. Returns every setting of `cmd`.
-std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>& skip);
+// callback, once CLI11 has parsed the command line; calling it again changes nothing. A value the
+// flag would refuse throws the CLI::ParseError the flag gets, with the same exit status and its
+// message prefixed by "NAME=VALUE: ", which main() reports like any usage error. `only`, when not
+// empty, limits it to those flags. Returns the settings it considered.
+std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>& skip,
+                                      const std::set<std::string>& only = {});
+
+// Whether ApplyEnvironment set `opt` from its variable.
+bool FromEnvironment(const CLI::Option* opt);
 
 // `value` with the password of any URL in it ("postgres://user:secret@host" ->
 // "postgres://user:***@host") and any `password=...` parameter masked.

@@ -42,7 +42,7 @@ int Fail(const Status& st) {
   return 1;
 }
 
-void Serve(const ServeFlags& f) {
+void Serve(ServeFlags& f) {
   // Block the stop signals in every thread (the mask is inherited), so that only the waiter
   // below receives them and can stop the server in an orderly way.
   sigset_t stop_signals;

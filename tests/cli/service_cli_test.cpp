@@ -61,13 +61,40 @@ TEST(ServeEnvironment, ServeUsesTheEnvironment) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("256.0.0.1"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(dir.path() / "bgerase.db"));
-  // The store's own checks apply to a value from the environment as to the flag.
+  // The store's own checks apply to a value from the environment as to the flag, and the error
+  // names the variable.
   CliRun ret = Bgerase("serve", "", env + "BGERASE_RETENTION=25h ");
   EXPECT_NE(ret.code, 0);
-  EXPECT_NE(ret.err.find("invalid_retention"), std::string::npos) << ret.err;
-  CliRun db = Bgerase("serve", "", env + "BGERASE_DATABASE=mysql://db.example/bgerase ");
+  EXPECT_NE(ret.err.find("invalid_retention: BGERASE_RETENTION=25h: "), std::string::npos)
+      << ret.err;
+  CliRun db = Bgerase("serve", "", env + "BGERASE_DATABASE=mysql://u:pw@db.example/bgerase ");
   EXPECT_NE(db.code, 0);
-  EXPECT_NE(db.err.find("unsupported_database"), std::string::npos) << db.err;
+  EXPECT_NE(db.err.find("unsupported_database: BGERASE_DATABASE=mysql://u:***@db.example/"),
+            std::string::npos)
+      << db.err;
+  CliRun by_flag = Bgerase("serve --retention 25h", "", env);
+  EXPECT_NE(by_flag.err.find("invalid_retention: "), std::string::npos) << by_flag.err;
+  EXPECT_EQ(by_flag.err.find("BGERASE_"), std::string::npos) << by_flag.err;
+}
+
+// `admin` and `dataset` open the store the service's variables name, so an operator command run
+// with the service's environment acts on the service's store; a flag still wins.
+TEST(StoreEnvironment, AdminAndDatasetReadTheStoreVariables) {
+  TempDir dir, other;
+  const std::string env = "BGERASE_DATA='" + dir.path().string() + "' ";
+  CliRun created = Bgerase("admin create-account env@example.com", "", env);
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_TRUE(fs::exists(dir.path() / "bgerase.db"));
+  CliRun listed = Bgerase("admin list-accounts", "", env);
+  EXPECT_NE(listed.out.find("env@example.com"), std::string::npos) << listed.out;
+  CliRun elsewhere = Bgerase("admin list-accounts --data '" + other.path().string() + "'", "", env);
+  ASSERT_EQ(elsewhere.code, 0) << elsewhere.err;
+  EXPECT_EQ(elsewhere.out.find("env@example.com"), std::string::npos) << elsewhere.out;
+  CliRun ret = Bgerase("admin list-accounts", "", env + "BGERASE_RETENTION=2d ");
+  EXPECT_NE(ret.err.find("BGERASE_RETENTION=2d: "), std::string::npos) << ret.err;
+  CliRun exported = Bgerase("dataset export '" + (other.path() / "ds").string() + "'", "", env);
+  EXPECT_EQ(exported.code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("exported 0 "), std::string::npos) << exported.out;
 }
 
 // A value the flag refuses is refused from the environment with the same message and exit status,

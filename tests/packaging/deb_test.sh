@@ -33,6 +33,7 @@ cleanup() {
   local rc=$?
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if ((installed)); then dpkg --purge bgerase >"$work/purge.log" 2>&1 || cat "$work/purge.log"; fi
+  cd /
   rm -rf "$work"
   exit "$rc"
 }
@@ -41,7 +42,7 @@ fail() { echo "deb_test: FAIL: $*" >&2; exit 1; }
 
 echo "deb_test: building the package"
 rm -f "$build"/packages/bgerase_*.deb
-cpack --config "$build/CPackConfig.cmake" -B "$build/packages" >"$work/cpack.log" 2>&1 ||
+cpack --config "$build/CPackConfig.cmake" >"$work/cpack.log" 2>&1 ||
   { cat "$work/cpack.log"; fail "cpack failed"; }
 debs=("$build"/packages/bgerase_*_amd64.deb)
 [[ ${#debs[@]} -eq 1 && -f ${debs[0]} ]] || fail "expected one bgerase_VERSION_amd64.deb, got ${debs[*]}"
@@ -79,15 +80,20 @@ grep -q "refusing to install" "$work/err" || fail "unclear refusal: $(cat "$work
 
 # The service as the unit runs it: its Environment= lines, then /etc/default/bgerase, as bgerase.
 mapfile -t unit_env < <(sed -n 's/^Environment=//p' "$unit" | tr ' ' '\n')
-as_bgerase() { (cd /var/lib/bgerase && setpriv --reuid=bgerase --regid=bgerase --init-groups \
-  env -i PATH=/usr/bin:/bin "${unit_env[@]}" $(grep -v '^#' /etc/default/bgerase | xargs) "$@"); }
+mapfile -t file_env < <(grep -v '^#' /etc/default/bgerase | grep .)  # root-only: read as root
+service=(setpriv --reuid=bgerase --regid=bgerase --init-groups
+         env -i PATH=/usr/bin:/bin "${unit_env[@]}" "${file_env[@]}")
+cd /var/lib/bgerase  # the unit's WorkingDirectory
+as_bgerase() { "${service[@]}" "$@"; }
 as_bgerase /usr/bin/bgerase serve --print-config >"$work/config"
 grep -Eq -- '^--data +BGERASE_DATA +/var/lib/bgerase +env$' "$work/config" || fail "data: $(cat "$work/config")"
 grep -Eq -- '^--web-dir .*/usr/share/bgerase/web' "$work/config" || fail "web: $(cat "$work/config")"
+# The operator's commands, with the service's environment, find the service's store.
 as_bgerase /usr/bin/bgerase admin create-account deb@example.com >/dev/null
-key=$(as_bgerase /usr/bin/bgerase admin create-key deb@example.com)
-as_bgerase /usr/bin/bgerase serve --port 0 --quiet 2>"$work/serve.log" &
-server_pid=$!
+key=$(as_bgerase /usr/bin/bgerase admin create-key deb@example.com 2>/dev/null)
+[[ -f /var/lib/bgerase/bgerase.db && ! -e /var/lib/bgerase/data ]] || fail "admin used another store"
+"${service[@]}" /usr/bin/bgerase serve --port 0 --quiet >"$work/serve.out" 2>"$work/serve.log" &
+server_pid=$!  # setpriv and env exec, so this is the server's own pid
 port=
 for _ in $(seq 1 300); do
   port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/serve.log")
