@@ -38,7 +38,12 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-fail() { echo "deb_test: FAIL: $*" >&2; exit 1; }
+fail() {
+  echo "deb_test: FAIL: $*" >&2
+  if [[ -s $work/serve.log ]]; then echo "deb_test: serve's log:" >&2; tail -20 "$work/serve.log" >&2; fi
+  exit 1
+}
+trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 
 echo "deb_test: building the package"
 rm -f "$build"/packages/bgerase_*.deb
@@ -54,6 +59,7 @@ echo "deb_test: $(basename "$deb"): $(stat -c %s "$deb") bytes;" \
 t0=$(date +%s.%N)
 installed=1
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
+t_dpkg=$(date +%s.%N)
 [[ $(stat -c '%U %a' /var/lib/bgerase) == "bgerase 700" ]] || fail "/var/lib/bgerase is not bgerase's, 0700"
 [[ $(stat -c '%a' /etc/default/bgerase) == 600 ]] || fail "/etc/default/bgerase is not 0600"
 dpkg-query -W -f='${Conffiles}' bgerase | grep -q /etc/default/bgerase || fail "no conffile"
@@ -74,7 +80,9 @@ head -c 1000 "$model" >"$work/short.onnx"
 if /usr/bin/bgerase models install "$work/short.onnx" 2>"$work/err"; then fail "short model accepted"; fi
 grep -q "refusing to install" "$work/err" || fail "unclear refusal: $(cat "$work/err")"
 [[ -z $(ls -A /var/lib/bgerase/models) ]] || fail "the refused model left files behind"
+t_model0=$(date +%s.%N)
 /usr/bin/bgerase models install "$model" >/dev/null
+t_model=$(date +%s.%N)
 [[ $(stat -c %U /var/lib/bgerase/models/isnet-general-fp16.onnx) == bgerase ]] ||
   fail "the installed model is not the bgerase user's"
 
@@ -92,6 +100,7 @@ grep -Eq -- '^--web-dir .*/usr/share/bgerase/web' "$work/config" || fail "web: $
 as_bgerase /usr/bin/bgerase admin create-account deb@example.com >/dev/null
 key=$(as_bgerase /usr/bin/bgerase admin create-key deb@example.com 2>/dev/null)
 [[ -f /var/lib/bgerase/bgerase.db && ! -e /var/lib/bgerase/data ]] || fail "admin used another store"
+t_serve=$(date +%s.%N)
 "${service[@]}" /usr/bin/bgerase serve --port 0 --quiet >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!  # setpriv and env exec, so this is the server's own pid
 port=
@@ -107,6 +116,7 @@ for _ in $(seq 1 600); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log"; fail "serve exited"; }
   sleep 0.1
 done
+t_ready=$(date +%s.%N)
 
 photo=/usr/lib/python3/dist-packages/skimage/data/chelsea.png
 if [[ ! -f $photo ]]; then  # a plain PNG, if python3-skimage's photos are not here
@@ -121,14 +131,17 @@ sys.stdout.buffer.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBB
                         + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))' >"$photo"
 fi
 code=$(curl -s -o "$work/cutout.png" -w '%{http_code}' -H "x-api-key: $key" \
-  -F "image_file=@$photo" "http://127.0.0.1:$port/v2")
+  -F "image_file=@$photo" "http://127.0.0.1:$port/v2") || fail "POST /v2 failed (curl $?, code $code)"
 t1=$(date +%s.%N)
 [[ $code == 200 ]] || fail "POST /v2 answered $code: $(head -c 500 "$work/cutout.png")"
 [[ $(head -c 8 "$work/cutout.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
   fail "the cutout is not a PNG"
-curl -sf "http://127.0.0.1:$port/" | grep -qi "<html" || fail "the installed web pages are not served"
-echo "deb_test: dpkg -i to first cutout: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
-  "(including models install and the model load)"
+curl -sf -o "$work/index.html" "http://127.0.0.1:$port/" || fail "GET / failed"
+grep -qi "<html" "$work/index.html" || fail "the installed web pages are not served"
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+echo "deb_test: dpkg -i to first cutout: $(secs "$t0" "$t1") s (dpkg -i $(secs "$t0" "$t_dpkg") s," \
+  "models install $(secs "$t_model0" "$t_model") s, serve start to ready $(secs "$t_serve" "$t_ready") s," \
+  "first POST /v2 $(secs "$t_ready" "$t1") s; the rest: checks and admin commands)"
 
 kill "$server_pid"
 wait "$server_pid" || fail "serve did not stop cleanly on SIGTERM"
