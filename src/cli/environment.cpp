@@ -76,7 +76,8 @@ std::vector<Setting> ApplyEnvironment(CLI::App* cmd, const std::set<std::string>
         opt->add_result(values);
         opt->run_callback();
       } catch (const CLI::ParseError& e) {
-        throw CLI::ParseError(s.env + "=" + s.value + ": " + e.what(), e.get_exit_code());
+        throw CLI::ParseError(s.env + "=" + MaskSecrets(s.value) + ": " + e.what(),
+                              e.get_exit_code());
       }
       s.value = Join(values);
       SetFromEnvironment().insert(opt);

@@ -26,15 +26,21 @@ Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run
         : options.status().code() == store::errors::kUnsupportedDatabase ? "--database"
                                                                          : "";
     const CLI::Option* opt = f.cmd && !flag.empty() ? f.cmd->get_option_no_throw(flag) : nullptr;
+    // Messages may quote a URL; its password is masked as --print-config masks it.
+    const std::string message = MaskSecrets(options.status().message());
     if (opt && FromEnvironment(opt)) {
-      return Status(options.status().code(), EnvironmentName(flag) + "=" +
-                                                 MaskSecrets(opt->results().at(0)) + ": " +
-                                                 options.status().message());
+      return Status(
+          options.status().code(),
+          EnvironmentName(flag) + "=" + MaskSecrets(opt->results().at(0)) + ": " + message);
     }
-    return options.status();
+    return Status(options.status().code(), message);
   }
   options->run_reaper = run_reaper;
-  return store::OpenStore(*options);
+  auto opened = store::OpenStore(*options);
+  if (!opened.ok()) {
+    return Status(opened.status().code(), MaskSecrets(opened.status().message()));
+  }
+  return opened;
 }
 
 }  // namespace bgerase::cli

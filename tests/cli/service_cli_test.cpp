@@ -72,6 +72,10 @@ TEST(ServeEnvironment, ServeUsesTheEnvironment) {
   EXPECT_NE(db.err.find("unsupported_database: BGERASE_DATABASE=mysql://u:***@db.example/"),
             std::string::npos)
       << db.err;
+  EXPECT_EQ(db.err.find(":pw@"), std::string::npos) << "the store's message quotes the URL masked";
+  CliRun db_flag = Bgerase("serve --database mysql://u:pw@db.example/bgerase", "", env);
+  EXPECT_NE(db_flag.err.find("unsupported_database"), std::string::npos) << db_flag.err;
+  EXPECT_EQ(db_flag.err.find(":pw@"), std::string::npos) << db_flag.err;
   CliRun by_flag = Bgerase("serve --retention 25h", "", env);
   EXPECT_NE(by_flag.err.find("invalid_retention: "), std::string::npos) << by_flag.err;
   EXPECT_EQ(by_flag.err.find("BGERASE_"), std::string::npos) << by_flag.err;
