@@ -100,6 +100,7 @@ grep -Eq -- '^--web-dir .*/usr/share/bgerase/web' "$work/config" || fail "web: $
 as_bgerase /usr/bin/bgerase admin create-account deb@example.com >/dev/null
 key=$(as_bgerase /usr/bin/bgerase admin create-key deb@example.com 2>/dev/null)
 [[ -f /var/lib/bgerase/bgerase.db && ! -e /var/lib/bgerase/data ]] || fail "admin used another store"
+: >"$work/serve.log"  # there before the server opens it, for the loop below to read
 t_serve=$(date +%s.%N)
 "${service[@]}" /usr/bin/bgerase serve --port 0 --quiet >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!  # setpriv and env exec, so this is the server's own pid
