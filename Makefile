@@ -1,5 +1,6 @@
 # The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
-.PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality clean
+.PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality clean \
+	install deb test-deb
 
 setup:
 	scripts/setup
@@ -28,6 +29,20 @@ bench-load: setup
 # A folder with img/*.jpg and gt/*.png (true alpha): make bench-quality DIR=/path/to/set
 bench-quality: setup
 	bench/quality.sh $(DIR)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, web pages, docs, man page, systemd unit
+# and its settings file (docs/deploy.md).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install build --prefix "$(PREFIX)"
+
+# `make deb`: build/packages/bgerase_VERSION_amd64.deb (CPack; Depends from dpkg-shlibdeps).
+deb: build
+	cpack --config build/CPackConfig.cmake
+
+# `make test-deb` (as root): installs the .deb, serves a cutout as the bgerase user, purges it.
+test-deb: build
+	BGERASE_TEST_DEB=1 ctest --test-dir build -L packaging --output-on-failure
 
 clean:
 	rm -rf build

@@ -48,9 +48,13 @@ struct ServerConfig {
   // client (for per-address throttles). Empty: the TCP peer is the client.
   TrustedProxies trusted_proxies;
   bool access_log = true;  // one JSON line per request on stderr
-  // The web pages' folder (web/ in the source tree). Empty: the folder the build was made from.
+  // The web pages' folder. Empty: DefaultWebDir().
   std::string web_dir;
 };
+
+// Where the web pages are when --web-dir is not given: PREFIX/share/bgerase/web for an installed
+// binary (common/install_layout.h), else the source tree's web/ the build was made from.
+std::string DefaultWebDir();
 
 class ApiServer {
  public:

@@ -7,6 +7,7 @@
 
 #include "api/server_internal.h"
 #include "api/web_session.h"
+#include "common/install_layout.h"
 
 #ifndef BGERASE_WEB_DIR
 #define BGERASE_WEB_DIR "web"
@@ -326,9 +327,14 @@ std::string ApiServer::Impl::FormKey() {
   return form_key;
 }
 
+std::string DefaultWebDir() {
+  if (auto share = InstalledShareDir()) return (*share / "web").string();
+  return BGERASE_WEB_DIR;
+}
+
 void ApiServer::Impl::RegisterWebPages() {
   web = std::make_shared<Web>(*this);
-  web->dir = std::filesystem::path(config.web_dir.empty() ? BGERASE_WEB_DIR : config.web_dir);
+  web->dir = std::filesystem::path(config.web_dir.empty() ? DefaultWebDir() : config.web_dir);
   Web& w = *web;  // lives as long as the server
 
   AddRoute("GET", "/", "/web/page", [&w](const Request& req, Response& res) {

@@ -21,7 +21,7 @@ int Fail(const Status& st) {
 }
 
 // Opening purges whatever has expired, so even a one-off admin command honours retention.
-std::unique_ptr<store::Store> Open(const StoreFlags& f) {
+std::unique_ptr<store::Store> Open(StoreFlags& f) {
   auto s = OpenStoreFromFlags(f, /*run_reaper=*/false);  // short-lived; `serve` runs the reaper
   if (!s.ok()) {
     Fail(s.status());

@@ -6,6 +6,7 @@
 #include <vips/vips8>
 
 #include "cli/commands.h"
+#include "common/version.h"
 #include "engine/session.h"
 #include "removal/calibration.h"
 #include "removal/model_registry.h"
@@ -23,7 +24,7 @@ void RegisterInfoCommand(CLI::App& app) {
     const std::string dir = removal::ModelDir(model_dir);
     const Status st = removal::VerifyModel(dir, spec);
     const dnnl_version_t* v = dnnl_version();
-    std::printf("bgerase 0.1.0\n");
+    std::printf("bgerase %s\n", kVersion);
     std::printf("cpu:        %s isa, %d cores, native bf16: %s, vnni: %s\n", cpu.isa.c_str(),
                 cpu.cores, cpu.native_bf16 ? "yes" : "no", cpu.vnni ? "yes" : "no");
     std::printf("precisions: fp32 yes, bf16 %s, int8 yes (%d-level weights)\n",

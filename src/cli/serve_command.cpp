@@ -10,8 +10,10 @@
 
 #include "api/server.h"
 #include "cli/commands.h"
+#include "cli/environment.h"
 #include "cli/store_flags.h"
 #include "imaging/imaging.h"
+#include "removal/model_registry.h"
 #include "store/store.h"
 
 namespace bgerase::cli {
@@ -31,6 +33,7 @@ struct ServeFlags {
   bool no_jobs = false;
   std::vector<std::string> trusted_proxies;
   std::string web_dir;
+  bool print_config = false;
 };
 
 int Fail(const Status& st) {
@@ -39,7 +42,7 @@ int Fail(const Status& st) {
   return 1;
 }
 
-void Serve(const ServeFlags& f) {
+void Serve(ServeFlags& f) {
   // Block the stop signals in every thread (the mask is inherited), so that only the waiter
   // below receives them and can stop the server in an orderly way.
   sigset_t stop_signals;
@@ -137,8 +140,26 @@ void RegisterServeCommand(CLI::App& app) {
                   "names the client (repeatable)");
   cmd->add_flag("--no-jobs", f->no_jobs,
                 "accept async jobs but leave running them to other replicas on the same database");
-  cmd->add_option("--web-dir", f->web_dir, "folder of the web pages (default: the built-in web/)");
-  cmd->callback([f] { Serve(*f); });
+  cmd->add_option("--web-dir", f->web_dir,
+                  "folder of the web pages (default: the installed pages, else the source tree's)");
+  cmd->add_flag("--print-config", f->print_config,
+                "print each setting, its value and where it came from (default, env, flag); exit");
+  cmd->callback([f, cmd] {
+    // Every flag above can also be set as BGERASE_<FLAG>; the command line wins.
+    const auto settings = ApplyEnvironment(cmd, {"--print-config"});
+    if (f->print_config) {
+      // What an empty default means.
+      const auto max_retention =
+          std::chrono::duration_cast<std::chrono::hours>(store::kMaxRetention);
+      PrintSettings(std::cout, settings,
+                    {{"--database", "sqlite:" + f->store.data + "/bgerase.db"},
+                     {"--retention", std::to_string(max_retention.count()) + "h"},
+                     {"--model-dir", removal::ModelDir("")},
+                     {"--web-dir", api::DefaultWebDir()}});
+      return;
+    }
+    Serve(*f);
+  });
 }
 
 }  // namespace bgerase::cli

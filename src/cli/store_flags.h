@@ -15,12 +15,18 @@ struct StoreFlags {
   std::string data = "./data";
   std::string database;
   std::string retention;
+  CLI::App* cmd = nullptr;  // the command AddStoreFlags gave them to
 };
 
 void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
 
-// Opens the store the flags name. Opening purges whatever has expired, so even a one-off command
-// honours retention; `run_reaper` is for long-lived commands (`serve`).
-Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(const StoreFlags& f, bool run_reaper);
+// Opens the store the flags name, each flag not on the command line read from BGERASE_DATA,
+// BGERASE_DATABASE or BGERASE_RETENTION first (cli/environment.h), so `admin` and `dataset`
+// find the store the service's environment names. A value from the environment that the store
+// refuses is named in the error ("BGERASE_RETENTION=25h: ..."), and a password in a URL an error
+// quotes is masked ("postgres://user:***@host"). Opening purges whatever has
+// expired, so even a one-off command honours retention; `run_reaper` is for long-lived commands
+// (`serve`).
+Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run_reaper);
 
 }  // namespace bgerase::cli

