@@ -7,9 +7,13 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -241,6 +245,85 @@ TEST_F(HostileClients, WrongKeysAreThrottledPerAddress) {
   res = c.Get("/v2/account", other_wrong);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
+}
+
+// Free bytes on the file system holding `p`.
+std::uint64_t FreeBytes(const fs::path& p) {
+  struct statvfs v {};
+  statvfs(p.c_str(), &v);
+  return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+// Files under `dir` (recursively) whose name ends in `suffix`; all of them when it is empty.
+std::size_t FilesEndingIn(const fs::path& dir, const std::string& suffix) {
+  std::size_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string().ends_with(suffix)) ++n;
+  return n;
+}
+
+// The disk fills during a stored request: the input fits, the result does not. The answer is
+// internal_error, nothing of the upload stays (no object, no temporary file), and once there is
+// room again the same request is stored. Needs a tmpfs as --data, so root (skipped otherwise).
+TEST_F(HostileClients, DiskFullDuringAStoredRequestLeavesNothingBehind) {
+  server_.Start();
+  server_.Stop();
+  const fs::path data = server_.data();
+  const fs::path saved = data.string() + ".saved";
+  fs::rename(data, saved);
+  fs::create_directories(data);
+  if (mount("tmpfs", data.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0) {
+    fs::remove_all(data);
+    fs::rename(saved, data);
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{data};
+  fs::copy(saved, data, fs::copy_options::recursive);
+  server_.Start();
+  auto c = server_.Client();
+  const std::string photo = ReadAll("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  const auto form = [&](const char* store) {
+    return httplib::MultipartFormDataItems{{"image_file", photo, "photo.png", "image/png"},
+                                           {"store", store, "", ""}};
+  };
+  auto plain = c.Post("/v2", server_.Auth(), form("false"));
+  ASSERT_TRUE(plain && plain->status == 200);
+  const std::uint64_t result_bytes = plain->body.size();
+
+  // Fill the disk, then leave room for the input and half the result.
+  const fs::path filler = data / "filler";
+  {
+    std::ofstream f(filler, std::ios::binary);
+    const std::string block(1 << 16, 'x');
+    while (f.write(block.data(), block.size())) {
+    }
+  }
+  const std::uint64_t room = photo.size() + result_bytes / 2;
+  fs::resize_file(filler, fs::file_size(filler) - std::min(fs::file_size(filler), room));
+  ASSERT_LT(FreeBytes(data), photo.size() + result_bytes);
+
+  auto full = c.Post("/v2", server_.Auth(), form("true"));
+  ASSERT_TRUE(full) << "no answer while the disk was full";
+  EXPECT_EQ(full->status, 500) << full->body;
+  EXPECT_EQ(nlohmann::json::parse(full->body)["error"]["code"], "internal_error");
+  EXPECT_EQ(FilesEndingIn(data, ".tmp"), 0u) << "a temporary file stayed behind";
+  fs::remove(filler);
+  auto listed = c.Get("/v2/account/data", server_.Auth());
+  ASSERT_TRUE(listed && listed->status == 200);
+  EXPECT_EQ(nlohmann::json::parse(listed->body)["items"].size(), 0u)
+      << "half an upload stayed: " << listed->body;
+
+  // The server kept serving, and with room again the same request is stored.
+  auto stored = c.Post("/v2", server_.Auth(), form("true"));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->status, 200);
+  listed = c.Get("/v2/account/data", server_.Auth());
+  ASSERT_TRUE(listed && listed->status == 200);
+  EXPECT_EQ(nlohmann::json::parse(listed->body)["items"].size(), 2u) << listed->body;
+  server_.Stop();
 }
 
 }  // namespace
