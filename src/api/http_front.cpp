@@ -1,5 +1,5 @@
 // HttpFront: the epoll thread that holds connections until their request is complete, and the
-// Stream that hands a complete (or, for chunked and 100-continue bodies, begun) request to
+// Stream that hands a complete (or, for a body the front will not buffer, begun) request to
 // httplib's request parser on a handler thread, with the request's deadline on every read.
 #include "api/http_front.h"
 
@@ -49,6 +49,9 @@ struct Conn {
   std::size_t header_end = kNoLimit;  // offset just past the header block, once seen
   std::size_t scanned = 0;            // bytes searched for the header block's end so far
   std::size_t need = kNoLimit;        // the request's length, when the front knows it
+  bool chunked = false;               // the body is chunked; the front walks its chunks
+  std::size_t chunk_at = 0;           // offset of the next chunk's size line
+  std::size_t body_bytes = 0;         // chunk data walked so far
   std::size_t served = 0;             // requests answered on this connection
 
   void NextRequest(Clock::time_point now) {
@@ -56,6 +59,8 @@ struct Conn {
     since = now;
     header_end = need = kNoLimit;
     scanned = 0;
+    chunked = false;
+    chunk_at = body_bytes = 0;
   }
 };
 
@@ -256,8 +261,7 @@ struct HttpFront::Front {
         return;
       }
       c.header_end = end + 4;
-      bool chunked = false, expects_continue = false;
-      std::size_t length = 0;
+      std::size_t length = 0, expect_at = kNoLimit;
       bool has_length = false;
       std::string_view block(c.buf.data(), end);
       for (std::size_t at = block.find("\r\n"); at != std::string_view::npos;) {
@@ -267,25 +271,59 @@ struct HttpFront::Front {
         at = next;
         const std::size_t colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        const std::string name = Lower(std::string(line.substr(0, colon)));
-        std::string value = Lower(std::string(line.substr(colon + 1)));
+        const std::string name = Lower(line.substr(0, colon));
+        const std::string value = Lower(line.substr(colon + 1));
         if (name == "transfer-encoding" && value.find("chunked") != std::string::npos)
-          chunked = true;
+          c.chunked = true;
         if (name == "expect" && value.find("100-continue") != std::string::npos)
-          expects_continue = true;
+          expect_at = static_cast<std::size_t>(line.data() - c.buf.data()) + colon + 1 +
+                      value.find("100-continue");
         if (name == "content-length" && !has_length) {  // httplib reads the first one too
           has_length = true;
           length = std::strtoull(value.c_str(), nullptr, 10);
         }
       }
-      if (chunked) return DispatchLocked(it);  // the handler reads the chunks, to the deadline
-      c.need = c.header_end + (has_length ? length : 0);
-      // The client waits for "100 Continue" (httplib sends it), and an oversized body is refused
-      // (413) before it is read: both go to a handler now, the body read there to the deadline.
-      if (expects_continue || length > limits.max_body_bytes) return DispatchLocked(it);
+      if (!c.chunked) c.need = c.header_end + (has_length ? length : 0);
+      // An oversized body is refused (413) before it is read: a handler has it at once.
+      if (!c.chunked && length > limits.max_body_bytes) return DispatchLocked(it);
+      if (expect_at != kNoLimit) {
+        // The client waits for "100 Continue" before its body: the front says it, and renames
+        // the expectation (same length) so that httplib does not say it again.
+        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)::send(c.fd, k100.data(), k100.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        c.buf.replace(expect_at, 12, "100-answered");
+      }
+      c.chunk_at = c.header_end;
     }
+    if (c.chunked && c.need == kNoLimit && !WalkChunks(c)) return DispatchLocked(it);
+    if (c.need == kNoLimit) return;  // more chunks to come
     if (c.buf.size() >= c.need) return DispatchLocked(it);
     if (buffered + (c.need - c.buf.size()) > limits.max_buffered_bytes) DispatchLocked(it);
+  }
+
+  // Walks the chunks received so far; sets `need` at the last one. False when the front should
+  // stop waiting and let httplib read the rest (a malformed chunk, which it answers 400, a body
+  // over the cap, which it answers 413, or a chunk that would pass the buffer budget).
+  bool WalkChunks(Conn& c) {
+    for (;;) {
+      const std::size_t eol = c.buf.find("\r\n", c.chunk_at);
+      if (eol == std::string::npos) return c.buf.size() - c.chunk_at <= 1024;
+      const char* digits = c.buf.c_str() + c.chunk_at;
+      char* after = nullptr;
+      const unsigned long long size = std::strtoull(digits, &after, 16);
+      if (after == digits) return false;
+      if (size == 0) {  // the last chunk, then the empty line (httplib takes no trailers)
+        c.need = eol + 4;
+        return true;
+      }
+      if (size > limits.max_body_bytes - c.body_bytes) return false;  // past the cap
+      c.body_bytes += size;
+      const std::size_t data_end = eol + 2 + size + 2;
+      if (c.buf.size() < data_end)
+        return buffered + (data_end - c.buf.size()) <= limits.max_buffered_bytes;
+      if (c.buf.compare(data_end - 2, 2, "\r\n") != 0) return false;
+      c.chunk_at = data_end;
+    }
   }
 
   void ReadLocked(std::map<std::uint64_t, std::shared_ptr<Conn>>::iterator it) {

@@ -1,7 +1,8 @@
 // HttpFront: cpp-httplib's server with slow clients kept off its threads. One epoll thread holds
 // every connection while it is idle or still sending its request; only a request whose headers
-// (and, when its length is known, body) have arrived is handed to a handler thread. A request
-// that is not complete by its deadline is answered 408 and closed, however slowly it trickles.
+// and body (by Content-Length or to its last chunk) have arrived is handed to a handler thread.
+// A request that is not complete by its deadline is answered 408 and closed, however slowly it
+// trickles. The front answers "100 Continue" itself.
 #pragma once
 
 #include <httplib.h>
@@ -27,7 +28,8 @@ struct FrontLimits {
   // Connections held at once; a new one past it closes the one held longest that is not being
   // answered (so a flood of idle sockets cannot lock new clients out).
   std::size_t max_connections = 4096;
-  // Bodies above this are not buffered: the request goes to httplib, which answers 413.
+  // Bodies above this are not buffered: the request goes to httplib, which answers 413 (at once
+  // for a Content-Length, when its count passes the cap for a chunked body).
   std::size_t max_body_bytes = 64u << 20;
   // Handler threads (requests being answered at once).
   std::size_t threads = 16;

@@ -147,6 +147,60 @@ TEST_F(HostileClients, ByteASecondBodyTricklerIsClosedAtTheDeadline) {
   EXPECT_EQ(nlohmann::json::parse(consent->body)["opt_in"], false);
 }
 
+// A chunked body trickled a chunk a second is walked by the front and cut off the same way.
+TEST_F(HostileClients, ChunkedBodyTricklerIsClosedAtTheDeadline) {
+  server_.Start({"--request-deadline", "3"});
+  const int fd = Connect(server_.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(Send(fd, "POST /v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: " + server_.key() +
+                           "\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n"));
+  const auto start = Clock::now();
+  std::string seen;
+  bool closed = false;
+  for (int i = 0; i < 60 && !closed; ++i) {
+    if (!Send(fd, "1\r\n-\r\n")) closed = true;
+    if (!closed) closed = ClosedByServer(fd, 1s, &seen);
+  }
+  const auto took = Clock::now() - start;
+  close(fd);
+  EXPECT_TRUE(closed) << "still open after a minute of trickling";
+  EXPECT_LT(took, 30s);
+  if (!seen.empty()) {
+    EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HTTP/1.1 408 Request Timeout");
+  }
+  EXPECT_EQ(HealthStatus(server_), 200);
+}
+
+// A client that waits for "100 Continue" before its body gets exactly one, then its answer.
+TEST_F(HostileClients, ExpectContinueGetsOneInterimAnswerThenTheAnswer) {
+  server_.Start();
+  const int fd = Connect(server_.port());
+  ASSERT_GE(fd, 0);
+  const std::string body = R"({"opt_in": false})";
+  ASSERT_TRUE(Send(fd,
+                   "PUT /v2/account/training-consent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "x-api-key: " +
+                       server_.key() +
+                       "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                       "Content-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n"));
+  std::string seen;
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_GT(poll(&p, 1, 20'000), 0) << "no 100 Continue";
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  seen.assign(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(seen, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(Send(fd, body));
+  seen.clear();
+  for (int i = 0; i < 20 && !ClosedByServer(fd, 1s, &seen);) ++i;
+  close(fd);
+  EXPECT_EQ(seen.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << seen;
+  EXPECT_EQ(seen.find("100 Continue"), std::string::npos) << seen;
+}
+
 // 200 connections that send nothing hold no request thread: a new client is answered.
 TEST_F(HostileClients, TwoHundredIdleConnectionsDoNotLockOutANewClient) {
   server_.Start();
