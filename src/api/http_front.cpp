@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -434,7 +435,30 @@ struct HttpFront::Front {
   }
 };
 
-HttpFront::HttpFront(FrontLimits limits) : front_(std::make_unique<Front>(*this, limits)) {
+namespace {
+
+// The connections the process can hold: the open-file limit (its soft value raised to the hard
+// one) less room for the database, blobs, the model and the listening socket.
+FrontLimits WithinFileLimit(FrontLimits limits) {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return limits;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+    (void)::getrlimit(RLIMIT_NOFILE, &files);
+  }
+  constexpr rlim_t kReserved = 256;
+  if (files.rlim_cur != RLIM_INFINITY)
+    limits.max_connections = std::min<std::size_t>(
+        limits.max_connections,
+        files.rlim_cur > 2 * kReserved ? files.rlim_cur - kReserved : files.rlim_cur / 2);
+  return limits;
+}
+
+}  // namespace
+
+HttpFront::HttpFront(FrontLimits limits)
+    : front_(std::make_unique<Front>(*this, WithinFileLimit(limits))) {
   new_task_queue = [] { return new InlineQueue; };
   set_keep_alive_timeout(std::max<time_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(limits.idle_timeout).count()));
@@ -442,6 +466,11 @@ HttpFront::HttpFront(FrontLimits limits) : front_(std::make_unique<Front>(*this,
 
 HttpFront::~HttpFront() {
   Drain();
+}
+
+bool HttpFront::Listen() {
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, 1024);
+  return listen_after_bind();
 }
 
 void HttpFront::Drain() {

@@ -26,7 +26,8 @@ struct FrontLimits {
   // it is read by its handler thread instead (still under its deadline).
   std::size_t max_buffered_bytes = 256u << 20;
   // Connections held at once; a new one past it closes the one held longest that is not being
-  // answered (so a flood of idle sockets cannot lock new clients out).
+  // answered (so a flood of idle sockets cannot lock new clients out). Capped below the open-file
+  // limit, whose soft value the front raises to its hard one.
   std::size_t max_connections = 4096;
   // Bodies above this are not buffered: the request goes to httplib, which answers 413 (at once
   // for a Content-Length, when its count passes the cap for a chunked body).
@@ -40,7 +41,12 @@ class HttpFront : public httplib::Server {
   explicit HttpFront(FrontLimits limits = {});
   ~HttpFront() override;
 
-  // After listen_after_bind() returns (stop() was called): answers the requests being answered
+  // listen_after_bind() with a listen backlog of 1024 instead of the 5 the library was built
+  // with (a burst of connections would overflow it, and a dropped SYN costs the client 1 s).
+  // Returns when stop() is called.
+  bool Listen();
+
+  // After Listen() returns (stop() was called): answers the requests being answered
   // (their handlers run to the end), then closes every connection. Idempotent.
   void Drain();
 

@@ -266,7 +266,7 @@ Status ApiServer::Run() {
               << s.config.workers << " worker(s), queue " << s.config.max_queue << ")\n";
   });
   if (s.config.run_jobs) s.job_thread = std::thread([&s] { s.RunJobs(); });
-  s.http.listen_after_bind();
+  s.http.Listen();
   s.http.Drain();  // the requests being answered finish; idle and part-sent ones are closed
   loader.join();
   if (s.job_thread.joinable()) {
