@@ -172,12 +172,7 @@ ApiServer::ApiServer(ServerConfig config, store::Store& store)
     : impl_(std::make_unique<Impl>(std::move(config), store)) {
   Impl& s = *impl_;
   s.ready = &ready_;
-  // Enough HTTP threads that requests beyond the inference queue reach a handler and get their
-  // 503 at once, rather than waiting unseen in httplib's own unbounded connection queue.
-  const std::size_t threads = static_cast<std::size_t>(s.config.workers) + s.config.max_queue + 8;
-  s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.http.set_payload_max_length(kMaxBodyBytes);
-  s.http.set_read_timeout(s.config.read_timeout_s, 0);
   s.http.set_write_timeout(s.config.write_timeout_s, 0);
   s.http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     t_ctx = RequestContext{};
@@ -283,7 +278,8 @@ Status ApiServer::Run() {
               << s.config.workers << " worker(s), queue " << s.config.max_queue << ")\n";
   });
   if (s.config.run_jobs) s.job_thread = std::thread([&s] { s.RunJobs(); });
-  s.http.listen_after_bind();
+  s.http.Listen();
+  s.http.Drain();  // the requests being answered finish; idle and part-sent ones are closed
   loader.join();
   if (s.job_thread.joinable()) {
     {

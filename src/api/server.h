@@ -38,8 +38,13 @@ struct ServerConfig {
   double rate_limit = 0;
   // image_url may name loopback/private/link-local hosts (tests, trusted networks only).
   bool allow_private_urls = false;
-  int read_timeout_s = 30;
   int write_timeout_s = 30;
+  // From a request's first byte to its last (headers and body; the headers alone get at most
+  // 10 s of it): a client still sending past it is answered 408 and closed. Until its request is
+  // complete a connection is held by one epoll thread, not a request thread (api/http_front.h).
+  std::chrono::seconds request_deadline{120};
+  // Connections held at once (idle or sending); past it the longest-held idle one is closed.
+  std::size_t max_connections = 4096;
   // Whether this replica runs async jobs (its own and other replicas'); off, it only accepts
   // them. A claimed job whose replica dies is taken over after `job_lease`.
   bool run_jobs = true;

@@ -25,12 +25,14 @@
 
 #include "api/base64.h"
 #include "api/error_catalogue.h"
+#include "api/http_front.h"
 #include "api/inference_queue.h"
 #include "api/metrics.h"
 #include "api/multipart.h"
 #include "api/request_fields.h"
 #include "api/server.h"
 #include "api/url_fetcher.h"
+#include "api/web_session.h"
 #include "common/image_formats.h"
 #include "common/text.h"
 #include "removal/options.h"
@@ -117,13 +119,16 @@ struct ApiServer::Impl {
   ServerConfig config;
   store::Store& store;
   store::StoragePolicy policy;
-  httplib::Server http;
+  HttpFront http;
   Metrics metrics;
   std::unique_ptr<InferenceQueue> queue;  // set once the model is loaded (before ready_)
   std::atomic<bool>* ready = nullptr;
   std::mutex log_mu;
 
   RateLimiter limiter;
+  // Wrong API keys per client address: 20 at once, then one a second. An address out of them is
+  // refused before its key is looked at, so a guess that happens to be right is refused too.
+  web::AttemptThrottle wrong_keys{20, 1.0};
   UrlFetchOptions fetch;
 
   // The async-job runner (server.cpp): claims jobs from the shared store while a worker is idle.
@@ -134,18 +139,41 @@ struct ApiServer::Impl {
   bool job_wake = false;  // a job was just accepted here; guarded by job_mu
 
   Impl(ServerConfig c, store::Store& s)
-      : config(std::move(c)), store(s), policy(s), limiter(config.rate_limit) {
+      : config(std::move(c)),
+        store(s),
+        policy(s),
+        http(FrontLimitsOf(config)),
+        limiter(config.rate_limit) {
     fetch.allow_private = config.allow_private_urls;
+  }
+
+  static FrontLimits FrontLimitsOf(const ServerConfig& config) {
+    FrontLimits l;
+    l.request_deadline = config.request_deadline;
+    l.max_connections = config.max_connections;
+    l.max_body_bytes = kMaxBodyBytes;
+    // Enough request threads that requests beyond the inference queue reach a handler and get
+    // their 503 at once; slow or idle clients hold none (the front holds them).
+    l.threads = static_cast<std::size_t>(config.workers) + config.max_queue + 8;
+    return l;
   }
 
   // Authenticates the request's x-api-key (header names are case-insensitive in httplib).
   Result<store::ApiKeyInfo> Authenticate(const httplib::Request& req) {
     const std::string key = req.get_header_value("x-api-key");
     if (key.empty()) return Status("missing_api_key", "Send your API key in the x-api-key header.");
+    const std::string address = config.trusted_proxies.ClientOf(req);
+    auto too_many = [](int wait) {
+      return Status("rate_limited", "Too many wrong API keys from this address; retry in " +
+                                        std::to_string(wait) + " s.");
+    };
+    if (const int wait = wrong_keys.Wait(address); wait > 0) return too_many(wait);
     auto info = store.api_keys().Authenticate(key);
     if (!info.ok()) {
-      if (info.status().code() == "invalid_api_key")
+      if (info.status().code() == "invalid_api_key") {
+        (void)wrong_keys.Take(address);
         return Status("invalid_api_key", "The API key is unknown or revoked.");
+      }
       return info.status();
     }
     t_ctx.key_prefix = info->prefix;

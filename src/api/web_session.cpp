@@ -207,4 +207,17 @@ int AttemptThrottle::Take(const std::string& key) {
   return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_)));
 }
 
+int AttemptThrottle::Wait(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) return 0;
+  const Bucket& b = it->second;
+  const double tokens = std::min(
+      burst_,
+      b.tokens +
+          rate_ * std::chrono::duration<double>(std::chrono::steady_clock::now() - b.at).count());
+  if (tokens >= 1) return 0;
+  return std::max(1, static_cast<int>(std::ceil((1 - tokens) / rate_)));
+}
+
 }  // namespace bgerase::api::web

@@ -79,6 +79,8 @@ class AttemptThrottle {
 
   // 0 when the attempt may go ahead (and is counted), else the seconds to wait.
   int Take(const std::string& key);
+  // Like Take, without counting an attempt: for throttles that count only failures.
+  int Wait(const std::string& key);
 
  private:
   struct Bucket {

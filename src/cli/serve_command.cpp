@@ -27,6 +27,7 @@ struct ServeFlags {
   int threads_per_worker = 0;
   int max_queue = 8;
   double rate_limit = 0;
+  int request_deadline_s = 120;
   bool allow_private_urls = false;
   std::string model_dir;
   bool quiet = false;
@@ -72,6 +73,7 @@ void Serve(ServeFlags& f) {
   config.pipeline.threads = f.threads_per_worker;
   config.access_log = !f.quiet;
   config.rate_limit = f.rate_limit;
+  config.request_deadline = std::chrono::seconds(f.request_deadline_s);
   config.allow_private_urls = f.allow_private_urls;
   config.run_jobs = !f.no_jobs;
   auto proxies = api::TrustedProxies::Parse(f.trusted_proxies);
@@ -131,6 +133,11 @@ void RegisterServeCommand(CLI::App& app) {
                   "requests per second per API key, bursts up to max(1, R); 0: no limit")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--request-deadline", f->request_deadline_s,
+                  "seconds from a request's first byte to its last (headers within 10 s of it); "
+                  "a client still sending then gets 408 and is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--model-dir", f->model_dir, "model folder (default: the installed model)");
   cmd->add_flag("--allow-private-urls", f->allow_private_urls,
                 "let image_url reach loopback/private/link-local hosts (tests, trusted networks)");

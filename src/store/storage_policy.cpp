@@ -19,7 +19,12 @@ Result<StoredUpload> StoragePolicy::StoreUpload(const Upload& upload) {
       NewObject result{upload.owner,       ObjectKind::kResult, input->item_id,
                        upload.result_mime, upload.on_behalf_of, *upload.result};
       auto out = store_.objects().Put(result);
-      if (!out.ok()) return out.status();
+      if (!out.ok()) {
+        // The request fails as a whole (say, the disk is full): an input stored for it alone
+        // must not stay behind, listed and held, for a result that never came.
+        if (!upload.stored_input) (void)store_.objects().Delete(upload.owner, input->id);
+        return out.status();
+      }
       stored.processing.push_back(*out);
     }
   }

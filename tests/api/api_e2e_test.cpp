@@ -120,7 +120,10 @@ json WaitForJob(httplib::Client& c, const httplib::Headers& auth, const std::str
   json job;
   for (int i = 0; i < 1200; ++i) {
     auto st = c.Get("/v2/jobs/" + id, auth);
-    EXPECT_TRUE(st && st->status == 200);
+    // Which failure it was (no answer, or which status) is what tells a flake's cause.
+    EXPECT_TRUE(st && st->status == 200)
+        << (st ? "status " + std::to_string(st->status) + ": " + st->body
+               : "no answer: " + httplib::to_string(st.error()));
     if (!st || st->status != 200) break;
     job = json::parse(st->body);
     if (job["status"] == "succeeded" || job["status"] == "failed") break;

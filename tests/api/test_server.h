@@ -114,7 +114,7 @@ class TestServer {
     FAIL() << "server never became ready: " << ReadAll(log_);
   }
 
-  // SIGTERM, then the exit status must be 0 (graceful shutdown).
+  // SIGTERM, then the exit status must be 0 (graceful shutdown), and the log must hold no secret.
   void Stop() {
     if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
@@ -123,14 +123,38 @@ class TestServer {
     pid_ = -1;
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "serve did not exit cleanly on SIGTERM: " << ReadAll(log_);
+    ExpectLogHoldsNoSecret();
   }
 
   ~TestServer() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
+      ExpectLogHoldsNoSecret();
     }
     if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // A password, session token or other secret the test sent: the log must never contain it.
+  void NoteSecret(const std::string& secret) { secrets_.push_back(secret); }
+
+  // docs/security.md: what the server writes (access log, errors) never holds a full API key —
+  // ours or any other of the key format —, a noted secret, or image bytes (raw or base64).
+  void ExpectLogHoldsNoSecret() const {
+    if (log_.empty()) return;
+    const std::string log = ReadAll(log_);
+    if (!key_.empty()) {
+      EXPECT_EQ(log.find(key_), std::string::npos) << "the API key is logged";
+    }
+    EXPECT_FALSE(std::regex_search(log, std::regex("bge_[0-9a-f]{64}"))) << "a full key is logged";
+    for (const auto& secret : secrets_)
+      EXPECT_EQ(log.find(secret), std::string::npos) << "a secret the test sent is logged";
+    const std::pair<std::string, const char*> image_marks[] = {
+        {"\x89PNG", "PNG bytes"},  {"\xFF\xD8\xFF", "JPEG bytes"},
+        {"WEBPVP8", "WebP bytes"}, {"iVBORw0KGgo", "base64 PNG"},
+        {"/9j/4", "base64 JPEG"},  {"UklGR", "base64 RIFF/WebP"}};
+    for (const auto& [mark, what] : image_marks)
+      EXPECT_EQ(log.find(mark), std::string::npos) << what << " in the server log";
   }
 
   httplib::Client Client() const {
@@ -154,6 +178,7 @@ class TestServer {
  private:
   fs::path dir_, data_, log_;
   std::string key_, database_;
+  std::vector<std::string> secrets_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

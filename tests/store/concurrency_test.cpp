@@ -162,6 +162,39 @@ TEST_P(Concurrency, UploadsRacingWithdrawalNeverOutliveIt) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM consent_events"), 40);
 }
 
+// Two replicas on one database, both authenticating (each authentication records the key's last
+// use): no authentication fails because the other replica wrote meanwhile. On SQLite a read left
+// open across the write made a third of them fail at once with "database is locked".
+TEST_P(Concurrency, KeysAuthenticateWhileAnotherReplicaWrites) {
+  auto clock = std::make_shared<ManualClock>(T0());
+  auto front = env_.Open(clock);
+  auto worker = env_.Open(clock);
+  ASSERT_TRUE(front && worker);
+  auto account = front->accounts().Create("replicas@example.com", std::nullopt);
+  ASSERT_TRUE(account.ok());
+  auto key = front->api_keys().Create(account->id);
+  ASSERT_TRUE(key.ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> worker_failures{0};
+  std::thread other([&] {
+    while (!stop.load()) {
+      clock->Advance(1ms);  // every write changes the row
+      if (!worker->api_keys().Authenticate(key->key).ok()) ++worker_failures;
+    }
+  });
+  int failures = 0;
+  std::string first_failure;
+  for (int i = 0; i < 600; ++i) {
+    auto info = front->api_keys().Authenticate(key->key);
+    if (!info.ok() && failures++ == 0) first_failure = info.status().ToString();
+  }
+  stop = true;
+  other.join();
+  EXPECT_EQ(failures, 0) << first_failure;
+  EXPECT_EQ(worker_failures.load(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Concurrency, testutil::AllBackends(), testutil::BackendName);
 
 }  // namespace

@@ -17,6 +17,26 @@ export const PHONE = { width: 390, height: 844 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Passwords and cookie values the tests sent (signUp notes them): no server log may hold one.
+const secrets = new Set();
+export function noteSecret(value) {
+  if (value && value.length >= 8) secrets.add(value);
+}
+
+// docs/security.md: a server log holds no full API key, no noted secret, no image bytes.
+export function secretsInLog(log) {
+  const found = [];
+  if (/bge_[0-9a-f]{64}/.test(log)) found.push('a full API key');
+  for (const s of secrets) if (log.includes(s)) found.push(`a noted secret (${s.length} chars)`);
+  // The log is read as UTF-8: the ASCII parts of the PNG and JPEG signatures stand for them.
+  for (const [mark, what] of [['PNG\r\n\x1a\n', 'PNG bytes'], ['JFIF\0', 'JPEG bytes'],
+    ['WEBPVP8', 'WebP bytes'], ['iVBORw0KGgo', 'base64 PNG'], ['/9j/4', 'base64 JPEG'],
+    ['UklGR', 'base64 RIFF/WebP']]) {
+    if (log.includes(mark)) found.push(what);
+  }
+  return found;
+}
+
 // Starts the server and waits (bounded) until /v2/health says ready.
 export async function startServer(extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'bgerase-web-'));
@@ -59,6 +79,8 @@ export async function startServer(extra = []) {
         if (code !== 0) throw new Error(`serve exited ${code}:\n${log}`);
       }
       rmSync(dir, { recursive: true, force: true });
+      const leaked = secretsInLog(log);
+      if (leaked.length) throw new Error(`the server log holds ${leaked.join(', ')}`);
     },
   };
 }
@@ -109,6 +131,8 @@ export async function signUp(page, base, email, password = 'correct horse batter
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL(`${base}/account`);
+  noteSecret(password);
+  for (const cookie of await page.context().cookies()) noteSecret(cookie.value);
 }
 
 // Controls without an accessible name (label, aria-label, aria-labelledby, or button text).

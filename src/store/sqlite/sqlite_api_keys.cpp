@@ -40,11 +40,16 @@ Result<ApiKeyInfo> SqliteApiKeys::Authenticate(std::string_view key) {
     auto presented = ParsePresentedApiKey(key);
     if (!presented.ok()) return presented.status();
     std::lock_guard lock(c_.db->mutex());
-    auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
-                            ", key_hash FROM api_keys WHERE prefix = ?1");
-    q.Bind(1, presented->prefix);
     std::optional<StoredApiKey> row;
-    if (q.Step()) row = ReadStoredApiKey(q);
+    {
+      // Finished before the UPDATE below: a SELECT left stepping holds its read snapshot open,
+      // and upgrading that to a write after another replica committed fails at once with
+      // "database is locked" (SQLITE_BUSY_SNAPSHOT; the busy timeout does not apply).
+      auto q = c_.db->Prepare(std::string("SELECT ") + kApiKeyColumns +
+                              ", key_hash FROM api_keys WHERE prefix = ?1");
+      q.Bind(1, presented->prefix);
+      if (q.Step()) row = ReadStoredApiKey(q);
+    }
     auto checked = CheckApiKey(row, *presented);
     if (!checked.ok()) return checked.status();
     ApiKeyInfo info = std::move(checked.value());
