@@ -579,6 +579,32 @@ struct OutputGeometry {
   int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0, out_width = 0, out_height = 0;
 };
 
+// The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
+// baseline x86-64 build cannot vectorise their interleaved bytes). Same arithmetic either way.
+#define BGERASE_CLONES __attribute__((target_clones("avx2", "default")))
+
+// out[x] (C bytes) = bilinear between the C floats at o0[x] and o1[x] of `col`, weight fx[x].
+template <int C>
+BGERASE_CLONES void SampleColumns(const float* __restrict col, const int* __restrict o0,
+                                  const int* __restrict o1, const float* __restrict fx, int n,
+                                  uint8_t* __restrict out) {
+  for (int x = 0; x < n; ++x)
+    for (int k = 0; k < C; ++k)
+      out[C * x + k] =
+          static_cast<uint8_t>(col[o0[x] + k] + (col[o1[x] + k] - col[o0[x] + k]) * fx[x] + 0.5f);
+}
+
+// out[x] = bilinear in the plane rows r0/r1 (weight fy) at columns i0[x]/i1[x] (weight fx[x]).
+BGERASE_CLONES void SampleShadowRow(const float* __restrict r0, const float* __restrict r1,
+                                    float fy, const int* __restrict i0, const int* __restrict i1,
+                                    const float* __restrict fx, int n, float* __restrict out) {
+  for (int x = 0; x < n; ++x) {
+    const float t = r0[i0[x]] + (r0[i1[x]] - r0[i0[x]]) * fx[x];
+    const float u = r1[i0[x]] + (r1[i1[x]] - r1[i0[x]]) * fx[x];
+    out[x] = t + (u - t) * fy;
+  }
+}
+
 // remove.bg's background image at the output's size: scaled to the smallest size that covers
 // ow x oh, keeping its aspect ratio, and centred. A shrink is done by libvips (Lanczos) and read
 // back through a region; an enlargement — the usual case, and libvips' slow affine path — is
@@ -643,14 +669,8 @@ class BackgroundLayer {
       float* col = column_.data();
       for (size_t j = 0; j < stride; ++j)
         col[j] = static_cast<float>(r0[j]) + static_cast<float>(r1[j] - r0[j]) * fy;
-      const float* fx = layer_.tx_->f.data();
-      uint8_t* out = row_.data();
-      for (int x = 0; x < layer_.ow_; ++x, out += C) {
-        const float* p = col + off0_[x];
-        const float* q = col + off1_[x];
-        for (int k = 0; k < C; ++k)
-          out[k] = static_cast<uint8_t>(p[k] + (q[k] - p[k]) * fx[x] + 0.5f);
-      }
+      SampleColumns<C>(col, off0_.data(), off1_.data(), layer_.tx_->f.data(), layer_.ow_,
+                       row_.data());
       return row_.data();
     }
 
@@ -668,6 +688,31 @@ class BackgroundLayer {
   std::optional<Taps> tx_, ty_;
 };
 
+// One row of Layered's blend: `s` RGBA subject, `shade` the shadow's alpha (0..1), `b` the
+// background at BB bytes a pixel (RGB: opaque; RGBA), `o` the answer at 3 (OPAQUE) or 4 bytes.
+// Branch-free, so the compiler vectorises it: where the answer's alpha is 0 so is every term.
+template <int BB, bool OPAQUE>
+BGERASE_CLONES void BlendRow(const uint8_t* __restrict s, const float* __restrict shade,
+                             const uint8_t* __restrict b, int n, uint8_t* __restrict o) {
+  constexpr float k1 = 1.0f / 255.0f;
+  constexpr int C = OPAQUE ? 3 : 4;
+  for (int x = 0; x < n; ++x) {
+    const float a = s[4 * x + 3] * k1, sh = shade[x];
+    const float ab = BB == 4 ? b[BB * x + 3] * k1 : 1.0f;
+    const float under = (1 - a) * (1 - sh) * ab;  // weight of the background's colour
+    float inv = 1.0f, total = 1.0f;
+    if constexpr (!OPAQUE) {
+      total = a + (1 - a) * (sh + (1 - sh) * ab);
+      inv = total > 0 ? 1.0f / total : 0.0f;
+    }
+    // Never above 255.5: the colour is a weighted mean of colours with weights summing to total.
+    o[C * x + 0] = static_cast<uint8_t>((a * s[4 * x + 0] + under * b[BB * x + 0]) * inv + 0.5f);
+    o[C * x + 1] = static_cast<uint8_t>((a * s[4 * x + 1] + under * b[BB * x + 1]) * inv + 0.5f);
+    o[C * x + 2] = static_cast<uint8_t>((a * s[4 * x + 2] + under * b[BB * x + 2]) * inv + 0.5f);
+    if constexpr (!OPAQUE) o[4 * x + 3] = static_cast<uint8_t>(total * 255.0f + 0.5f);
+  }
+}
+
 // Subject over shadow over background, in one pass at the output's size (premultiplied OVER):
 // A = a + (1 - a) * Au with the layer below Au = s + (1 - s) * ab, and colour
 // (a * F + (1 - a) * (1 - s) * ab * B) / A (the shadow is black). `cutout` is RGBA uchar at the
@@ -677,9 +722,9 @@ VImage Layered(const VImage& cutout, const SmallShadow* shadow, const OutputGeom
                const BackgroundLayer* background,
                const std::optional<std::array<uint8_t, 4>>& color) {
   const int ow = cutout.width(), oh = cutout.height();
-  const int bg_bands = background ? background->bands() : 0;
   const bool opaque = background ? background->opaque() : color && (*color)[3] == 255;
   const int bands = opaque ? 3 : 4;
+  const int bg_bands = background ? background->bands() : 4;  // a colour is one RGBA row
   const size_t size = static_cast<size_t>(ow) * oh * bands;
   std::unique_ptr<uint8_t, decltype(&g_free)> owned(static_cast<uint8_t*>(g_malloc(size)), g_free);
   uint8_t* pixels = owned.get();
@@ -688,8 +733,14 @@ VImage Layered(const VImage& cutout, const SmallShadow* shadow, const OutputGeom
     tx.emplace(ow, at.crop_left, static_cast<double>(at.crop_width) / ow, shadow->kx, shadow->sw);
     ty.emplace(oh, at.crop_top, static_cast<double>(at.crop_height) / oh, shadow->ky, shadow->sh);
   }
-  const float cr = color ? (*color)[0] : 0, cg = color ? (*color)[1] : 0,
-              cb = color ? (*color)[2] : 0, ca = color ? (*color)[3] / 255.0f : 0;
+  std::vector<uint8_t> color_row;  // the colour (or clear) as a background row
+  if (!background) {
+    const std::array<uint8_t, 4> c = color.value_or(std::array<uint8_t, 4>{0, 0, 0, 0});
+    color_row.resize(static_cast<size_t>(ow) * 4);
+    for (int x = 0; x < ow; ++x) std::memcpy(&color_row[4 * x], c.data(), 4);
+  }
+  auto blend = opaque ? (bg_bands == 3 ? BlendRow<3, true> : BlendRow<4, true>)
+                      : (bg_bands == 3 ? BlendRow<3, false> : BlendRow<4, false>);
   InTwo(oh, oh / 2, [&](int begin, int end) {
     constexpr int kStrip = 32;
     vips::VRegion subject = vips::VRegion::new_from_image(cutout);
@@ -701,39 +752,15 @@ VImage Layered(const VImage& cutout, const SmallShadow* shadow, const OutputGeom
       subject.prepare(0, top, ow, n);
       if (behind) behind->Prepare(top, n);
       for (int y = top; y < top + n; ++y) {
-        const auto* s = static_cast<const uint8_t*>(subject.addr(0, y));
-        const uint8_t* b = behind ? behind->Row(y) : nullptr;
         if (shadow) {
           const float* r0 = shadow->plane.data() + static_cast<size_t>(ty->i0[y]) * shadow->sw;
           const float* r1 = shadow->plane.data() + static_cast<size_t>(ty->i1[y]) * shadow->sw;
-          const float fy = ty->f[y];
-          for (int x = 0; x < ow; ++x) {
-            const float t = r0[tx->i0[x]] + (r0[tx->i1[x]] - r0[tx->i0[x]]) * tx->f[x];
-            const float u = r1[tx->i0[x]] + (r1[tx->i1[x]] - r1[tx->i0[x]]) * tx->f[x];
-            srow[x] = t + (u - t) * fy;
-          }
+          SampleShadowRow(r0, r1, ty->f[y], tx->i0.data(), tx->i1.data(), tx->f.data(), ow,
+                          srow.data());
         }
-        uint8_t* o = pixels + static_cast<size_t>(y) * ow * bands;
-        for (int x = 0; x < ow; ++x, s += 4, o += bands) {
-          const float a = s[3] / 255.0f, sh = srow[x];
-          float br = cr, bgc = cg, bb = cb, ab = ca;
-          if (b) {
-            br = b[0], bgc = b[1], bb = b[2];
-            ab = bg_bands == 4 ? b[3] / 255.0f : 1.0f;
-            b += bg_bands;
-          }
-          const float under = (1 - a) * (1 - sh) * ab;  // weight of the background's colour
-          const float total = opaque ? 1.0f : a + (1 - a) * (sh + (1 - sh) * ab);
-          if (total <= 0) {
-            std::memset(o, 0, bands);
-            continue;
-          }
-          const float inv = 1.0f / total;
-          o[0] = static_cast<uint8_t>(std::min(255.0f, (a * s[0] + under * br) * inv + 0.5f));
-          o[1] = static_cast<uint8_t>(std::min(255.0f, (a * s[1] + under * bgc) * inv + 0.5f));
-          o[2] = static_cast<uint8_t>(std::min(255.0f, (a * s[2] + under * bb) * inv + 0.5f));
-          if (!opaque) o[3] = static_cast<uint8_t>(total * 255.0f + 0.5f);
-        }
+        blend(static_cast<const uint8_t*>(subject.addr(0, y)), srow.data(),
+              behind ? behind->Row(y) : color_row.data(), ow,
+              pixels + static_cast<size_t>(y) * ow * bands);
       }
     }
   });
