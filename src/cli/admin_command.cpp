@@ -42,6 +42,16 @@ std::optional<std::optional<std::int64_t>> ParseAllowance(const std::string& tex
   return std::optional<std::int64_t>(static_cast<std::int64_t>(quarters));
 }
 
+// The account with this email; nullopt (the failure printed) when there is none.
+std::optional<store::Account> FindAccount(store::Store& s, const std::string& email) {
+  auto account = s.accounts().FindByEmail(email);
+  if (!account.ok()) {
+    Fail(account.status());
+    return std::nullopt;
+  }
+  return std::move(account).value();
+}
+
 std::string ReadPasswordFromStdin() {
   std::string line;
   std::getline(std::cin, line);
@@ -97,11 +107,8 @@ void RegisterAdminCommand(CLI::App& app) {
     cmd->callback([flags, email] {
       auto s = Open(*flags);
       if (!s) return;
-      auto account = s->accounts().FindByEmail(*email);
-      if (!account.ok()) {
-        Fail(account.status());
-        return;
-      }
+      auto account = FindAccount(*s, *email);
+      if (!account) return;
       auto key = s->api_keys().Create(account->id);
       if (!key.ok()) {
         Fail(key.status());
@@ -155,11 +162,8 @@ void RegisterAdminCommand(CLI::App& app) {
       }
       auto s = Open(*flags);
       if (!s) return;
-      auto account = s->accounts().FindByEmail(*email);
-      if (!account.ok()) {
-        Fail(account.status());
-        return;
-      }
+      auto account = FindAccount(*s, *email);
+      if (!account) return;
       if (Status st = s->usage().SetAllowance(account->id, *allowance); !st.ok()) {
         Fail(st);
         return;

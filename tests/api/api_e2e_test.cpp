@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <vips/vips8>
 
+#include "../imaging/test_images.h"
 #include "imaging/imaging.h"
 #include "pg_test_util.h"
 #include "test_server.h"
@@ -578,17 +579,13 @@ TEST_F(Api, TrainingConsentOptInAndWithdrawal) {
 // 500 px square of a preview, its middle 100 columns show, red left of x = 250 and blue right.
 std::string RedBlueBackground() {
   VImage left = VImage::xyz(200, 100)[0] < 100;
-  VImage im = left.ifthenelse(255, 0)
-                  .bandjoin(VImage::black(200, 100))
-                  .bandjoin(left.ifthenelse(0, 255))
-                  .cast(VIPS_FORMAT_UCHAR)
-                  .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  void* buf = nullptr;
-  size_t len = 0;
-  im.write_to_buffer(".png", &buf, &len);
-  std::string png(static_cast<const char*>(buf), len);
-  g_free(buf);
-  return png;
+  return imaging::testing::Save(
+      left.ifthenelse(255, 0)
+          .bandjoin(VImage::black(200, 100))
+          .bandjoin(left.ifthenelse(0, 255))
+          .cast(VIPS_FORMAT_UCHAR)
+          .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)),
+      ".png");
 }
 
 // A tiny image host on loopback for image_url, run in the test process.

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "loopback.h"
 #include "test_server.h"
 
 namespace bgerase::api::testing {
@@ -26,18 +27,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A connected loopback socket, or -1.
 int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return ConnectLoopback(port);
 }
 
 bool Send(int fd, const std::string& s) {
@@ -57,6 +48,27 @@ bool ClosedByServer(int fd, std::chrono::milliseconds wait, std::string* seen) {
       continue;
     }
     return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+}
+
+// Sends `piece(i)` a second at a time (i = 0, 1, ... up to `pieces`) until the server closes the
+// socket, then checks that it did, well within 30 s (the tests' deadline is 3 s), and with a 408
+// when it answered anything. Closes `fd`.
+template <typename Piece>
+void ExpectCutOffWhileTrickling(int fd, int pieces, Piece piece) {
+  const auto start = Clock::now();
+  std::string seen;
+  bool closed = false;
+  for (int i = 0; i < pieces && !closed; ++i) {
+    if (!Send(fd, piece(i))) closed = true;  // reset: closed
+    if (!closed) closed = ClosedByServer(fd, 1s, &seen);
+  }
+  const auto took = Clock::now() - start;
+  close(fd);
+  EXPECT_TRUE(closed) << "still open after a minute of trickling";
+  EXPECT_LT(took, 30s) << "cut off, but long after the 3 s deadline";
+  if (!seen.empty()) {
+    EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HTTP/1.1 408 Request Timeout");
   }
 }
 
@@ -98,22 +110,10 @@ TEST_F(HostileClients, ByteASecondHeaderTricklerIsClosedAtTheDeadline) {
   const int fd = Connect(server_.port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(Send(fd, "GET /v2/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
-  const auto start = Clock::now();
-  std::string seen;
-  bool closed = false;
   const std::string trickle =
       "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-  for (std::size_t i = 0; i < trickle.size() && !closed; ++i) {
-    if (!Send(fd, trickle.substr(i, 1))) closed = true;  // reset: closed
-    if (!closed) closed = ClosedByServer(fd, 1s, &seen);
-  }
-  const auto took = Clock::now() - start;
-  close(fd);
-  EXPECT_TRUE(closed) << "still open after a minute of trickling";
-  EXPECT_LT(took, 30s) << "cut off, but long after the 3 s deadline";
-  if (!seen.empty()) {
-    EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HTTP/1.1 408 Request Timeout");
-  }
+  ExpectCutOffWhileTrickling(fd, static_cast<int>(trickle.size()),
+                             [&](int i) { return trickle.substr(i, 1); });
   EXPECT_EQ(HealthStatus(server_), 200);
 }
 
@@ -127,20 +127,7 @@ TEST_F(HostileClients, ByteASecondBodyTricklerIsClosedAtTheDeadline) {
                    "x-api-key: " +
                        server_.key() +
                        "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"));
-  const auto start = Clock::now();
-  std::string seen;
-  bool closed = false;
-  for (int i = 0; i < 60 && !closed; ++i) {
-    if (!Send(fd, " ")) closed = true;
-    if (!closed) closed = ClosedByServer(fd, 1s, &seen);
-  }
-  const auto took = Clock::now() - start;
-  close(fd);
-  EXPECT_TRUE(closed) << "still open after a minute of trickling";
-  EXPECT_LT(took, 30s);
-  if (!seen.empty()) {
-    EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HTTP/1.1 408 Request Timeout");
-  }
+  ExpectCutOffWhileTrickling(fd, 60, [](int) { return std::string(" "); });
   // Nothing of it reached the handler: consent is as it was.
   auto consent = server_.Client().Get("/v2/account/training-consent", server_.Auth());
   ASSERT_TRUE(consent && consent->status == 200);
@@ -155,20 +142,7 @@ TEST_F(HostileClients, ChunkedBodyTricklerIsClosedAtTheDeadline) {
   ASSERT_TRUE(Send(fd, "POST /v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: " + server_.key() +
                            "\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                            "Transfer-Encoding: chunked\r\n\r\n"));
-  const auto start = Clock::now();
-  std::string seen;
-  bool closed = false;
-  for (int i = 0; i < 60 && !closed; ++i) {
-    if (!Send(fd, "1\r\n-\r\n")) closed = true;
-    if (!closed) closed = ClosedByServer(fd, 1s, &seen);
-  }
-  const auto took = Clock::now() - start;
-  close(fd);
-  EXPECT_TRUE(closed) << "still open after a minute of trickling";
-  EXPECT_LT(took, 30s);
-  if (!seen.empty()) {
-    EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HTTP/1.1 408 Request Timeout");
-  }
+  ExpectCutOffWhileTrickling(fd, 60, [](int) { return std::string("1\r\n-\r\n"); });
   EXPECT_EQ(HealthStatus(server_), 200);
 }
 

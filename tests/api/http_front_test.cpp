@@ -13,22 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.h"
+
 namespace bgerase::api {
 namespace {
 
 using namespace std::chrono_literals;
 
 int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return testing::ConnectLoopback(port);
 }
 
 // Whether the peer closed `fd` within `wait`.

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vips/vips8>
 
+#include "../imaging/test_images.h"
 #include "imaging/imaging.h"
 #include "removal/pipeline.h"
 
@@ -57,16 +58,6 @@ void ExpectBoxNear(const Box& got, const Box& want, int tolerance, const std::st
   EXPECT_NEAR(got.top + got.height, want.top + want.height, tolerance) << what;
 }
 
-// `im` encoded as PNG.
-std::string Png(const VImage& im) {
-  void* buf = nullptr;
-  size_t len = 0;
-  im.write_to_buffer(".png", &buf, &len);
-  std::string png(static_cast<const char*>(buf), len);
-  g_free(buf);
-  return png;
-}
-
 // A side x side background: its top fifth green, below that red on the left half and blue on the
 // right. Covering a 2:1 output cuts the top and bottom off, so no green may show.
 std::shared_ptr<const std::string> StripedBackground(int side, bool clear_left = false) {
@@ -78,7 +69,7 @@ std::shared_ptr<const std::string> StripedBackground(int side, bool clear_left =
   VImage im = r.bandjoin(g).bandjoin(b).cast(VIPS_FORMAT_UCHAR);
   if (clear_left) im = im.bandjoin(left.ifthenelse(0, 255).cast(VIPS_FORMAT_UCHAR));
   im = im.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  return std::make_shared<const std::string>(Png(im));
+  return std::make_shared<const std::string>(imaging::testing::Save(im, ".png"));
 }
 
 RemovalOptions WithFields(const OptionFields& fields) {
