@@ -1,5 +1,5 @@
 # The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
-.PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality clean \
+.PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality bench-soak clean \
 	install deb test-deb
 
 setup:
@@ -25,6 +25,10 @@ bench-e2e: setup
 
 bench-load: setup
 	node bench/load.mjs
+
+# Valid and hostile traffic together for SOAK_MINUTES (default 10); RSS and fds must stay flat.
+bench-soak: setup
+	node bench/soak.mjs
 
 # A folder with img/*.jpg and gt/*.png (true alpha): make bench-quality DIR=/path/to/set
 bench-quality: setup

@@ -43,6 +43,7 @@ const std::vector<CatalogueEntry>& ErrorCatalogue() {
       {"internal_error", 500, "Something went wrong on our side."},
       {"overloaded", 503, "The server is busy; retry shortly."},
       {"not_ready", 503, "The server is starting; retry shortly."},
+      {"store_unavailable", 503, "The database is unreachable; retry shortly."},
   };
   return kEntries;
 }
@@ -65,8 +66,10 @@ std::string RenderError(const ApiError& e, Dialect dialect, std::string_view req
   const CatalogueEntry& entry = LookupError(e.code);
   // An uncatalogued code is an internal failure: its message may describe internals, so the
   // client gets the catalogue's text and the log keeps the rest.
-  // internal_error never carries its message out either (exception texts, library errors).
-  const bool known = entry.code == e.code && entry.code != "internal_error";
+  // internal_error and store_unavailable never carry their messages out either (exception texts,
+  // library errors, the database's address).
+  const bool known =
+      entry.code == e.code && entry.code != "internal_error" && entry.code != "store_unavailable";
   const std::string code(entry.code);
   const std::string message = known && !e.message.empty() ? e.message : std::string(entry.message);
   nlohmann::json body;

@@ -4,9 +4,37 @@
 // through the storage policy, so both expire by the retention rule.
 #include <unistd.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "api/server_internal.h"
+#include "store/errors.h"
 
 namespace bgerase::api {
+
+namespace {
+const Status& StatusOf(const Status& s) {
+  return s;
+}
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+}  // namespace
+
+template <typename F>
+auto ApiServer::Impl::OnceStoreIsBack(F&& f) -> decltype(f()) {
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    auto r = f();
+    if (StatusOf(r).code() != store::errors::kStoreUnavailable) return r;
+    {
+      std::unique_lock lock(job_mu);
+      if (job_cv.wait_for(lock, backoff, [&] { return job_stop; })) return r;
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
 
 void ApiServer::Impl::WakeJobRunner() {
   {
@@ -23,6 +51,7 @@ void ApiServer::Impl::RunJobs() {
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
   const std::string worker = std::string(host) + ":" + std::to_string(getpid());
+  bool claims_failing = false;
   std::unique_lock lock(job_mu);
   while (!job_stop) {
     job_wake = false;
@@ -31,10 +60,17 @@ void ApiServer::Impl::RunJobs() {
     if (ready->load() && queue->waiting() == 0 && queue->running() < queue->workers()) {
       auto job = store.jobs().Claim(worker, config.job_lease);
       if (!job.ok()) {
-        std::cerr << "bgerase serve: claiming a job failed: " << job.status().ToString() << "\n";
-      } else if (job->has_value()) {
-        claimed = true;
-        RunJob(**job);
+        // Once per outage, not twice a second while the database is down.
+        if (!claims_failing)
+          std::cerr << "bgerase serve: claiming a job failed: " << job.status().ToString()
+                    << "; retrying every 0.5 s\n";
+        claims_failing = true;
+      } else {
+        claims_failing = false;
+        if (job->has_value()) {
+          claimed = true;
+          RunJob(**job);
+        }
       }
     }
     lock.lock();
@@ -53,8 +89,10 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
   auto failing = [this, id = job.id, owner = job.owner,
                   at = job.created_at](std::int64_t quarters) {
     return [this, id, owner, at, quarters](std::string_view code) {
-      (void)store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, code);
-      if (quarters > 0) (void)store.usage().Refund(owner, quarters, at);
+      (void)OnceStoreIsBack(
+          [&] { return store.jobs().Update(id, store::JobStatus::kFailed, std::nullopt, code); });
+      if (quarters > 0)
+        (void)OnceStoreIsBack([&] { return store.usage().Refund(owner, quarters, at); });
     };
   };
   removal::OptionFields fields;
@@ -72,7 +110,7 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
   const auto fail = failing(QuarterCredits(*options));
   // A job whose replica died under it twice more (say, killed for memory) is not retried forever.
   if (job.attempts > kMaxJobAttempts) return fail("internal_error");
-  auto input = store.objects().Get(job.owner, job.input_object_id);
+  auto input = OnceStoreIsBack([&] { return store.objects().Get(job.owner, job.input_object_id); });
   if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
   if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
     return fail(LookupError(s.code()).code);
@@ -88,17 +126,24 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
                                                     fail](Result<removal::InferredImage> inferred) {
         auto result = RenderImage(std::move(inferred), opts);
         if (!result.ok()) return fail(LookupError(result.status().code()).code);
-        auto stored =
-            Keep(owner, bytes, *result, opts, stored_input->info.created_at, stored_input->info);
+        // An outage here would otherwise fail a job whose work is done (or leave it running
+        // until its lease ends and run it again): the result waits for the database instead.
+        auto stored = OnceStoreIsBack([&] {
+          return Keep(owner, bytes, *result, opts, stored_input->info.created_at,
+                      stored_input->info);
+        });
         std::optional<store::ObjectId> result_id;
         if (stored.ok())
           for (const auto& o : stored->processing)
             if (o.kind == store::ObjectKind::kResult) result_id = o.id;
         if (!result_id) return fail("internal_error");
-        (void)store.jobs().Update(id, store::JobStatus::kSucceeded, result_id, "");
+        (void)OnceStoreIsBack(
+            [&] { return store.jobs().Update(id, store::JobStatus::kSucceeded, result_id, ""); });
       });
   // Raced by a synchronous request for the last queue slot: hand the job back to be claimed again.
-  if (!queued) (void)store.jobs().Update(job.id, store::JobStatus::kQueued, std::nullopt, "");
+  if (!queued)
+    (void)OnceStoreIsBack(
+        [&] { return store.jobs().Update(job.id, store::JobStatus::kQueued, std::nullopt, ""); });
 }
 
 }  // namespace bgerase::api

@@ -54,6 +54,9 @@ void SendError(httplib::Response& res, ApiError e) {
     e.retry_after_s =
         at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
   }
+  // A database outage (a restart, a failover) is usually over in seconds; the client's retry is
+  // then answered, so it is told when to make it rather than given a 500.
+  if (e.code == "store_unavailable" && e.retry_after_s == 0) e.retry_after_s = kStoreRetryAfterS;
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
   // Nothing is charged for a refusal (a charge made before a failure is refunded).
   if (t_ctx.dialect == Dialect::kRemoveBg || IsRemovalRoute(t_ctx.route))

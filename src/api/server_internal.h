@@ -64,6 +64,8 @@ extern thread_local RequestContext t_ctx;
 double Seconds(Clock::time_point since);
 // The routes that remove backgrounds (their answers say what they charged).
 bool IsRemovalRoute(std::string_view route);
+// Retry-After for 503 store_unavailable: a PostgreSQL restart or failover takes seconds.
+inline constexpr int kStoreRetryAfterS = 2;
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
 // The answer, or its error.
@@ -347,6 +349,11 @@ struct ApiServer::Impl {
   // ---- the job runner (job_runner.cpp) ----
   void WakeJobRunner();  // a job was accepted here: look now rather than at the next tick
   void RunJobs();        // job_thread's loop until job_stop
+  // Runs the store step `f` (returning Status or Result) again while it fails with
+  // store_unavailable, backing off up to 2 s, until it succeeds, fails otherwise or the server
+  // stops: a job outlives a database restart instead of failing or waiting out its lease.
+  template <typename F>
+  auto OnceStoreIsBack(F&& f) -> decltype(f());
   void RunJob(const store::Job& job);
 
   // ---- the route table (server.cpp) ----

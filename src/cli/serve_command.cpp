@@ -32,6 +32,7 @@ struct ServeFlags {
   std::string model_dir;
   bool quiet = false;
   bool no_jobs = false;
+  int job_lease_s = 300;
   std::vector<std::string> trusted_proxies;
   std::string web_dir;
   bool print_config = false;
@@ -76,6 +77,7 @@ void Serve(ServeFlags& f) {
   config.request_deadline = std::chrono::seconds(f.request_deadline_s);
   config.allow_private_urls = f.allow_private_urls;
   config.run_jobs = !f.no_jobs;
+  config.job_lease = std::chrono::seconds(f.job_lease_s);
   auto proxies = api::TrustedProxies::Parse(f.trusted_proxies);
   if (!proxies.ok()) {
     Fail(proxies.status());
@@ -147,6 +149,11 @@ void RegisterServeCommand(CLI::App& app) {
                   "names the client (repeatable)");
   cmd->add_flag("--no-jobs", f->no_jobs,
                 "accept async jobs but leave running them to other replicas on the same database");
+  cmd->add_option("--job-lease", f->job_lease_s,
+                  "seconds a replica holds a claimed job; a job whose replica died is run again "
+                  "after it (longer than the slowest job)")
+      ->capture_default_str()
+      ->check(CLI::Range(5, 86400));
   cmd->add_option("--web-dir", f->web_dir,
                   "folder of the web pages (default: the installed pages, else the source tree's)");
   cmd->add_flag("--print-config", f->print_config,

@@ -21,7 +21,7 @@ TEST(ErrorCatalogue, EveryCodeOfTheContractHasItsStatus) {
       {"missing_api_key", 401},   {"invalid_api_key", 401},
       {"payload_too_large", 413}, {"image_too_large", 413},
       {"validation_error", 422},  {"rate_limited", 429},
-      {"overloaded", 503}};
+      {"overloaded", 503},        {"store_unavailable", 503}};
   for (const auto& [code, status] : contract) {
     EXPECT_EQ(LookupError(code).code, code);
     EXPECT_EQ(LookupError(code).http_status, status) << code;
@@ -46,6 +46,14 @@ TEST(ErrorCatalogue, RendersBothDialectsAndHidesInternalMessages) {
       RenderError({"database_error", "sqlite: /srv/secret/path locked", {}, 0}, Dialect::kV2, "r"));
   EXPECT_EQ(internal["error"]["code"], "internal_error");
   EXPECT_EQ(internal["error"]["message"].get<std::string>().find("secret"), std::string::npos);
+
+  // A database outage is the client's to retry, but the driver's text names the database's host.
+  json outage = json::parse(
+      RenderError({"store_unavailable", "connection to server at \"10.0.0.5\" failed", {}, 0},
+                  Dialect::kV2, "r"));
+  EXPECT_EQ(outage["error"]["code"], "store_unavailable");
+  EXPECT_EQ(outage["error"]["status"], 503);
+  EXPECT_EQ(outage["error"]["message"].get<std::string>().find("10.0.0.5"), std::string::npos);
 }
 
 TEST(UrlFetcher, RefusesInternalAddresses) {

@@ -104,12 +104,13 @@ TEST_F(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
   replicas.clear();  // close their connections before the database is dropped
 }
 
-TEST_F(PostgresStoreTest, UnreachableServerIsADatabaseError) {
+// An unreachable server is an outage to retry (the API's 503), not an internal error.
+TEST_F(PostgresStoreTest, UnreachableServerIsStoreUnavailable) {
   StoreOptions o = env_.Options(clock_);
   o.database_url = "postgresql://bgerase@127.0.0.1:1/nothing?connect_timeout=2";
   auto s = OpenStore(o);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), errors::kDatabaseError);
+  EXPECT_EQ(s.status().code(), errors::kStoreUnavailable);
 }
 
 TEST_F(PostgresStoreTest, SecretsAreOnlyHashesInTheTables) {
@@ -284,7 +285,7 @@ TEST_F(PostgresStoreTest, HealthPingsTheServer) {
   EXPECT_TRUE(store_->Health().ok());
   env_.DropDatabase();  // every connection of the pool is closed by the server
   const Status st = store_->Health();
-  EXPECT_EQ(st.code(), errors::kDatabaseError) << st.ToString();
+  EXPECT_EQ(st.code(), errors::kStoreUnavailable) << st.ToString();
   EXPECT_FALSE(store_->objects().Get(owner_, "obj_00000000000000000000000000000000").ok());
 }
 

@@ -11,6 +11,11 @@ Status StatusFromSqlError(const pqxx::sql_error& e) {
   if (msg.find("consent_not_active") != std::string::npos) {
     return Status(errors::kConsentNotActive, "consent to training is not active");
   }
+  // admin_shutdown, crash_shutdown, cannot_connect_now (57P0x); connection exceptions (08xxx).
+  const std::string state = e.sqlstate();
+  if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) {
+    return Status(errors::kStoreUnavailable, msg);
+  }
   return Status(errors::kDatabaseError, msg);
 }
 
@@ -43,6 +48,17 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
     }
   }
   cv_.notify_one();
+}
+
+void PgPool::DropIdle() {
+  std::vector<std::unique_ptr<pqxx::connection>> stale;
+  {
+    std::lock_guard lock(mu_);
+    stale.swap(idle_);
+    open_ -= stale.size();
+  }
+  cv_.notify_all();
+  // Closed here, outside the lock, as `stale` goes.
 }
 
 void Migrate(pqxx::connection& conn) {

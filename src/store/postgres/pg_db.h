@@ -18,7 +18,9 @@
 namespace bgerase::store::postgres {
 
 // The Status a database error stands for: our trigger-raised refusals carry their error code
-// (e.g. "consent_not_active") as their message; everything else is "database_error".
+// (e.g. "consent_not_active") as their message; a server shutting down or not accepting
+// connections yet (SQLSTATE classes 57P and 08) is "store_unavailable"; everything else is
+// "database_error".
 Status StatusFromSqlError(const pqxx::sql_error& e);
 
 // Guard, plus the translation of PostgreSQL errors into their stable codes.
@@ -27,6 +29,12 @@ auto PgGuard(F&& f) -> decltype(f()) {
   return Guard([&]() -> decltype(f()) {
     try {
       return f();
+    } catch (const pqxx::broken_connection& e) {
+      // The server is down or restarting (PgPool has already retried once on a fresh
+      // connection): the caller may retry later, so this is not an internal failure.
+      throw DbError(Status(errors::kStoreUnavailable, e.what()));
+    } catch (const pqxx::in_doubt_error& e) {
+      throw DbError(Status(errors::kStoreUnavailable, e.what()));
     } catch (const pqxx::sql_error& e) {
       throw DbError(StatusFromSqlError(e));
     }
@@ -34,8 +42,9 @@ auto PgGuard(F&& f) -> decltype(f()) {
 }
 
 // Thread-safe. Up to `max_connections` connections, opened on demand and reused; a caller waits
-// when all are busy. A connection that breaks (server restart, network) is dropped, and the call
-// is retried once on a fresh one when it broke before anything could have been committed.
+// when all are busy. A connection that breaks (server restart, network) is dropped together with
+// every idle one (they went to the same server), and the call is retried once on a fresh one
+// when it broke before anything could have been committed.
 class PgPool {
  public:
   PgPool(std::string url, std::size_t max_connections)
@@ -56,6 +65,7 @@ class PgPool {
         throw;  // the commit may have happened: never retry
       } catch (const pqxx::broken_connection&) {
         Release(nullptr);
+        DropIdle();
         if (attempt > 0) throw;
       } catch (...) {
         Release(conn->is_open() ? std::move(conn) : nullptr);
@@ -70,6 +80,8 @@ class PgPool {
   std::unique_ptr<pqxx::connection> Acquire();
   // Returns a connection to the pool; null when it was dropped.
   void Release(std::unique_ptr<pqxx::connection> conn);
+  // Closes the idle connections, after one broke: they are as stale as it was.
+  void DropIdle();
 
   const std::string url_;
   const std::size_t max_;
