@@ -100,6 +100,9 @@ test('an API call with the key appears under Usage, and the key shows as used', 
   await res.arrayBuffer();
   await page.reload();
   await page.locator('#usage-summary').filter({ hasText: /1 image in the last 30 days, 1 image today/ }).waitFor();
+  // A full-size image costs one credit; no allowance was set, so it is unlimited.
+  assert.equal(await page.locator('#credits-summary').innerText(),
+    'Credits this month: 1 credit used; your allowance is unlimited.');
   const bars = await page.locator('#usage-bars li').count();
   assert.equal(bars, 30);
   assert.equal(await page.locator('#usage-bars li').last().locator('.count').innerText(), '1');
