@@ -52,7 +52,7 @@ Result<json> CreditsAnswer(store::Store& store, const store::AccountId& account)
                  {"allowance", nullptr},
                  {"spent", credits(state->spent)},
                  {"remaining", nullptr},
-                 {"period_start", store::UtcDay(store.clock().Now()).substr(0, 8) + "01"}};
+                 {"period_start", store::UtcMonthStart(store.clock().Now())}};
   if (state->allowance) {
     answer["allowance"] = credits(*state->allowance);
     answer["remaining"] = credits(std::max<std::int64_t>(0, *state->allowance - state->spent));

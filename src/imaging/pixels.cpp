@@ -492,7 +492,8 @@ PlacedSubject PlaceSubject(const VImage& rgb, const VImage& alpha, int box_left,
 
 namespace {
 
-// ShadowAlpha's geometry on an alpha plane of any size (`shadow`'s box in its coordinates).
+// A shadow's shape (MakeSmallShadow's) on an alpha plane of any size (`shadow`'s box in its
+// coordinates).
 VImage ShadowShape(const VImage& alpha, const ShadowSpec& shadow) {
   const int w = alpha.width(), h = alpha.height();
   const int bw = std::max(1, shadow.subject_width), bh = std::max(1, shadow.subject_height);
@@ -520,10 +521,6 @@ VImage ShadowShape(const VImage& alpha, const ShadowSpec& shadow) {
     s = s.gaussblur(sigma, VImage::option()->set("precision", VIPS_PRECISION_APPROXIMATE));
   return s;
 }
-
-}  // namespace
-
-namespace {
 
 // A shadow made small: its alpha (0..1, times the opacity) on a plane at most kShadowSide pixels
 // across that stands for the whole full-resolution image, kx = sw / w and ky = sh / h of its size.
@@ -574,9 +571,10 @@ struct Taps {
   }
 };
 
-// Where the output's pixels sample a full-resolution plane: the crop rectangle resized to ow x oh.
+// Where the output's pixels sample a full-resolution plane: this crop rectangle, resized to the
+// output's size.
 struct OutputGeometry {
-  int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0, out_width = 0, out_height = 0;
+  int crop_left = 0, crop_top = 0, crop_width = 0, crop_height = 0;
 };
 
 // The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
@@ -803,9 +801,8 @@ VImage Compose(const DecodedImage& im, const VImage& alpha, const ComposeSpec& s
     if (spec.shadow) shadow = MakeSmallShadow(a, *spec.shadow);
     std::optional<BackgroundLayer> background;
     if (spec.background_image) background.emplace(*spec.background_image, ow, oh);
-    return Layered(ResizeRgba(cutout, ow, oh), shadow ? &*shadow : nullptr,
-                   {left, top, cw, ch, ow, oh}, background ? &*background : nullptr,
-                   spec.background);
+    return Layered(ResizeRgba(cutout, ow, oh), shadow ? &*shadow : nullptr, {left, top, cw, ch},
+                   background ? &*background : nullptr, spec.background);
   }
   if (spec.background && (*spec.background)[3] == 255) {
     // Opaque background: flatten first, so resizing works on plain RGB.

@@ -41,6 +41,10 @@ std::string FormatTime(Time t) {
   return buf;
 }
 
+std::string UtcMonthStart(Time t) {
+  return UtcDay(t).substr(0, 8) + "01";
+}
+
 std::string UtcDay(Time t) {
   return FormatTime(t).substr(0, 10);
 }

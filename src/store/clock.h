@@ -50,5 +50,7 @@ Time FromMillis(std::int64_t ms);
 std::string FormatTime(Time t);
 // The UTC calendar day of `t`, "YYYY-MM-DD" (usage is counted per such day).
 std::string UtcDay(Time t);
+// The first day ("YYYY-MM-01") of `t`'s UTC month: credits are counted from it.
+std::string UtcMonthStart(Time t);
 
 }  // namespace bgerase::store

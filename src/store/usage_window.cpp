@@ -20,10 +20,6 @@ void AddUsage(std::vector<DailyUsage>& window, const std::string& day, std::uint
     if (d.day == day) d.images = images;
 }
 
-std::string UtcMonthStart(Time now) {
-  return UtcDay(now).substr(0, 8) + "01";
-}
-
 Status CheckCharge(const CreditState& state, std::int64_t quarters) {
   if (quarters < 0) return Status(errors::kInvalidArgument, "a charge cannot be negative");
   if (state.allowance && state.spent + quarters > *state.allowance)

@@ -17,8 +17,6 @@ std::vector<DailyUsage> UsageWindow(Time now, int days);
 // Sets the count of `day` in `window`; days outside the window are ignored.
 void AddUsage(std::vector<DailyUsage>& window, const std::string& day, std::uint64_t images);
 
-// The first day ("YYYY-MM-01") of `now`'s UTC month: credits are counted from it.
-std::string UtcMonthStart(Time now);
 // Charge's rule, for every backend: whether `quarters` more fit the allowance.
 Status CheckCharge(const CreditState& state, std::int64_t quarters);
 
