@@ -112,7 +112,7 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
   if (job.attempts > kMaxJobAttempts) return fail("internal_error");
   auto input = OnceStoreIsBack([&] { return store.objects().Get(job.owner, job.input_object_id); });
   if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
-  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+  if (Status s = ResolveBackground(std::move(*background), fetch, &*options); !s.ok())
     return fail(LookupError(s.code()).code);
   options->store = true;
   auto stored_input = std::make_shared<store::StoredObject>(std::move(input).value());

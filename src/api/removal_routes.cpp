@@ -82,7 +82,7 @@ void ApiServer::Impl::HandleV2(const httplib::Request& req, httplib::Response& r
     if (background->url) gathered.fields.emplace_back("bg_image_url", *background->url);
     return StartJob(key.account, std::move(*image), gathered.fields, *options, res);
   }
-  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+  if (Status s = ResolveBackground(std::move(*background), fetch, &*options); !s.ok())
     return SendError(res, ApiError::From(s));
   auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);
@@ -169,7 +169,7 @@ void ApiServer::Impl::HandleRemoveBg(const httplib::Request& req, httplib::Respo
   if (!options.ok()) return SendError(res, error);
   auto image = ResolveImage(gathered, fetch);
   if (!image.ok()) return SendError(res, ApiError::From(image.status()));
-  if (Status s = ResolveBackground(*background, fetch, &*options); !s.ok())
+  if (Status s = ResolveBackground(std::move(*background), fetch, &*options); !s.ok())
     return SendError(res, ApiError::From(s));
   auto removed = RemoveAndKeep(key.account, std::move(*image), *options, &error);
   if (!removed.ok()) return SendError(res, error);

@@ -289,12 +289,12 @@ Result<BackgroundFields> TakeBackgroundFields(removal::OptionFields& fields) {
   return bg;
 }
 
-Status ResolveBackground(const BackgroundFields& bg, const UrlFetchOptions& fetch,
+Status ResolveBackground(BackgroundFields&& bg, const UrlFetchOptions& fetch,
                          removal::RemovalOptions* options) {
   if (!bg.any()) return Status();
   std::string bytes;
   if (bg.file) {
-    bytes = *bg.file;
+    bytes = std::move(*bg.file);
   } else if (bg.base64) {
     auto decoded = DecodeBase64(*bg.base64);
     if (!decoded || decoded->empty())

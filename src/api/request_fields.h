@@ -78,8 +78,9 @@ struct BackgroundFields {
 Result<BackgroundFields> TakeBackgroundFields(removal::OptionFields& fields);
 // Sets options->bg_image to the background's bytes, when one was given: the file, the decoded
 // base64 ("invalid_base64"), or the URL fetched through the same SSRF-safe fetcher and caps as
-// image_url ("image_url_fetch_failed", naming bg_image_url).
-Status ResolveBackground(const BackgroundFields& bg, const UrlFetchOptions& fetch,
+// image_url ("image_url_fetch_failed", naming bg_image_url). Takes `bg` so a file's bytes move
+// into the options rather than being copied.
+Status ResolveBackground(BackgroundFields&& bg, const UrlFetchOptions& fetch,
                          removal::RemovalOptions* options);
 
 // Options through the one parser; unknown fields are refused (never silently ignored).

@@ -275,7 +275,7 @@ struct ApiServer::Impl::Web {
       return SendError(res, {"not_signed_in", "Sign in to keep images for later.", {}, 0});
     if (gathered->image_url || background->url)
       return SendError(res, {"bad_request", "Upload the images as files.", {}, 0});
-    if (Status st = ResolveBackground(*background, s.fetch, &*options); !st.ok())
+    if (Status st = ResolveBackground(std::move(*background), s.fetch, &*options); !st.ok())
       return SendError(res, ApiError::From(st));
     auto image = ResolveImage(*gathered, s.fetch);
     if (!image.ok()) return SendError(res, ApiError::From(image.status()));
