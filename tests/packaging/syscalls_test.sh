@@ -14,8 +14,12 @@ command -v systemd-analyze >/dev/null || { echo "syscalls_test: skipped: no syst
 
 work=$(mktemp -d /tmp/bgerase-syscalls.XXXXXX)
 strace_pid=
+server=
 cleanup() {
   local rc=$?
+  # The traced server first: killing strace alone detaches it and leaves it running (and holding
+  # ctest's output pipe open).
+  if [[ -n $server ]]; then kill -KILL "$server" 2>/dev/null || true; fi
   if [[ -n $strace_pid ]]; then kill "$strace_pid" 2>/dev/null || true; wait "$strace_pid" 2>/dev/null || true; fi
   rm -rf "$work"
   exit "$rc"
@@ -30,6 +34,14 @@ key=$("$bgerase" admin create-key sc@example.com --data "$work/data" 2>/dev/null
 strace -f -qq -e signal=none -o "$work/trace" \
   "$bgerase" serve --port 0 --quiet --data "$work/data" --model-dir "$src/models" 2>"$work/log" &
 strace_pid=$!
+# The server is strace's child (strace forks and executes it).
+for _ in $(seq 1 100); do
+  server=$(awk -v p="$strace_pid" '$1 == "PPid:" && $2 == p { split(FILENAME, f, "/"); print f[3]; exit }' \
+    /proc/[0-9]*/status 2>/dev/null) || true
+  [[ -n $server ]] && break
+  sleep 0.05
+done
+[[ -n $server ]] || fail "no server process under strace"
 port=
 for _ in $(seq 1 600); do
   port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/log")
@@ -47,10 +59,10 @@ code=$(curl -s -o "$work/out" -w '%{http_code}' -H "x-api-key: $key" -F "image_f
   "http://127.0.0.1:$port/v2") || true
 [[ $code == 200 ]] || fail "POST /v2 answered $code"
 curl -sf -o /dev/null "http://127.0.0.1:$port/" || fail "GET / failed"
-server=$(sed -n 's/^\([0-9]*\) execve(.*/\1/p' "$work/trace" | head -1)
 kill -TERM "$server"
 wait "$strace_pid" || fail "serve did not stop cleanly"
 strace_pid=
+server=
 
 python3 - "$work/trace" <<'PY'
 import re, subprocess, sys
