@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_flags.h"
+#include "store/backup.h"
 #include "store/store.h"
 
 namespace bgerase::cli {
@@ -183,6 +184,64 @@ void RegisterAdminCommand(CLI::App& app) {
         std::cout << "unlimited";
       }
       std::cout << ", " << credits(state->spent) << " spent this month\n";
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto dir = std::make_shared<std::string>();
+    CLI::App* cmd = admin->add_subcommand(
+        "backup",
+        "back up what may outlive retention (accounts, key hashes, consent, usage, consented "
+        "training items) into a new folder; never processing data");
+    cmd->add_option("dir", *dir, "a new or empty folder for the backup")->required();
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, dir] {
+      auto options = StoreOptionsFromFlags(*flags);
+      if (!options.ok()) {
+        Fail(options.status());
+        return;
+      }
+      auto report = store::BackupStore(*options, *dir);
+      if (!report.ok()) {
+        Fail(report.status());
+        return;
+      }
+      std::cout << "backed up to " << *dir << ": " << report->accounts << " accounts, "
+                << report->api_keys << " API keys, " << report->consent_events
+                << " consent events, " << report->usage_days << " days of usage, "
+                << report->training_objects << " training objects (" << report->bytes
+                << " bytes); left out: processing objects, jobs, sessions\n";
+      if (report->skipped_objects) {
+        std::cout << report->skipped_objects
+                  << " training objects deleted while the backup ran were left out\n";
+      }
+    });
+  }
+
+  {
+    auto flags = std::make_shared<StoreFlags>();
+    auto dir = std::make_shared<std::string>();
+    CLI::App* cmd = admin->add_subcommand(
+        "restore", "restore a backup into a new store (--data DIR or --database sqlite:PATH)");
+    cmd->add_option("dir", *dir, "a folder written by `bgerase admin backup`")->required();
+    AddStoreFlags(cmd, *flags);
+    cmd->callback([flags, dir] {
+      auto options = StoreOptionsFromFlags(*flags);
+      if (!options.ok()) {
+        Fail(options.status());
+        return;
+      }
+      auto report = store::RestoreStore(*dir, *options);
+      if (!report.ok()) {
+        Fail(report.status());
+        return;
+      }
+      std::cout << "restored " << *dir << " into " << options->data_dir.string() << ": "
+                << report->accounts << " accounts, " << report->api_keys << " API keys, "
+                << report->consent_events << " consent events, " << report->usage_days
+                << " days of usage, " << report->training_objects
+                << " training objects; users sign in again (sessions are not backed up)\n";
     });
   }
 

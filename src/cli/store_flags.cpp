@@ -16,7 +16,7 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f) {
                   "retention of processing data, e.g. 30m or 2h (at most and by default 24h)");
 }
 
-Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run_reaper) {
+Result<store::StoreOptions> StoreOptionsFromFlags(StoreFlags& f) {
   if (f.cmd) ApplyEnvironment(f.cmd, {}, {"--data", "--database", "--retention"});
   auto options = store::StoreOptionsFromFlags(f.data, f.database, f.retention);
   if (!options.ok()) {
@@ -35,6 +35,12 @@ Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run
     }
     return Status(options.status().code(), message);
   }
+  return options;
+}
+
+Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run_reaper) {
+  auto options = StoreOptionsFromFlags(f);
+  if (!options.ok()) return options.status();
   options->run_reaper = run_reaper;
   auto opened = store::OpenStore(*options);
   if (!opened.ok()) {

@@ -27,6 +27,9 @@ void AddStoreFlags(CLI::App* cmd, StoreFlags& f);
 // quotes is masked ("postgres://user:***@host"). Opening purges whatever has
 // expired, so even a one-off command honours retention; `run_reaper` is for long-lived commands
 // (`serve`).
+// The options the flags (or their variables) name, without opening anything; errors as below.
+Result<store::StoreOptions> StoreOptionsFromFlags(StoreFlags& f);
+
 Result<std::unique_ptr<store::Store>> OpenStoreFromFlags(StoreFlags& f, bool run_reaper);
 
 }  // namespace bgerase::cli

@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <system_error>
 
+#include "store/backup.h"
 #include "store/errors.h"
 #include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace bgerase::store {
@@ -82,6 +84,61 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   }
   if (path->has_parent_path()) fs::create_directories(path->parent_path(), ec);
   return sqlite::SqliteStore::Open(options, *path);
+}
+
+namespace {
+
+Status BackupUnsupported() {
+  return Status("backup_unsupported",
+                "admin backup and restore work on the embedded store (SQLite); with PostgreSQL, "
+                "back up with pg_dump as docs/deploy.md (Backups) describes, which leaves "
+                "processing objects, their keys and jobs out");
+}
+
+}  // namespace
+
+Result<BackupReport> BackupStore(const StoreOptions& options, const fs::path& dir) {
+  if (IsPostgresUrl(options.database_url)) return BackupUnsupported();
+  auto path = SqlitePath(options);
+  if (!path.ok()) return path.status();
+  std::error_code ec;
+  const bool existed = fs::exists(dir, ec);
+  const bool was_empty = existed && fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
+  auto report = sqlite::Backup(*path, options.data_dir / "blobs", dir);
+  // A backup that failed leaves nothing behind (no manifest, no half a database) in a folder it
+  // found missing or empty; anything else was not its to touch.
+  if (!report.ok() && (!existed || was_empty)) {
+    if (existed) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) fs::remove_all(e.path(), ec);
+    } else {
+      fs::remove_all(dir, ec);
+    }
+  }
+  return report;
+}
+
+Result<BackupReport> RestoreStore(const fs::path& dir, const StoreOptions& target) {
+  if (IsPostgresUrl(target.database_url)) return BackupUnsupported();
+  auto path = SqlitePath(target);
+  if (!path.ok()) return path.status();
+  std::error_code ec;
+  if (!fs::exists(target.data_dir, ec)) {
+    fs::create_directories(target.data_dir, ec);
+    if (ec) {
+      return Status(errors::kStorageError,
+                    "cannot create data folder " + target.data_dir.string() + ": " + ec.message());
+    }
+    fs::permissions(target.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  if (path->has_parent_path()) fs::create_directories(path->parent_path(), ec);
+  auto report = sqlite::Restore(dir, *path, target.data_dir / "blobs");
+  if (!report.ok()) return report;
+  // Opening migrates a backup an older bgerase made, and checks the result is a usable store.
+  StoreOptions open = target;
+  open.run_reaper = false;
+  auto store = OpenStore(open);
+  if (!store.ok()) return store.status();
+  return report;
 }
 
 }  // namespace bgerase::store

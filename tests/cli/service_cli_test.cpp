@@ -179,5 +179,38 @@ TEST(ModelsInstall, AcceptsTheModelAndRefusesACorruptedCopy) {
   EXPECT_EQ(verify.code, 0) << verify.err;
 }
 
+// `admin backup` and `admin restore` as an operator runs them, with the service's variables: a
+// backup into a new folder, a refusal (exit 1, the code named) for a folder in use, and a restore
+// that serves the same key. What a backup holds is tested in tests/store/backup_test.cpp.
+TEST(AdminBackup, BacksUpAndRestoresThroughTheCommands) {
+  TempDir dir;
+  const fs::path data = dir.path() / "data", backup = dir.path() / "backup";
+  const std::string env = "BGERASE_DATA='" + data.string() + "' ";
+  ASSERT_EQ(Bgerase("admin create-account ops@example.com", "", env).code, 0);
+  CliRun key = Bgerase("admin create-key ops@example.com", "", env);
+  ASSERT_EQ(key.code, 0) << key.err;
+  CliRun made = Bgerase("admin backup '" + backup.string() + "'", "", env);
+  ASSERT_EQ(made.code, 0) << made.err;
+  EXPECT_NE(made.out.find("1 accounts, 1 API keys"), std::string::npos) << made.out;
+  EXPECT_NE(made.out.find("left out: processing objects"), std::string::npos) << made.out;
+  CliRun again = Bgerase("admin backup '" + backup.string() + "'", "", env);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("backup_dir_not_empty"), std::string::npos) << again.err;
+  CliRun onto = Bgerase("admin restore '" + backup.string() + "'", "", env);
+  EXPECT_EQ(onto.code, 1);
+  EXPECT_NE(onto.err.find("restore_target_exists"), std::string::npos) << onto.err;
+
+  const fs::path fresh = dir.path() / "fresh";
+  CliRun restored =
+      Bgerase("admin restore '" + backup.string() + "' --data '" + fresh.string() + "'");
+  ASSERT_EQ(restored.code, 0) << restored.err;
+  CliRun listed = Bgerase("admin list-accounts --data '" + fresh.string() + "'");
+  EXPECT_NE(listed.out.find("ops@example.com"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\t1\n"), std::string::npos) << "the key is active: " << listed.out;
+  CliRun revoke = Bgerase("admin revoke-key " + key.out.substr(0, key.out.find('\n')) +
+                          " --data '" + fresh.string() + "'");
+  EXPECT_EQ(revoke.code, 0) << "the restored store knows the key: " << revoke.err;
+}
+
 }  // namespace
 }  // namespace bgerase::store
