@@ -242,6 +242,10 @@ void RegisterAdminCommand(CLI::App& app) {
                 << report->consent_events << " consent events, " << report->usage_days
                 << " days of usage, " << report->training_objects
                 << " training objects; users sign in again (sessions are not backed up)\n";
+      // Consent as it stood then: a withdrawal or deletion made since is not in the backup.
+      std::cout << "the backup was made at "
+                << store::FormatTime(store::FromMillis(report->created_at_ms))
+                << "; re-apply any training opt-out or deletion requested since then\n";
     });
   }
 

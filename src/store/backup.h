@@ -13,8 +13,8 @@
 //   blobs/<2 hex>/<object id>       each training object's ciphertext, as in a data folder
 //   manifest.json                   written last: format, schema version, counts, and every
 //                                   file's size and sha256
-// Embedded store (SQLite) only; a PostgreSQL store answers "backup_unsupported" (docs/deploy.md
-// gives the pg_dump recipe).
+// Both backends write the same folder (the database in it is SQLite either way), so a backup of
+// either restores into either: the way from the embedded store to a shared PostgreSQL one.
 #pragma once
 
 #include <cstddef>
@@ -36,19 +36,22 @@ struct BackupReport {
   std::size_t skipped_objects = 0;
   std::uint64_t bytes = 0;  // the backup's files, the manifest aside
   int schema_version = 0;
+  std::int64_t created_at_ms = 0;  // when the backup was made (Unix ms, the writer's clock)
 };
 
 // Writes a backup of the store `options` names into `dir`, which must be missing or empty.
-// The live store keeps serving: rows come from one read snapshot. Errors: "backup_unsupported"
-// (PostgreSQL), "backup_dir_not_empty", "not_found" (no database), "backup_unclassified_table",
-// "storage_error", "database_error".
+// The live store keeps serving: rows come from one read snapshot (SQLite: a deferred read
+// transaction; PostgreSQL: REPEATABLE READ, READ ONLY). Errors: "backup_dir_not_empty",
+// "not_found" (no SQLite database), "backup_unclassified_table", "storage_error",
+// "database_error", "store_unavailable".
 Result<BackupReport> BackupStore(const StoreOptions& options, const std::filesystem::path& dir);
 
-// Restores the backup in `dir` into the store `target` names, which must not exist yet (a new
-// data folder, or a sqlite: path with no file). Every file is checked against the manifest
-// before anything is kept; an older backup is migrated when the store opens. Errors:
-// "backup_unsupported" (PostgreSQL), "backup_invalid" (no manifest, or a file missing or
-// changed), "restore_target_exists", "storage_error", "database_error".
+// Restores the backup in `dir` into the store `target` names, which must not exist yet: a new
+// data folder (or a sqlite: path with no file), or a PostgreSQL database without accounts,
+// consent events or objects. Every file is checked against the manifest before anything is kept
+// (PostgreSQL: in one transaction that commits only if all are); an older backup is migrated.
+// Errors: "backup_invalid" (no manifest, or a file missing or changed), "restore_target_exists",
+// "storage_error", "database_error", "store_unavailable".
 Result<BackupReport> RestoreStore(const std::filesystem::path& dir, const StoreOptions& target);
 
 }  // namespace bgerase::store

@@ -6,6 +6,7 @@
 
 #include "store/backup.h"
 #include "store/errors.h"
+#include "store/postgres/pg_backup.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_store.h"
@@ -86,25 +87,18 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options) {
   return sqlite::SqliteStore::Open(options, *path);
 }
 
-namespace {
-
-Status BackupUnsupported() {
-  return Status("backup_unsupported",
-                "admin backup and restore work on the embedded store (SQLite); with PostgreSQL, "
-                "back up with pg_dump as docs/deploy.md (Backups) describes, which leaves "
-                "processing objects, their keys and jobs out");
-}
-
-}  // namespace
-
 Result<BackupReport> BackupStore(const StoreOptions& options, const fs::path& dir) {
-  if (IsPostgresUrl(options.database_url)) return BackupUnsupported();
-  auto path = SqlitePath(options);
-  if (!path.ok()) return path.status();
+  Result<fs::path> path = fs::path();
+  if (!IsPostgresUrl(options.database_url)) {
+    path = SqlitePath(options);
+    if (!path.ok()) return path.status();
+  }
   std::error_code ec;
   const bool existed = fs::exists(dir, ec);
   const bool was_empty = existed && fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
-  auto report = sqlite::Backup(*path, options.data_dir / "blobs", dir);
+  auto report = IsPostgresUrl(options.database_url)
+                    ? postgres::Backup(options.database_url, dir)
+                    : sqlite::Backup(*path, options.data_dir / "blobs", dir);
   // A backup that failed leaves nothing behind (no manifest, no half a database) in a folder it
   // found missing or empty; anything else was not its to touch.
   if (!report.ok() && (!existed || was_empty)) {
@@ -118,7 +112,7 @@ Result<BackupReport> BackupStore(const StoreOptions& options, const fs::path& di
 }
 
 Result<BackupReport> RestoreStore(const fs::path& dir, const StoreOptions& target) {
-  if (IsPostgresUrl(target.database_url)) return BackupUnsupported();
+  if (IsPostgresUrl(target.database_url)) return postgres::Restore(dir, target.database_url);
   auto path = SqlitePath(target);
   if (!path.ok()) return path.status();
   std::error_code ec;

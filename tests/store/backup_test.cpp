@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "store/storage_policy.h"
-#include "test_util.h"
+#include "store_env.h"
 
 namespace bgerase::store {
 namespace {
@@ -34,17 +34,12 @@ bool AnyContains(const std::vector<std::string>& files, std::string_view needle)
   return false;
 }
 
-StoreOptions Options(const fs::path& data) {
-  StoreOptions o;
-  o.data_dir = data;
-  o.run_reaper = false;
-  return o;
-}
-
-class BackupTest : public ::testing::Test {
+// The live store and the restore's target are of the test's backend; a backup folder is the same
+// for both.
+class BackupTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    live_ = OpenAt(tmp_.path() / "live", clock_, 2h);
+    live_ = env_.Open(clock_, 2h);
     ASSERT_TRUE(live_);
     owner_ = live_->accounts().Create("backup@example.com", "correct horse battery")->id;
     key_ = live_->api_keys().Create(owner_)->key;
@@ -78,8 +73,11 @@ class BackupTest : public ::testing::Test {
     job_id_ = job->id;
   }
 
-  fs::path Live() const { return tmp_.path() / "live"; }
+  StoreOptions Live() const { return env_.Options(clock_, 2h); }
+  StoreOptions Target() const { return target_.Options(clock_, 2h); }
 
+  StoreEnv env_{GetParam()};
+  StoreEnv target_{GetParam()};
   TempDir tmp_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(T0());
   std::unique_ptr<Store> live_;
@@ -91,9 +89,9 @@ class BackupTest : public ::testing::Test {
   JobId job_id_;
 };
 
-TEST_F(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
+TEST_P(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
   const fs::path dir = tmp_.path() / "backup";
-  auto report = BackupStore(Options(Live()), dir);
+  auto report = BackupStore(Live(), dir);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->accounts, 1u);
   EXPECT_EQ(report->api_keys, 1u);
@@ -102,14 +100,13 @@ TEST_F(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
   EXPECT_EQ(report->skipped_objects, 0u);
 
   // What the live store holds for processing, read raw: each object's id, key and ciphertext.
-  RawDb raw(Live());
   const std::vector<std::string> files = AllFiles(dir);
   ASSERT_GE(files.size(), 4u);  // database, manifest, two training blobs
   for (const auto& o : processing_) {
     SCOPED_TRACE(o.id);
-    const std::string key = raw.Blob("SELECT object_key FROM objects WHERE id = '" + o.id + "'");
+    const std::string key = env_.Bytes("SELECT object_key FROM objects WHERE id = '" + o.id + "'");
     ASSERT_EQ(key.size(), 32u);
-    const std::string cipher = ReadFileBytes(Live() / "blobs" / o.id.substr(4, 2) / o.id);
+    const std::string cipher = env_.Ciphertext(o.id);
     ASSERT_GT(cipher.size(), 128u);
     EXPECT_FALSE(AnyContains(files, o.id)) << "processing object id in the backup";
     EXPECT_FALSE(AnyContains(files, key)) << "processing object key in the backup";
@@ -118,13 +115,13 @@ TEST_F(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
   }
   EXPECT_FALSE(AnyContains(files, "processing-only-input"));  // plaintext, never anywhere
   EXPECT_FALSE(AnyContains(files, job_id_)) << "a job in the backup";
-  EXPECT_FALSE(AnyContains(files, raw.Blob("SELECT token_hash FROM sessions")))
+  EXPECT_FALSE(AnyContains(files, env_.Bytes("SELECT token_hash FROM sessions")))
       << "a session in the backup";
-  EXPECT_FALSE(AnyContains(files, raw.Blob("SELECT secret FROM server_secrets")))
+  EXPECT_FALSE(AnyContains(files, env_.Bytes("SELECT secret FROM server_secrets")))
       << "the form key in the backup";
   // The training objects' keys and ciphertext are there: they may outlive 24 hours.
   const std::string training_key =
-      raw.Blob("SELECT object_key FROM objects WHERE purpose = 'training' LIMIT 1");
+      env_.Bytes("SELECT object_key FROM objects WHERE purpose = 'training' LIMIT 1");
   EXPECT_TRUE(AnyContains(files, training_key));
 
   // The backup's own database: no processing row anywhere, by SQL too.
@@ -142,11 +139,10 @@ TEST_F(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
 
   // Restored into a new folder: the account signs in, the key works, the consent and usage are
   // there and the training item exports with its exact bytes; the processing data is gone.
-  const fs::path restored_dir = tmp_.path() / "restored";
-  auto restored_report = RestoreStore(dir, Options(restored_dir));
+  auto restored_report = RestoreStore(dir, Target());
   ASSERT_TRUE(restored_report.ok()) << restored_report.status().ToString();
   EXPECT_EQ(restored_report->training_objects, 2u);
-  auto restored = OpenAt(restored_dir, clock_, 2h);
+  auto restored = target_.Open(clock_, 2h);
   ASSERT_TRUE(restored);
   EXPECT_TRUE(
       restored->accounts().VerifyPassword("backup@example.com", "correct horse battery").ok());
@@ -173,26 +169,47 @@ TEST_F(BackupTest, HoldsTrainingItemsAndNoTraceOfProcessingData) {
   }
   EXPECT_TRUE(found_input);
   EXPECT_TRUE(found_mask);
-  // The restored folder holds no processing ciphertext either.
-  for (const auto& o : processing_) {
-    EXPECT_FALSE(fs::exists(restored_dir / "blobs" / o.id.substr(4, 2) / o.id));
-  }
+  // The restored store holds no processing ciphertext either, and new consent events follow the
+  // restored ones.
+  for (const auto& o : processing_) EXPECT_FALSE(target_.BlobExists(o.id)) << o.id;
+  EXPECT_EQ(target_.BlobCount(), 2u);
+  ASSERT_TRUE(restored->consent().Withdraw(owner_, "v1", ConsentActor::kWeb).ok());
+  EXPECT_EQ(target_.Int("SELECT count(*) FROM consent_events"), 2);
+  EXPECT_EQ(target_.BlobCount(), 0u);  // the withdrawal deleted the restored training item
 }
 
-TEST_F(BackupTest, ATableWithoutARuleFailsTheBackupAndLeavesNothing) {
-  RawDb raw(Live());
-  ASSERT_EQ(raw.Exec("CREATE TABLE uploads_cache (id TEXT PRIMARY KEY, bytes BLOB)"), SQLITE_OK);
+// A backup of one backend restores into the other: the way from the embedded store to a shared
+// PostgreSQL one (and back). ("Postgres" in the name: both instances need the server.)
+TEST_P(BackupTest, RestoresAcrossSqliteAndPostgres) {
   const fs::path dir = tmp_.path() / "backup";
-  auto report = BackupStore(Options(Live()), dir);
+  ASSERT_TRUE(BackupStore(Live(), dir).ok());
+  StoreEnv other(GetParam() == Backend::kSqlite ? Backend::kPostgres : Backend::kSqlite);
+  auto r = RestoreStore(dir, other.Options(clock_, 2h));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto restored = other.Open(clock_, 2h);
+  ASSERT_TRUE(restored);
+  EXPECT_TRUE(restored->api_keys().Authenticate(key_).ok());
+  EXPECT_EQ(*restored->usage().Total(owner_), 3u);
+  auto exp = restored->training().ExportDataset(tmp_.path() / "dataset");
+  ASSERT_TRUE(exp.ok()) << exp.status().ToString();
+  EXPECT_EQ(exp->items_written, 1u);
+  EXPECT_EQ(other.BlobCount(), 2u);
+}
+
+TEST_P(BackupTest, ATableWithoutARuleFailsTheBackupAndLeavesNothing) {
+  ASSERT_TRUE(env_.Exec("CREATE TABLE uploads_cache (id TEXT PRIMARY KEY, bytes TEXT)"))
+      << env_.error();
+  const fs::path dir = tmp_.path() / "backup";
+  auto report = BackupStore(Live(), dir);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), "backup_unclassified_table");
   EXPECT_NE(report.status().message().find("uploads_cache"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir));
 }
 
-TEST_F(BackupTest, ADamagedBackupIsRefusedAndRestoresNothing) {
+TEST_P(BackupTest, ADamagedBackupIsRefusedAndRestoresNothing) {
   const fs::path dir = tmp_.path() / "backup";
-  ASSERT_TRUE(BackupStore(Options(Live()), dir).ok());
+  ASSERT_TRUE(BackupStore(Live(), dir).ok());
   // Flip one byte of a training blob.
   fs::path blob;
   for (const auto& e : fs::recursive_directory_iterator(dir / "blobs")) {
@@ -203,42 +220,37 @@ TEST_F(BackupTest, ADamagedBackupIsRefusedAndRestoresNothing) {
   bytes[bytes.size() / 2] ^= 1;
   std::ofstream(blob, std::ios::binary | std::ios::trunc) << bytes;
 
-  const fs::path target = tmp_.path() / "restored";
-  auto r = RestoreStore(dir, Options(target));
+  auto r = RestoreStore(dir, Target());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), "backup_invalid");
   EXPECT_NE(r.status().message().find("does not match"), std::string::npos) << r.status().message();
-  EXPECT_FALSE(fs::exists(target / "bgerase.db"));
-  EXPECT_EQ(CountFiles(target), 0u);
+  auto target = target_.Open(clock_, 2h);  // nothing restored: an empty store
+  ASSERT_TRUE(target);
+  EXPECT_TRUE(target->accounts().List()->empty());
+  EXPECT_EQ(target_.BlobCount(), 0u);
+  target.reset();
 
   fs::remove(dir / "manifest.json");  // a backup that did not finish
-  r = RestoreStore(dir, Options(target));
+  r = RestoreStore(dir, Target());
   EXPECT_EQ(r.status().code(), "backup_invalid");
 }
 
-TEST_F(BackupTest, NeitherOverwritesAnything) {
+TEST_P(BackupTest, NeitherOverwritesAnything) {
   const fs::path dir = tmp_.path() / "backup";
   fs::create_directories(dir);
   std::ofstream(dir / "keep.txt") << "operator's file";
-  auto r = BackupStore(Options(Live()), dir);
+  auto r = BackupStore(Live(), dir);
   EXPECT_EQ(r.status().code(), "backup_dir_not_empty");
   EXPECT_EQ(ReadFileBytes(dir / "keep.txt"), "operator's file");
 
   const fs::path good = tmp_.path() / "good";
-  ASSERT_TRUE(BackupStore(Options(Live()), good).ok());
-  auto restored = RestoreStore(good, Options(Live()));  // the live store is there
+  ASSERT_TRUE(BackupStore(Live(), good).ok());
+  auto restored = RestoreStore(good, Live());  // the live store is there
   EXPECT_EQ(restored.status().code(), "restore_target_exists");
   EXPECT_TRUE(live_->objects().Get(owner_, processing_.back().id).ok());
 }
 
-TEST(BackupOfASharedDatabase, IsRefusedWithTheWayToDoIt) {
-  StoreOptions o;
-  o.database_url = "postgres://bgerase@127.0.0.1:1/bgerase";
-  auto r = BackupStore(o, fs::temp_directory_path() / "bgerase-never-written");
-  EXPECT_EQ(r.status().code(), "backup_unsupported");
-  EXPECT_NE(r.status().message().find("pg_dump"), std::string::npos);
-  EXPECT_EQ(RestoreStore("/nonexistent", o).status().code(), "backup_unsupported");
-}
+INSTANTIATE_TEST_SUITE_P(Backends, BackupTest, AllBackends(), BackendName);
 
 }  // namespace
 }  // namespace bgerase::store

@@ -81,6 +81,18 @@ class StoreEnv {
   }
   const std::string& error() const { return error_; }
 
+  // The first column of the first row as raw bytes (blob, bytea or text); empty if none.
+  std::string Bytes(const std::string& sql) const {
+    if (pg_) return Pg().Bytea(sql);
+    return RawDb(dir_.path()).Blob(sql);
+  }
+
+  // The object's stored ciphertext: its file, or its row of the blobs table.
+  std::string Ciphertext(const std::string& id) const {
+    if (pg_) return Bytes("SELECT data FROM blobs WHERE object_id = '" + id + "'");
+    return ReadFileBytes(dir_.path() / "blobs" / id.substr(4, 2) / id);
+  }
+
   // How many blobs are stored: files in the blob folder, rows of the blobs table.
   std::size_t BlobCount() const {
     if (pg_) return static_cast<std::size_t>(Int("SELECT count(*) FROM blobs"));

@@ -71,6 +71,10 @@ bool Statement::IsNull(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
+bool Statement::IsBlob(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_BLOB;
+}
+
 std::int64_t Statement::Int(int col) const {
   return sqlite3_column_int64(stmt_, col);
 }

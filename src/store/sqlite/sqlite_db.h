@@ -46,6 +46,7 @@ class Statement {
   void Run();
 
   bool IsNull(int col) const;
+  bool IsBlob(int col) const;
   std::int64_t Int(int col) const;
   std::string Text(int col) const;
   Bytes Blob(int col) const;
