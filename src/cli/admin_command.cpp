@@ -2,6 +2,7 @@
 // --database) that `serve` uses. Secrets are printed once and never logged.
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -51,6 +52,30 @@ std::optional<store::Account> FindAccount(store::Store& s, const std::string& em
     return std::nullopt;
   }
   return std::move(account).value();
+}
+
+std::string Counts(const store::BackupReport& r) {
+  return std::to_string(r.accounts) + " accounts, " + std::to_string(r.api_keys) + " API keys, " +
+         std::to_string(r.consent_events) + " consent events, " + std::to_string(r.usage_days) +
+         " days of usage, " + std::to_string(r.training_objects) + " training objects";
+}
+
+// `admin backup` and `admin restore`: a folder and the store flags, handed to `run`.
+void AddBackupCommand(CLI::App* admin, const char* name, const char* help, const char* dir_help,
+                      std::function<int(const store::StoreOptions&, const std::string&)> run) {
+  auto flags = std::make_shared<StoreFlags>();
+  auto dir = std::make_shared<std::string>();
+  CLI::App* cmd = admin->add_subcommand(name, help);
+  cmd->add_option("dir", *dir, dir_help)->required();
+  AddStoreFlags(cmd, *flags);
+  cmd->callback([flags, dir, run] {
+    auto options = StoreOptionsFromFlags(*flags);
+    if (!options.ok()) {
+      Fail(options.status());
+      return;
+    }
+    run(*options, *dir);
+  });
 }
 
 std::string ReadPasswordFromStdin() {
@@ -187,67 +212,38 @@ void RegisterAdminCommand(CLI::App& app) {
     });
   }
 
-  {
-    auto flags = std::make_shared<StoreFlags>();
-    auto dir = std::make_shared<std::string>();
-    CLI::App* cmd = admin->add_subcommand(
-        "backup",
-        "back up what may outlive retention (accounts, key hashes, consent, usage, consented "
-        "training items) into a new folder; never processing data");
-    cmd->add_option("dir", *dir, "a new or empty folder for the backup")->required();
-    AddStoreFlags(cmd, *flags);
-    cmd->callback([flags, dir] {
-      auto options = StoreOptionsFromFlags(*flags);
-      if (!options.ok()) {
-        Fail(options.status());
-        return;
-      }
-      auto report = store::BackupStore(*options, *dir);
-      if (!report.ok()) {
-        Fail(report.status());
-        return;
-      }
-      std::cout << "backed up to " << *dir << ": " << report->accounts << " accounts, "
-                << report->api_keys << " API keys, " << report->consent_events
-                << " consent events, " << report->usage_days << " days of usage, "
-                << report->training_objects << " training objects (" << report->bytes
-                << " bytes); left out: processing objects, jobs, sessions\n";
-      if (report->skipped_objects) {
-        std::cout << report->skipped_objects
-                  << " training objects deleted while the backup ran were left out\n";
-      }
-    });
-  }
-
-  {
-    auto flags = std::make_shared<StoreFlags>();
-    auto dir = std::make_shared<std::string>();
-    CLI::App* cmd = admin->add_subcommand(
-        "restore", "restore a backup into a new store (--data DIR or --database sqlite:PATH)");
-    cmd->add_option("dir", *dir, "a folder written by `bgerase admin backup`")->required();
-    AddStoreFlags(cmd, *flags);
-    cmd->callback([flags, dir] {
-      auto options = StoreOptionsFromFlags(*flags);
-      if (!options.ok()) {
-        Fail(options.status());
-        return;
-      }
-      auto report = store::RestoreStore(*dir, *options);
-      if (!report.ok()) {
-        Fail(report.status());
-        return;
-      }
-      std::cout << "restored " << *dir << " into " << options->data_dir.string() << ": "
-                << report->accounts << " accounts, " << report->api_keys << " API keys, "
-                << report->consent_events << " consent events, " << report->usage_days
-                << " days of usage, " << report->training_objects
-                << " training objects; users sign in again (sessions are not backed up)\n";
-      // Consent as it stood then: a withdrawal or deletion made since is not in the backup.
-      std::cout << "the backup was made at "
-                << store::FormatTime(store::FromMillis(report->created_at_ms))
-                << "; re-apply any training opt-out or deletion requested since then\n";
-    });
-  }
+  AddBackupCommand(
+      admin, "backup",
+      "back up what may outlive retention (accounts, key hashes, consent, usage, consented "
+      "training items) into a new folder; never processing data",
+      "a new or empty folder for the backup",
+      [](const store::StoreOptions& options, const std::string& dir) {
+        auto report = store::BackupStore(options, dir);
+        if (!report.ok()) return Fail(report.status());
+        std::cout << "backed up to " << dir << ": " << Counts(*report) << " (" << report->bytes
+                  << " bytes); left out: processing objects, jobs, sessions\n";
+        if (report->skipped_objects) {
+          std::cout << report->skipped_objects
+                    << " training objects deleted while the backup ran were left out\n";
+        }
+        return 0;
+      });
+  AddBackupCommand(
+      admin, "restore",
+      "restore a backup into a new store (--data DIR, --database sqlite:PATH or an empty "
+      "PostgreSQL database)",
+      "a folder written by `bgerase admin backup`",
+      [](const store::StoreOptions& options, const std::string& dir) {
+        auto report = store::RestoreStore(dir, options);
+        if (!report.ok()) return Fail(report.status());
+        std::cout << "restored " << dir << ": " << Counts(*report)
+                  << "; users sign in again (sessions are not backed up)\n";
+        // Consent as it stood then: a withdrawal or deletion made since is not in the backup.
+        std::cout << "the backup was made at "
+                  << store::FormatTime(store::FromMillis(report->created_at_ms))
+                  << "; re-apply any training opt-out or deletion requested since then\n";
+        return 0;
+      });
 
   {
     auto flags = std::make_shared<StoreFlags>();
