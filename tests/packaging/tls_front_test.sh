@@ -69,7 +69,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 key=$("$bgerase" admin create-key a@example.com --data "$work/data" 2>/dev/null)
 : >"$work/log"
 "$bgerase" serve --port 0 --data "$work/data" --model-dir "$src/models" \
-  --trusted-proxy 127.0.0.1 2>"$work/log" &
+  --trusted-proxy 127.0.0.1 >"$work/stdout" 2>"$work/log" &
 server=$!
 port=
 for _ in $(seq 1 600); do
@@ -127,7 +127,7 @@ EOF
 } >"$work/nginx.conf"
 "$nginx" -t -q -p "$work/nginx" -e "$work/nginx-error.log" -c "$work/nginx.conf" 2>"$work/nginx-t.log" ||
   { cat "$work/nginx-t.log" >&2; fail "nginx -t refused the configuration"; }
-"$nginx" -p "$work/nginx" -e "$work/nginx-error.log" -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
+"$nginx" -p "$work/nginx" -e "$work/nginx-error.log" -c "$work/nginx.conf" >>"$work/nginx-error.log" 2>&1 &
 front=$!
 
 base="https://$name:$nport"
