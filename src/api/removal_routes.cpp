@@ -40,6 +40,7 @@ std::optional<ApiServer::Impl::KeyedRequest> ApiServer::Impl::ReadKeyedRequest(
     const Request& req, Response& res, const Reader& reader, const ImageKeys& image_keys) {
   // The body is read first, whatever follows, so a refused request leaves the connection clean.
   RawBody raw = ReadBody(req, reader);
+  t_ctx.bytes_in = raw.received;
   if (!raw.complete) {
     SendError(res, BodyError(raw, res.status));
     return std::nullopt;

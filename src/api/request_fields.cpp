@@ -118,6 +118,7 @@ RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& read
   // httplib caps bodies by Content-Length only; a chunked body is counted here and cut off at the
   // same cap, before it can fill memory.
   auto receive = [&](const char* data, std::size_t n) {
+    raw.received += n;
     if (raw.body.size() + n > kMaxBodyBytes) raw.too_large = true;
     if (!raw.too_large) raw.body.append(data, n);
     return !raw.too_large;
@@ -157,7 +158,13 @@ std::string UrlDecode(std::string_view s) {
 }
 
 ApiError BodyError(const RawBody& raw, int httplib_status) {
-  if (raw.too_large || httplib_status == 413) return {"payload_too_large", "", {}, 0};
+  if (raw.too_large || httplib_status == 413) {
+    return {"payload_too_large",
+            "The request body is larger than " + std::to_string(kMaxBodyBytes) +
+                " bytes (a 30 MB image as base64, and 1 MB for the other fields).",
+            {},
+            0};
+  }
   return {"bad_request", "The request body could not be read (malformed or cut short).", {}, 0};
 }
 

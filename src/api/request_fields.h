@@ -42,8 +42,9 @@ struct RemovalRequest {
 struct RawBody {
   std::optional<std::string> boundary;  // multipart/form-data requests (see api/multipart.h)
   std::string body;                     // the bytes as they arrived
-  bool complete = true;    // false: reading failed (over the size cap, malformed, cut short)
-  bool too_large = false;  // more than kMaxBodyBytes arrived (chunked bodies included)
+  bool complete = true;        // false: reading failed (over the size cap, malformed, cut short)
+  bool too_large = false;      // more than kMaxBodyBytes arrived (chunked bodies included)
+  std::uint64_t received = 0;  // bytes read off the connection, kept or not (the access log's)
 };
 RawBody ReadBody(const httplib::Request& req, const httplib::ContentReader& reader);
 // What to answer when the body could not be read: 413 when it was over the cap (httplib sets 413

@@ -159,14 +159,16 @@ void ApiServer::Impl::Log(const httplib::Request& req, const httplib::Response& 
   metrics.RecordRequest(t_ctx.route, res.status, seconds);
   if (!config.access_log) return;
   // Never the body, never a full key: the key's public prefix identifies the caller.
-  const json line = {{"request_id", t_ctx.request_id},
-                     {"method", req.method},
-                     {"route", t_ctx.route},
-                     {"status", res.status},
-                     {"key", t_ctx.key_prefix},
-                     {"bytes_in", req.get_header_value<uint64_t>("Content-Length")},
-                     {"bytes_out", res.body.size()},
-                     {"ms", std::llround(seconds * 1000)}};
+  const json line = {
+      {"request_id", t_ctx.request_id},
+      {"method", req.method},
+      {"route", t_ctx.route},
+      {"status", res.status},
+      {"key", t_ctx.key_prefix},
+      {"bytes_in",
+       t_ctx.bytes_in ? *t_ctx.bytes_in : req.get_header_value<uint64_t>("Content-Length")},
+      {"bytes_out", res.body.size()},
+      {"ms", std::llround(seconds * 1000)}};
   std::lock_guard lock(log_mu);
   std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
 }

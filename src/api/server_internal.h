@@ -58,6 +58,9 @@ struct RequestContext {
   std::optional<RateState> rate;
   Dialect dialect = Dialect::kV2;
   Clock::time_point start;
+  // Body bytes the route read (a chunked body has no Content-Length to log); nullopt: the
+  // route read none itself, and the log gives the Content-Length.
+  std::optional<std::uint64_t> bytes_in;
 };
 extern thread_local RequestContext t_ctx;
 

@@ -122,23 +122,25 @@ void ApiServer::Impl::RegisterWebAccountRoutes() {
                        res.set_header("Content-Disposition", kExportDisposition);
                        res.set_content(std::move(*zip), "application/zip");
                      });
-  AddWebAccountRoute("DELETE", "/web/account", "/web/account",
-                     [this](const WebUser& user, const Request& req, Response& res) {
-                       auto account = store.accounts().FindById(user.account);
-                       if (!account.ok()) return SendError(res, ApiError::From(account.status()));
-                       auto body = JsonObject(req);
-                       const std::string typed = body && (*body)["confirm_email"].is_string()
-                                                     ? (*body)["confirm_email"].get<std::string>()
-                                                     : "";
-                       if (Lower(Trim(typed)) != Lower(account->email))
-                         return SendError(res, {"confirmation_required", "", {}, 0});
-                       const Status st = store.data_rights().DeleteAccount(
-                           user.account, store::ConsentActor::kWeb);
-                       if (!st.ok()) return SendError(res, ApiError::From(st));
-                       res.set_header("Set-Cookie", web::CookieHeader(web::kSessionCookie, "",
-                                                                      web::OverHttps(req), 0));
-                       SendJson(res, {{"deleted", true}});
-                     });
+  AddWebAccountRoute(
+      "DELETE", "/web/account", "/web/account",
+      [this](const WebUser& user, const Request& req, Response& res) {
+        auto account = store.accounts().FindById(user.account);
+        if (!account.ok()) return SendError(res, ApiError::From(account.status()));
+        auto body = JsonObject(req);
+        const std::string typed = body && (*body)["confirm_email"].is_string()
+                                      ? (*body)["confirm_email"].get<std::string>()
+                                      : "";
+        if (Lower(Trim(typed)) != Lower(account->email))
+          return SendError(res, {"confirmation_required", "", {}, 0});
+        const Status st =
+            store.data_rights().DeleteAccount(user.account, store::ConsentActor::kWeb);
+        if (!st.ok()) return SendError(res, ApiError::From(st));
+        res.set_header("Set-Cookie",
+                       web::CookieHeader(web::kSessionCookie, "",
+                                         web::OverHttps(req, config.trusted_proxies), 0));
+        SendJson(res, {{"deleted", true}});
+      });
 }
 
 }  // namespace bgerase::api

@@ -87,7 +87,8 @@ struct ApiServer::Impl::Web {
     if (const std::string key = s.FormKey(); !web::SignedOutCsrfTokenValid(key, token)) {
       token = web::SignedOutCsrfToken(key);
       res.set_header("Set-Cookie",
-                     web::CookieHeader(web::kCsrfCookie, token, web::OverHttps(req), -1));
+                     web::CookieHeader(web::kCsrfCookie, token,
+                                       web::OverHttps(req, s.config.trusted_proxies), -1));
     }
     return token;
   }
@@ -154,7 +155,8 @@ struct ApiServer::Impl::Web {
     auto session = s.store.sessions().Create(account, web::kSessionTtl);
     if (!session.ok()) return SendError(res, ApiError::From(session.status()));
     res.set_header("Set-Cookie", web::CookieHeader(web::kSessionCookie, session->token,
-                                                   web::OverHttps(req), web::kSessionTtl.count()));
+                                                   web::OverHttps(req, s.config.trusted_proxies),
+                                                   web::kSessionTtl.count()));
     Redirect(res, web::SafeNext(next));
   }
 
@@ -197,7 +199,8 @@ struct ApiServer::Impl::Web {
       return SendError(res, {"csrf_failed", "", {}, 0});
     (void)s.store.sessions().End(user->session_token);
     res.set_header("Set-Cookie",
-                   web::CookieHeader(web::kSessionCookie, "", web::OverHttps(req), 0));
+                   web::CookieHeader(web::kSessionCookie, "",
+                                     web::OverHttps(req, s.config.trusted_proxies), 0));
     Redirect(res, "/login?signed_out=1");
   }
 
@@ -253,6 +256,7 @@ struct ApiServer::Impl::Web {
   // Try it: the same fields as POST /v2, with a session or signed out, never an API key.
   void TryIt(const Request& req, Response& res, const Reader& reader) {
     RawBody raw = ReadBody(req, reader);  // first, so a refusal leaves the connection clean
+    t_ctx.bytes_in = raw.received;
     web::SetSecurityHeaders(res, true);
     if (!raw.complete) return SendError(res, BodyError(raw, res.status));
     const auto user = s.SignedIn(req);

@@ -47,8 +47,10 @@ std::string CookieHeader(std::string_view name, std::string_view value, bool sec
   return c;
 }
 
-bool OverHttps(const httplib::Request& req) {
-  return Lower(Trim(req.get_header_value("X-Forwarded-Proto"))) == "https";
+bool OverHttps(const httplib::Request& req, const TrustedProxies& proxies) {
+  // Only a --trusted-proxy says how the client connected; anyone else could write the header.
+  return proxies.Contains(req.remote_addr) &&
+         Lower(Trim(req.get_header_value("X-Forwarded-Proto"))) == "https";
 }
 
 std::string RandomToken() {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "api/client_address.h"
+
 namespace bgerase::api::web {
 
 // Cookie names. The session cookie holds the store's session token (only its hash is stored);
@@ -33,8 +35,9 @@ std::string CookieValue(const httplib::Request& req, std::string_view name);
 std::string CookieHeader(std::string_view name, std::string_view value, bool secure,
                          long long max_age_s);
 
-// Whether the request reached us over https (directly or via a proxy's X-Forwarded-Proto).
-bool OverHttps(const httplib::Request& req);
+// Whether the client reached us over https: a --trusted-proxy's X-Forwarded-Proto says so (the
+// server itself speaks plain HTTP; a header from anyone else is ignored).
+bool OverHttps(const httplib::Request& req, const TrustedProxies& proxies);
 
 // 32 random bytes as 64 hex digits (libsodium's randombytes).
 std::string RandomToken();

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <vips/vips8>
 
 #include "../imaging/test_images.h"
@@ -190,8 +191,13 @@ TEST_F(Api, HealthAuthAndEveryErrorCodeInBothDialects) {
             "bad_request");
   // Over the body cap: refused with 413 without the body being processed.
   const std::string huge(45'000'000, '\0');
-  EXPECT_EQ(V2Code(c.Post("/v2", auth, huge, "application/octet-stream"), 413),
-            "payload_too_large");
+  auto too_big = c.Post("/v2", auth, huge, "application/octet-stream");
+  EXPECT_EQ(V2Code(too_big, 413), "payload_too_large");
+  if (too_big) {  // the body's cap, not the image's
+    EXPECT_NE(too_big->body.find("The request body is larger than 41000000 bytes"),
+              std::string::npos)
+        << too_big->body;
+  }
   EXPECT_EQ(RemoveBgCode(c.Post("/v1.0/removebg", auth, huge, "application/octet-stream"), 413),
             "payload_too_large");
   // remove.bg fields bgerase does not implement: refused when not at their default.
@@ -978,6 +984,16 @@ TEST_F(Api, ChunkedBodiesAreCappedWhileReadingAndSmallRoutesNeedALength) {
       server_.port(), "POST", "/v2", key + "Content-Type: application/x-www-form-urlencoded\r\n",
       45u << 20, &sent);
   EXPECT_EQ(big, "HTTP/1.1 413 Payload Too Large") << "sent " << sent;
+  // The access log counts what was read of it (a chunked body has no Content-Length to log).
+  bool logged = false;
+  std::istringstream lines(server_.log());
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || j.value("route", "") != "/v2" || j.value("status", 0) != 413) continue;
+    logged = true;
+    EXPECT_GT(j.value("bytes_in", std::uint64_t{0}), 41'000'000u) << line;
+  }
+  EXPECT_TRUE(logged) << server_.log();
   const std::string small =
       RawChunkedRequest(server_.port(), "PUT", "/v2/account/training-consent",
                         key + "Content-Type: application/json\r\n", 16, &sent);

@@ -76,9 +76,19 @@ test('session cookie: HttpOnly, SameSite=Strict, Secure behind https', async () 
   const { session } = await signedInClient('cookie@example.com');
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, 'Strict');
-  // Behind a TLS-terminating proxy the cookie is Secure.
-  const page = await fetch(`${server.base}/login`, { headers: { 'x-forwarded-proto': 'https' } });
-  assert.match(page.headers.get('set-cookie'), /bgerase_csrf=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure/);
+  // X-Forwarded-Proto from a client that is no --trusted-proxy says nothing: no Secure.
+  const direct = await fetch(`${server.base}/login`, { headers: { 'x-forwarded-proto': 'https' } });
+  assert.match(direct.headers.get('set-cookie'), /bgerase_csrf=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/);
+  // Behind a TLS-terminating proxy (a trusted one) the cookie is Secure.
+  const proxied = await startServer(['--trusted-proxy', '127.0.0.1']);
+  try {
+    const page = await fetch(`${proxied.base}/login`, { headers: { 'x-forwarded-proto': 'https' } });
+    assert.match(page.headers.get('set-cookie'), /bgerase_csrf=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    const plain = await fetch(`${proxied.base}/login`);
+    assert.doesNotMatch(plain.headers.get('set-cookie'), /Secure/);
+  } finally {
+    await proxied.stop();
+  }
 });
 
 test('logged out, /account redirects to the login page', async () => {
