@@ -1,6 +1,7 @@
 // Tensor storage, dtype helpers and the fp16/bf16 conversions.
 #include "engine/tensor.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cmath>
@@ -191,10 +192,22 @@ __attribute__((target("avx,f16c"))) void WidenHalvesF16c(const uint16_t* h, floa
   for (; i < n; ++i) out[i] = HalfToFloat(h[i]);
 }
 
+// F16C and AVX with the OS saving YMM state, from CPUID and XGETBV (clang 14's
+// __builtin_cpu_supports knows no "f16c").
+bool HasF16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  constexpr unsigned kOsxsave = 1u << 27, kAvx = 1u << 28, kF16c = 1u << 29;
+  if ((c & (kOsxsave | kAvx | kF16c)) != (kOsxsave | kAvx | kF16c)) return false;
+  unsigned lo = 0, hi = 0;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0x6) == 0x6;  // XMM and YMM state enabled
+}
+
 }  // namespace
 
 void WidenHalves(const uint16_t* h, float* out, size_t n) {
-  static const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool f16c = HasF16c();
   if (f16c) return WidenHalvesF16c(h, out, n);
   static const std::vector<float> kHalf = [] {
     std::vector<float> t(65536);
