@@ -3,7 +3,8 @@
 # dpkg, installs the model by hand with `bgerase models install`, starts the installed
 # /usr/bin/bgerase serve as the bgerase user on the packaged paths (its unit's environment and
 # /etc/default/bgerase), creates an account and key with `bgerase admin`, removes a background
-# through POST /v2, then purges the package and checks that the user and /var/lib/bgerase are gone.
+# through POST /v2 (directly, and over HTTPS through nginx with the packaged example
+# configuration), then purges the package and checks that the user and /var/lib/bgerase are gone.
 # Prints the package size and the time from `dpkg -i` to the first cutout.
 #
 # Needs root and a machine without bgerase installed (no package, no bgerase user, no
@@ -27,10 +28,13 @@ model=$src/models/isnet-general-fp16.onnx
 [[ -f $model ]] || skip "no model at $model (make setup fetches it)"
 
 work=$(mktemp -d /tmp/bgerase-deb-test.XXXXXX)
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 server_pid=
+front=
 installed=0
 cleanup() {
   local rc=$?
+  if [[ -n $front ]]; then kill -TERM "$front" 2>/dev/null || true; wait "$front" 2>/dev/null || true; fi
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if ((installed)); then dpkg --purge bgerase >"$work/purge.log" 2>&1 || cat "$work/purge.log"; fi
   cd /
@@ -139,7 +143,30 @@ t1=$(date +%s.%N)
   fail "the cutout is not a PNG"
 curl -sf -o "$work/index.html" "http://127.0.0.1:$port/" || fail "GET / failed"
 grep -qi "<html" "$work/index.html" || fail "the installed web pages are not served"
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# The same over HTTPS, through nginx running the packaged example configuration.
+example=/usr/share/doc/bgerase/examples/nginx/bgerase.conf
+[[ -f $example && -f /usr/share/doc/bgerase/examples/haproxy/bgerase.cfg ]] ||
+  fail "the package lacks the nginx and haproxy examples"
+if nginx=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx) && command -v openssl >/dev/null; then
+  # shellcheck source=nginx_front.sh
+  source "$src/tests/packaging/nginx_front.sh"
+  make_certificate "$work"
+  t_tls0=$(date +%s.%N)
+  start_nginx_front "$example" "$work" "$port"
+  got=$(curl -s -o "$work/tls-cutout.png" -w '%{http_code} %{http_version}' --http2 "${tls[@]}" \
+    -H "x-api-key: $key" -F "image_file=@$photo" "$base/v2") || true
+  t_tls=$(date +%s.%N)
+  [[ $got == "200 2" ]] || fail "POST /v2 over the nginx TLS front answered '$got'"
+  cmp -s "$work/tls-cutout.png" "$work/cutout.png" || fail "the cutout over TLS differs"
+  kill -TERM "$front"
+  wait "$front" || true
+  front=
+  echo "deb_test: POST /v2 over HTTPS/2 through nginx ($example): 200;" \
+    "nginx start and the request $(secs "$t_tls0" "$t_tls") s"
+else
+  echo "deb_test: no nginx or openssl here (scripts/setup installs them): the TLS front is not checked"
+fi
 echo "deb_test: dpkg -i to first cutout: $(secs "$t0" "$t1") s (dpkg -i $(secs "$t0" "$t_dpkg") s," \
   "models install $(secs "$t_model0" "$t_model") s, serve start to ready $(secs "$t_serve" "$t_ready") s," \
   "first POST /v2 $(secs "$t_ready" "$t1") s; the rest: checks and admin commands)"

@@ -31,6 +31,9 @@ photo=/usr/lib/python3/dist-packages/skimage/data/chelsea.png  # python3-skimage
 "$nginx" -V 2>&1 | grep -q -- --with-http_v2_module || skip "nginx without http_v2"
 "$nginx" -V 2>&1 | grep -q -- --with-http_ssl_module || skip "nginx without ssl"
 
+# shellcheck source=nginx_front.sh
+source "$(dirname "$0")/nginx_front.sh"
+
 work=$(mktemp -d /tmp/bgerase-tls.XXXXXX)
 server=
 front=
@@ -56,15 +59,9 @@ spread() {  # min/median/max of the numbers given
   printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%s/%s/%s", v[1], v[int((NR + 1) / 2)], v[NR] }'
 }
 posts=${TLS_FRONT_POSTS:-3}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The certificate, for the shipped file's server name.
-name=bgerase.example.com
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj "/CN=$name" -addext "subjectAltName=DNS:$name" \
-  -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null || fail "openssl could not make a certificate"
+make_certificate "$work"
 
 # bgerase, as behind the proxy.
 "$bgerase" admin create-account a@example.com --data "$work/data" >/dev/null
@@ -87,58 +84,7 @@ for _ in $(seq 1 1200); do
 done
 curl -sf -o /dev/null "http://127.0.0.1:$port/v2/health" || fail "serve not healthy"
 
-# nginx with the shipped server block: each substitution must match exactly once, so a change
-# to the file that the test no longer covers fails here rather than testing something else.
-nport=$(free_port)
-python3 - "$src/packaging/nginx/bgerase.conf" "$work/bgerase.conf" "$nport" "$port" "$work" <<'PY'
-import sys
-text = open(sys.argv[1]).read()
-nport, port, work = sys.argv[3], sys.argv[4], sys.argv[5]
-for old, new in [
-    ("listen 443 ssl http2;", f"listen 127.0.0.1:{nport} ssl http2;"),
-    ("listen [::]:443 ssl http2;", ""),  # one listener is enough; loopback IPv6 may be absent
-    ("server 127.0.0.1:8080;", f"server 127.0.0.1:{port};"),
-    ("ssl_certificate     /etc/ssl/certs/bgerase.example.com.pem;", f"ssl_certificate {work}/tls.pem;"),
-    ("ssl_certificate_key /etc/ssl/private/bgerase.example.com.key;", f"ssl_certificate_key {work}/tls.key;"),
-]:
-    if text.count(old) != 1:
-        sys.exit(f"tls_front_test: packaging/nginx/bgerase.conf has {text.count(old)} of '{old}', expected 1")
-    text = text.replace(old, new)
-open(sys.argv[2], "w").write(text)
-PY
-mkdir -p "$work/nginx"
-# As root the workers run as root too: the temp dir is root's alone (0700).
-{
-  [[ $(id -u) -eq 0 ]] && echo "user root;"
-  cat <<EOF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log info;
-events { worker_connections 256; }
-http {
-    access_log $work/nginx-access.log;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    include $work/bgerase.conf;
-}
-EOF
-} >"$work/nginx.conf"
-"$nginx" -t -q -p "$work/nginx" -e "$work/nginx-error.log" -c "$work/nginx.conf" 2>"$work/nginx-t.log" ||
-  { cat "$work/nginx-t.log" >&2; fail "nginx -t refused the configuration"; }
-"$nginx" -p "$work/nginx" -e "$work/nginx-error.log" -c "$work/nginx.conf" >>"$work/nginx-error.log" 2>&1 &
-front=$!
-
-base="https://$name:$nport"
-tls=(--cacert "$work/tls.pem" --resolve "$name:$nport:127.0.0.1")
-for _ in $(seq 1 200); do
-  curl -sf -o /dev/null "${tls[@]}" "$base/v2/health" && break
-  kill -0 "$front" 2>/dev/null || fail "nginx exited"
-  sleep 0.1
-done
+start_nginx_front "$src/packaging/nginx/bgerase.conf" "$work" "$port"
 
 # TLS versions and HTTP/2.
 got=$(curl -s -o /dev/null -w '%{http_code} %{http_version}' --http2 "${tls[@]}" "$base/v2/health") || true
