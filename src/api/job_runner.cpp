@@ -112,6 +112,22 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
   if (job.attempts > kMaxJobAttempts) return fail("internal_error");
   auto input = OnceStoreIsBack([&] { return store.objects().Get(job.owner, job.input_object_id); });
   if (!input.ok()) return fail("not_found");  // deleted by its owner (or expired) meanwhile
+  // A replica that died after keeping the result but before marking the job succeeded left the
+  // result in the input's item: finishing the job with it is all that is missing. Running it again
+  // would keep a second result (and a second training copy) and count the image twice.
+  if (job.attempts > 1) {
+    auto held = OnceStoreIsBack([&] { return store.data_rights().ListHeldData(job.owner); });
+    if (held.ok()) {
+      for (const auto& o : *held) {
+        if (o.item_id != input->info.item_id || o.kind != store::ObjectKind::kResult ||
+            o.purpose != store::Purpose::kProcessing)
+          continue;
+        (void)OnceStoreIsBack(
+            [&] { return store.jobs().Update(job.id, store::JobStatus::kSucceeded, o.id, ""); });
+        return;
+      }
+    }
+  }
   if (Status s = ResolveBackground(std::move(*background), fetch, &*options); !s.ok())
     return fail(LookupError(s.code()).code);
   options->store = true;

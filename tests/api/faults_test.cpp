@@ -9,6 +9,8 @@
 #include <vips/vips8>
 
 #include "imaging/imaging.h"
+#include "store/storage_policy.h"
+#include "store/store.h"
 #include "test_server.h"
 
 namespace bgerase::api::testing {
@@ -196,6 +198,74 @@ TEST(Faults, SigkillDuringJobsThenRestart) {
   server.Start(lease);
   auto c2 = server.Client();
   ExpectEachJobSucceededOnce(c2, auth, ids);
+  server.Stop();
+}
+
+// The narrowest window: a replica kept a job's result and died before marking the job succeeded.
+// The state is made with the store itself (an input, its job claimed by a replica that is gone,
+// a result in the input's item); the restarted server must finish the job with that result,
+// not run it again: the result is the kept bytes, the item holds one result, nothing is counted.
+TEST(Faults, AJobWhoseResultWasKeptIsFinishedNotRunAgain) {
+  ASSERT_TRUE(imaging::InitVips().ok());
+  TestServer server;
+  const std::vector<std::string> lease = {"--job-lease", "5"};
+  server.Start(lease);
+  server.Stop();
+  const std::string photo = Photo("astronaut.png");
+  // A small RGBA PNG: not what an inference of the photo would give.
+  const vips::VImage plain =
+      (vips::VImage::black(40, 30, vips::VImage::option()->set("bands", 4)) + 200)
+          .cast(VIPS_FORMAT_UCHAR);
+  void* buf = nullptr;
+  std::size_t size = 0;
+  plain.write_to_buffer(".png", &buf, &size);
+  const std::string kept(static_cast<const char*>(buf), size);
+  g_free(buf);
+  std::string job_id;
+  {
+    store::StoreOptions o;
+    o.data_dir = server.data();
+    o.run_reaper = false;
+    auto s = store::OpenStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store::Store& st = **s;
+    const auto owner = st.accounts().FindByEmail("alice@example.com")->id;
+    store::StoragePolicy policy(st);
+    auto input = policy.StoreInput(owner, store::AsBytes(photo), "image/png", std::nullopt);
+    ASSERT_TRUE(input.ok()) << input.status().ToString();
+    auto job = st.jobs().Create(owner, input->id, "[]");
+    ASSERT_TRUE(job.ok()) << job.status().ToString();
+    job_id = job->id;
+    auto claimed = st.jobs().Claim("a-replica-that-died", std::chrono::seconds(5));
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+    store::Upload result;
+    result.owner = owner;
+    result.input = store::AsBytes(photo);
+    result.input_mime = "image/png";
+    result.result = store::AsBytes(kept);
+    result.result_mime = "image/png";
+    result.store_requested = true;
+    result.stored_input = *input;
+    ASSERT_TRUE(policy.StoreUpload(result).ok());
+  }
+  server.Start(lease);  // the dead replica's lease ends 5 s after its claim
+  auto c = server.Client();
+  const auto auth = server.Auth();
+  const json job = WaitForJob(c, auth, job_id);
+  EXPECT_EQ(job["status"], "succeeded") << job.dump();
+  auto res = c.Get("/v2/jobs/" + job_id + "/result", auth);
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  EXPECT_TRUE(res->body == kept) << "the job ran again instead of finishing with its kept result";
+  res = c.Get("/v2/account/data", auth);
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  int processing = 0;
+  const json data = json::parse(res->body);
+  for (const auto& item : data["items"])
+    if (item["purpose"] == "processing") ++processing;
+  EXPECT_EQ(processing, 2) << res->body;  // the input and the one result
+  res = c.Get("/v2/account", auth);
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  EXPECT_EQ(json::parse(res->body)["usage"]["images_total"], 0) << "no inference ran";
   server.Stop();
 }
 
