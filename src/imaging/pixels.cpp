@@ -579,7 +579,12 @@ struct OutputGeometry {
 
 // The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
 // baseline x86-64 build cannot vectorise their interleaved bytes). Same arithmetic either way.
+// Clang 14 cannot clone templates; its builds (the libFuzzer ones) take the portable loops.
+#if defined(__clang__)
+#define BGERASE_CLONES
+#else
 #define BGERASE_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
 
 // out[x] (C bytes) = bilinear between the C floats at o0[x] and o1[x] of `col`, weight fx[x].
 template <int C>
