@@ -1,6 +1,8 @@
 // The error catalogue and its two renderings.
 #include "api/error_catalogue.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -60,6 +62,19 @@ const CatalogueEntry& LookupError(std::string_view code) {
 
 int HttpStatus(const ApiError& e) {
   return LookupError(e.code).http_status;
+}
+
+int RetryAfterSeconds(const ApiError& e) {
+  if (e.retry_after_s > 0) return e.retry_after_s;
+  if (e.code == "rate_limited") {
+    // The wait is in the message ("retry in N s"); the header carries it for clients.
+    const auto at = e.message.find("retry in ");
+    return at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
+  }
+  // A database outage (a restart, a failover) is usually over in seconds; the client's retry is
+  // then answered, so it is told when to make it rather than given a 500.
+  if (e.code == "store_unavailable") return kStoreRetryAfterS;
+  return 0;
 }
 
 std::string RenderError(const ApiError& e, Dialect dialect, std::string_view request_id) {

@@ -43,6 +43,11 @@ struct ApiError {
 // The HTTP status for `e` (from the catalogue).
 int HttpStatus(const ApiError& e);
 
+// The Retry-After to send with `e` (0: none): its own, else for `rate_limited` the wait its
+// message names ("retry in N s"), for `store_unavailable` kStoreRetryAfterS.
+inline constexpr int kStoreRetryAfterS = 2;
+int RetryAfterSeconds(const ApiError& e);
+
 // The JSON body. v2: {"error":{"code","message","status","request_id"[,"details"]}};
 // remove.bg: {"errors":[{"title","code","detail"}]} with one extra entry per field detail.
 std::string RenderError(const ApiError& e, Dialect dialect, std::string_view request_id);

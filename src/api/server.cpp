@@ -48,16 +48,7 @@ double Seconds(Clock::time_point since) {
 
 void SendError(httplib::Response& res, ApiError e) {
   res.status = HttpStatus(e);
-  if (e.code == "rate_limited" && e.retry_after_s == 0) {
-    // The wait is in the message ("retry in N s"); the header carries it for clients.
-    const auto at = e.message.find("retry in ");
-    e.retry_after_s =
-        at == std::string::npos ? 1 : std::max(1, std::atoi(e.message.c_str() + at + 9));
-  }
-  // A database outage (a restart, a failover) is usually over in seconds; the client's retry is
-  // then answered, so it is told when to make it rather than given a 500.
-  if (e.code == "store_unavailable" && e.retry_after_s == 0) e.retry_after_s = kStoreRetryAfterS;
-  if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+  if (const int s = RetryAfterSeconds(e); s > 0) res.set_header("Retry-After", std::to_string(s));
   // Nothing is charged for a refusal (a charge made before a failure is refunded).
   if (t_ctx.dialect == Dialect::kRemoveBg || IsRemovalRoute(t_ctx.route))
     res.set_header("X-Credits-Charged", "0");

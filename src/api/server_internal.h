@@ -67,8 +67,7 @@ extern thread_local RequestContext t_ctx;
 double Seconds(Clock::time_point since);
 // The routes that remove backgrounds (their answers say what they charged).
 bool IsRemovalRoute(std::string_view route);
-// Retry-After for 503 store_unavailable: a PostgreSQL restart or failover takes seconds.
-inline constexpr int kStoreRetryAfterS = 2;
+// The error in the request's dialect, with its Retry-After (RetryAfterSeconds).
 void SendError(httplib::Response& res, ApiError e);
 void SendJson(httplib::Response& res, const json& body, int status = 200);
 // The answer, or its error.

@@ -146,7 +146,7 @@ struct ApiServer::Impl::Web {
     const std::string message =
         e.message.empty() ? std::string(LookupError(e.code).message) : e.message;
     AuthPage(req, res, page, message, Field(req, "email"), HttpStatus(e));
-    if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+    if (const int s = RetryAfterSeconds(e); s > 0) res.set_header("Retry-After", std::to_string(s));
   }
 
   // Signs the account in: a new session in the cookie, then on to `next`.

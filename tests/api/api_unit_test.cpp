@@ -56,6 +56,15 @@ TEST(ErrorCatalogue, RendersBothDialectsAndHidesInternalMessages) {
   EXPECT_EQ(outage["error"]["message"].get<std::string>().find("10.0.0.5"), std::string::npos);
 }
 
+// One rule for every page that answers an error (API routes and the web forms alike).
+TEST(ErrorCatalogue, RetryAfterForOutagesAndThrottles) {
+  EXPECT_EQ(RetryAfterSeconds({"store_unavailable", "", {}, 0}), kStoreRetryAfterS);
+  EXPECT_EQ(RetryAfterSeconds({"rate_limited", "Too many requests; retry in 7 s.", {}, 0}), 7);
+  EXPECT_EQ(RetryAfterSeconds({"rate_limited", "", {}, 0}), 1);
+  EXPECT_EQ(RetryAfterSeconds({"overloaded", "", {}, 3}), 3);
+  EXPECT_EQ(RetryAfterSeconds({"internal_error", "", {}, 0}), 0);
+}
+
 TEST(UrlFetcher, RefusesInternalAddresses) {
   for (const char* ip : {"127.0.0.1",
                          "10.1.2.3",
