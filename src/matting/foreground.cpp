@@ -1,0 +1,111 @@
+// EstimateForeground (foreground.h): the multi-level solve.
+#include "matting/foreground.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace bgerase::matting {
+namespace {
+
+// Nearest-neighbour resampling of a plane with `c` interleaved channels.
+void ResizeNearest(const float* src, int sw, int sh, int c, float* dst, int dw, int dh) {
+  for (int y = 0; y < dh; ++y) {
+    const int sy = std::min(sh - 1, static_cast<int>((static_cast<long long>(y) * sh) / dh));
+    for (int x = 0; x < dw; ++x) {
+      const int sx = std::min(sw - 1, static_cast<int>((static_cast<long long>(x) * sw) / dw));
+      const float* s = src + (static_cast<std::size_t>(sy) * sw + sx) * c;
+      float* d = dst + (static_cast<std::size_t>(y) * dw + x) * c;
+      for (int k = 0; k < c; ++k) d[k] = s[k];
+    }
+  }
+}
+
+// One Gauss-Seidel update of the pixels with (x + y) % 2 == parity, in place.
+void Sweep(const float* image, const float* alpha, int w, int h, float eps, float gw, int parity,
+           float* fg, float* bg) {
+#pragma omp parallel for schedule(static) if (static_cast <long long>(w) * h > 65536)
+  for (int y = 0; y < h; ++y) {
+    const int ys[4] = {y, y, std::max(0, y - 1), std::min(h - 1, y + 1)};
+    for (int x = (y + parity) & 1; x < w; x += 2) {
+      const int xs[4] = {std::max(0, x - 1), std::min(w - 1, x + 1), x, x};
+      const std::size_t i = static_cast<std::size_t>(y) * w + x;
+      const float a0 = alpha[i], a1 = 1.0f - a0;
+      float a00 = a0 * a0, a11 = a1 * a1;
+      const float a01 = a0 * a1;
+      float b0[3], b1[3];
+      for (int k = 0; k < 3; ++k) {
+        b0[k] = a0 * image[i * 3 + k];
+        b1[k] = a1 * image[i * 3 + k];
+      }
+      for (int n = 0; n < 4; ++n) {
+        const std::size_t j = static_cast<std::size_t>(ys[n]) * w + xs[n];
+        const float d = eps + gw * std::fabs(a0 - alpha[j]);
+        a00 += d;
+        a11 += d;
+        for (int k = 0; k < 3; ++k) {
+          b0[k] += d * fg[j * 3 + k];
+          b1[k] += d * bg[j * 3 + k];
+        }
+      }
+      // The 2x2 normal equations [a00 a01; a01 a11] [F; B] = [b0; b1], per channel.
+      const float inv = 1.0f / (a00 * a11 - a01 * a01);
+      for (int k = 0; k < 3; ++k) {
+        fg[i * 3 + k] = std::clamp((a11 * b0[k] - a01 * b1[k]) * inv, 0.0f, 1.0f);
+        bg[i * 3 + k] = std::clamp((a00 * b1[k] - a01 * b0[k]) * inv, 0.0f, 1.0f);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ForegroundResult EstimateForeground(const float* image, const float* alpha, int w, int h,
+                                    const ForegroundOptions& o) {
+  // Level sizes grow geometrically from 1x1 to w x h.
+  const int levels = static_cast<int>(std::ceil(std::log2(std::max({w, h, 2}))));
+  std::vector<float> fg(3, 0.0f), bg(3, 0.0f), level_image, level_alpha, up;
+  // The coarsest F and B start as the mean colour: nothing is known yet.
+  {
+    double sum[3] = {0, 0, 0};
+    const std::size_t n = static_cast<std::size_t>(w) * h;
+    for (std::size_t i = 0; i < n; ++i)
+      for (int k = 0; k < 3; ++k) sum[k] += image[i * 3 + k];
+    for (int k = 0; k < 3; ++k) fg[k] = bg[k] = static_cast<float>(sum[k] / static_cast<double>(n));
+  }
+  int pw = 1, ph = 1;
+  for (int l = 0; l <= levels; ++l) {
+    const double t = static_cast<double>(l) / levels;
+    const int lw = std::max(1, static_cast<int>(std::lround(std::pow(w, t))));
+    const int lh = std::max(1, static_cast<int>(std::lround(std::pow(h, t))));
+    const std::size_t n = static_cast<std::size_t>(lw) * lh;
+    const float* li = image;
+    const float* la = alpha;
+    if (lw != w || lh != h) {
+      level_image.resize(n * 3);
+      level_alpha.resize(n);
+      ResizeNearest(image, w, h, 3, level_image.data(), lw, lh);
+      ResizeNearest(alpha, w, h, 1, level_alpha.data(), lw, lh);
+      li = level_image.data();
+      la = level_alpha.data();
+    }
+    if (lw != pw || lh != ph) {
+      up.resize(n * 3);
+      ResizeNearest(fg.data(), pw, ph, 3, up.data(), lw, lh);
+      fg.swap(up);
+      up.resize(n * 3);
+      ResizeNearest(bg.data(), pw, ph, 3, up.data(), lw, lh);
+      bg.swap(up);
+    }
+    const int iterations =
+        lw <= o.small_size && lh <= o.small_size ? o.small_iterations : o.big_iterations;
+    for (int it = 0; it < iterations; ++it) {
+      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 0, fg.data(), bg.data());
+      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 1, fg.data(), bg.data());
+    }
+    pw = lw;
+    ph = lh;
+  }
+  return {std::move(fg), std::move(bg)};
+}
+
+}  // namespace bgerase::matting
