@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace bgerase::matting {
 namespace {
@@ -20,15 +21,18 @@ void ResizeNearest(const float* src, int sw, int sh, int c, float* dst, int dw, 
   }
 }
 
-// One Gauss-Seidel update of the pixels with (x + y) % 2 == parity, in place.
+// One Gauss-Seidel update of the pixels with (x + y) % 2 == parity, in place; with `active`, only
+// of the pixels it marks.
 void Sweep(const float* image, const float* alpha, int w, int h, float eps, float gw, int parity,
-           float* fg, float* bg) {
-#pragma omp parallel for schedule(static) if (static_cast <long long>(w) * h > 65536)
+           const uint8_t* active, float* fg, float* bg) {
+  const bool parallel = static_cast<long long>(w) * h > 65536;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int y = 0; y < h; ++y) {
     const int ys[4] = {y, y, std::max(0, y - 1), std::min(h - 1, y + 1)};
     for (int x = (y + parity) & 1; x < w; x += 2) {
-      const int xs[4] = {std::max(0, x - 1), std::min(w - 1, x + 1), x, x};
       const std::size_t i = static_cast<std::size_t>(y) * w + x;
+      if (active && !active[i]) continue;
+      const int xs[4] = {std::max(0, x - 1), std::min(w - 1, x + 1), x, x};
       const float a0 = alpha[i], a1 = 1.0f - a0;
       float a00 = a0 * a0, a11 = a1 * a1;
       const float a01 = a0 * a1;
@@ -55,6 +59,48 @@ void Sweep(const float* image, const float* alpha, int w, int h, float eps, floa
       }
     }
   }
+}
+
+// Alpha this close to 0 or 1 is sure: at most half a step of an 8-bit output away.
+constexpr float kSure = 1.0f / 512;
+
+bool Unsure(float a) {
+  return a > kSure && a < 1 - kSure;
+}
+
+// The pixels within `radius` (Chebyshev) of an unsure one: the only ones whose F or B can still
+// change the cut-out. Separable: a distance along each row, then along each column.
+std::vector<uint8_t> UnsureBand(const float* alpha, int w, int h, int radius) {
+  std::vector<uint8_t> rows(static_cast<std::size_t>(w) * h), band(rows.size());
+#pragma omp parallel for schedule(static)
+  for (int y = 0; y < h; ++y) {
+    const float* a = alpha + static_cast<std::size_t>(y) * w;
+    uint8_t* out = rows.data() + static_cast<std::size_t>(y) * w;
+    int last = -radius - 1;  // the nearest unsure x on the left; then on the right
+    for (int x = 0; x < w; ++x) {
+      if (Unsure(a[x])) last = x;
+      out[x] = x - last <= radius;
+    }
+    last = w + radius;
+    for (int x = w - 1; x >= 0; --x) {
+      if (Unsure(a[x])) last = x;
+      out[x] |= last - x <= radius;
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int x = 0; x < w; ++x) {
+    int last = -radius - 1;
+    for (int y = 0; y < h; ++y) {
+      if (rows[static_cast<std::size_t>(y) * w + x]) last = y;
+      band[static_cast<std::size_t>(y) * w + x] = y - last <= radius;
+    }
+    last = h + radius;
+    for (int y = h - 1; y >= 0; --y) {
+      if (rows[static_cast<std::size_t>(y) * w + x]) last = y;
+      band[static_cast<std::size_t>(y) * w + x] |= last - y <= radius;
+    }
+  }
+  return band;
 }
 
 }  // namespace
@@ -98,9 +144,22 @@ ForegroundResult EstimateForeground(const float* image, const float* alpha, int 
     }
     const int iterations =
         lw <= o.small_size && lh <= o.small_size ? o.small_iterations : o.big_iterations;
+    // On the large levels only the band around unsure alpha is solved: a pixel further away
+    // than the sweeps can carry a change is sure, and takes the photo's colour as its F (alpha
+    // near 1) or B (near 0). So the cost follows the unsure area, not the photo's size.
+    std::vector<uint8_t> band;
+    if (static_cast<long long>(n) > o.band_from_pixels) {
+      band = UnsureBand(la, lw, lh, 2 * iterations + 1);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (band[i]) continue;
+        float* sure = la[i] >= 0.5f ? fg.data() : bg.data();
+        for (int k = 0; k < 3; ++k) sure[i * 3 + k] = li[i * 3 + k];
+      }
+    }
+    const uint8_t* active = band.empty() ? nullptr : band.data();
     for (int it = 0; it < iterations; ++it) {
-      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 0, fg.data(), bg.data());
-      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 1, fg.data(), bg.data());
+      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 0, active, fg.data(), bg.data());
+      Sweep(li, la, lw, lh, o.regularization, o.gradient_weight, 1, active, fg.data(), bg.data());
     }
     pw = lw;
     ph = lh;

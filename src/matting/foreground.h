@@ -7,7 +7,9 @@
 // alpha gradient, solved coarse to fine from 1x1 up to the full size.
 //
 // Plain C++ over float planes; each sweep updates the pixels of one checkerboard colour in
-// parallel (OpenMP) and then the other, so the result does not depend on the thread count.
+// parallel (OpenMP) and then the other, so the result does not depend on the thread count. On
+// the large levels only the pixels near unsure alpha are solved, so the cost follows the soft
+// edge's area; a sure pixel's F (opaque) or B (clear) is the photo's colour.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +23,9 @@ struct ForegroundOptions {
   int small_size = 32;           // levels up to this size (both sides) get small_iterations
   int small_iterations = 10;
   int big_iterations = 2;
+  // Levels of more pixels than this solve only the band around unsure alpha (see the .cpp);
+  // smaller ones solve every pixel.
+  long long band_from_pixels = 256 * 256;
 };
 
 struct ForegroundResult {

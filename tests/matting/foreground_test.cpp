@@ -123,6 +123,30 @@ TEST(Foreground, ValuesStayInRangeAndTinyImagesWork) {
   }
 }
 
+// Solving only near unsure alpha (the large levels) gives the full solve's colours where they
+// show, and the photo's own colour where alpha is sure.
+TEST(Foreground, TheBandSolveMatchesTheFullSolve) {
+  const Composite c = MakeComposite(640, 480, 16.0f);  // levels above 256 x 256 use the band
+  ForegroundOptions full;
+  full.band_from_pixels = 1LL << 40;
+  const auto everywhere = EstimateForeground(c.image.data(), c.alpha.data(), c.w, c.h, full);
+  const auto band = EstimateForeground(c.image.data(), c.alpha.data(), c.w, c.h);
+  double worst = 0;
+  for (int i = 0; i < c.w * c.h; ++i) {
+    if (c.alpha[i] <= 0.01f) continue;  // invisible either way
+    for (int k = 0; k < 3; ++k) {
+      const double d = std::fabs(band.foreground[i * 3 + k] - everywhere.foreground[i * 3 + k]);
+      worst = std::max(worst, d * c.alpha[i]);  // as it shows in the cut-out
+      if (c.alpha[i] == 1.0f && std::hypot(i % c.w - c.w / 2.0, i / c.w - c.h / 2.0) < 50) {
+        ASSERT_EQ(band.foreground[i * 3 + k], c.image[i * 3 + k]) << i;  // deep inside: the photo
+      }
+    }
+  }
+  EXPECT_LT(worst, 0.01);
+  EXPECT_LT(ForegroundErrors(c, band, 0.1f, 0.99f).estimated,
+            0.15 * ForegroundErrors(c, band, 0.1f, 0.99f).copied);
+}
+
 TEST(Foreground, TheResultDoesNotDependOnTheThreadCount) {
   const Composite c = MakeComposite(400, 300, 20.0f);  // above the size that goes parallel
   const int threads = omp_get_max_threads();
