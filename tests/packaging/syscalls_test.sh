@@ -90,6 +90,12 @@ def expand(group, seen):
             out.add(name)
     return out
 allowed = expand("@system-service", set())
+# A serve run makes dozens of distinct calls (58-61 here); a trace with a handful means strace
+# could not follow the server on this machine, and there is nothing to check: skip, saying so.
+if len(used) < 20 or "execve" not in used:
+    print(f"syscalls_test: skipped: the trace holds only {len(used)} distinct calls"
+          f" ({sorted(used)}); strace did not follow the server here")
+    sys.exit(77)
 outside = sorted(used - allowed)
 print(f"syscalls_test: {len(used)} system calls made, {len(allowed)} in @system-service;"
       f" outside it: {outside or 'none'}")
