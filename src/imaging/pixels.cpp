@@ -579,7 +579,13 @@ struct OutputGeometry {
 
 // The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
 // baseline x86-64 build cannot vectorise their interleaved bytes). Same arithmetic either way.
+// Not under ThreadSanitizer: GCC instruments the ifunc resolver it emits for target_clones, and the
+// dynamic loader runs resolvers before libtsan is set up, so the binary crashed before main().
+#if defined(__SANITIZE_THREAD__)
+#define BGERASE_CLONES
+#else
 #define BGERASE_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
 
 // out[x] (C bytes) = bilinear between the C floats at o0[x] and o1[x] of `col`, weight fx[x].
 template <int C>
