@@ -1,6 +1,6 @@
 # The README's two commands: `make serve` and `make test`. Each sets up what it needs first.
 .PHONY: setup build serve test bench bench-engine bench-e2e bench-load bench-quality bench-soak clean \
-	install deb test-deb
+	install deb test-deb test-sanitize test-tsan
 
 setup:
 	scripts/setup
@@ -48,5 +48,29 @@ deb: build
 test-deb: build
 	BGERASE_TEST_DEB=1 ctest --test-dir build -L packaging --output-on-failure
 
+# `make test-sanitize`: the whole suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+# (g++, build-asan/, -O1) and run; every test, and every `bgerase` a test starts, through
+# tests/sanitizers/run-checked, which fails the test on any report (docs/security.md, Sanitizers).
+# Not run here: packaging_deb packages and installs the build system-wide (opt-in, make test-deb;
+# an instrumented .deb is nothing we ship) and packaging_syscalls checks the unit's system call
+# filter under strace: the sanitizer runtime makes calls of its own (its shadow memory, LSan's
+# thread suspension), and LeakSanitizer refuses to run under ptrace. Nor the reruns with oneDNN
+# capped at AVX2/SSE4.1 (*_avx2, *_sse41): they run oneDNN's other kernels, which are not
+# instrumented, through the same code of ours, and would add a third to the run (CI's budget).
+SANITIZE_SKIP = ^packaging_(deb|syscalls)$$|_avx2$$|_sse41$$
+test-sanitize: setup
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBGERASE_SANITIZE=address,undefined >/dev/null
+	cmake --build build-asan -j"$$(nproc)"
+	ctest --test-dir build-asan --output-on-failure -j2 -E '$(SANITIZE_SKIP)'
+
+# `make test-tsan`: ThreadSanitizer (g++, build-tsan/) on the store tests and the API tests, which
+# start the server with its inference queue, job runner and reaper (in process and as `bgerase
+# serve`); only those folders are built (BGERASE_TEST_DIRS).
+test-tsan: setup
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBGERASE_SANITIZE=thread \
+	  -DBGERASE_TEST_DIRS="store;api;sanitizers" >/dev/null
+	cmake --build build-tsan -j"$$(nproc)"
+	ctest --test-dir build-tsan --output-on-failure -j2
+
 clean:
-	rm -rf build
+	rm -rf build build-asan build-tsan

@@ -60,8 +60,10 @@ inline void Store(T* p, int64_t i, float v) {
 }
 
 // GCC clones the row for AVX-512 and AVX2 and picks one at run time. Clang 14 cannot clone
-// templates; its builds (the libFuzzer ones) take the portable row.
-#if defined(__clang__)
+// templates; its builds (the libFuzzer ones) take the portable row, and so do ThreadSanitizer
+// builds: GCC instruments the clones' ifunc resolver, which the dynamic loader runs before libtsan
+// is set up, so every binary crashed before main() (make test-tsan).
+#if defined(__clang__) || defined(__SANITIZE_THREAD__)
 #define BGERASE_ROW_CLONES
 #else
 #define BGERASE_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -579,8 +579,10 @@ struct OutputGeometry {
 
 // The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
 // baseline x86-64 build cannot vectorise their interleaved bytes). Same arithmetic either way.
-// Clang 14 cannot clone templates; its builds (the libFuzzer ones) take the portable loops.
-#if defined(__clang__)
+// Clang 14 cannot clone templates; its builds (the libFuzzer ones) take the portable loops, and
+// so do ThreadSanitizer builds: GCC instruments the ifunc resolver it emits for target_clones,
+// and the dynamic loader runs resolvers before libtsan is set up (a crash before main()).
+#if defined(__clang__) || defined(__SANITIZE_THREAD__)
 #define BGERASE_CLONES
 #else
 #define BGERASE_CLONES __attribute__((target_clones("avx2", "default")))
