@@ -10,6 +10,23 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# substitute_once SRC DST OLD NEW [OLD NEW ...]: DST is SRC with each OLD replaced by its NEW,
+# and each OLD must occur exactly once in SRC, so a change to a shipped file that a test no longer
+# covers fails there rather than testing something else. (An empty NEW drops the line's text;
+# the IPv6 listeners are dropped so, as loopback IPv6 may be absent.)
+substitute_once() {
+  python3 - "$@" <<'PY'
+import sys
+src, dst, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(src).read()
+for old, new in zip(pairs[0::2], pairs[1::2]):
+    if text.count(old) != 1:
+        sys.exit(f"substitute_once: {src} has {text.count(old)} of '{old}', expected 1")
+    text = text.replace(old, new)
+open(dst, "w").write(text)
+PY
+}
+
 # make_certificate WORK: WORK/tls.key and WORK/tls.pem for $name.
 make_certificate() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -19,28 +36,16 @@ make_certificate() {
 
 # start_nginx_front CONF WORK UPSTREAM_PORT: runs nginx with CONF in front of bgerase on
 # 127.0.0.1:UPSTREAM_PORT and waits until /v2/health answers through it. Sets front (its pid),
-# nport, base (https://$name:$nport) and tls (curl's options to trust and reach it). Each
-# substitution must match exactly once, so a change to the file that the test no longer covers
-# fails here rather than testing something else.
+# nport, base (https://$name:$nport) and tls (curl's options to trust and reach it).
 start_nginx_front() {
   local conf=$1 work=$2 upstream=$3
   nport=$(free_port)
-  python3 - "$conf" "$work/bgerase.conf" "$nport" "$upstream" "$work" <<'PY'
-import sys
-text = open(sys.argv[1]).read()
-nport, port, work = sys.argv[3], sys.argv[4], sys.argv[5]
-for old, new in [
-    ("listen 443 ssl http2;", f"listen 127.0.0.1:{nport} ssl http2;"),
-    ("listen [::]:443 ssl http2;", ""),  # one listener is enough; loopback IPv6 may be absent
-    ("server 127.0.0.1:8080;", f"server 127.0.0.1:{port};"),
-    ("ssl_certificate     /etc/ssl/certs/bgerase.example.com.pem;", f"ssl_certificate {work}/tls.pem;"),
-    ("ssl_certificate_key /etc/ssl/private/bgerase.example.com.key;", f"ssl_certificate_key {work}/tls.key;"),
-]:
-    if text.count(old) != 1:
-        sys.exit(f"nginx_front: {sys.argv[1]} has {text.count(old)} of '{old}', expected 1")
-    text = text.replace(old, new)
-open(sys.argv[2], "w").write(text)
-PY
+  substitute_once "$conf" "$work/bgerase.conf" \
+    "listen 443 ssl http2;" "listen 127.0.0.1:$nport ssl http2;" \
+    "listen [::]:443 ssl http2;" "" \
+    "server 127.0.0.1:8080;" "server 127.0.0.1:$upstream;" \
+    "ssl_certificate     /etc/ssl/certs/bgerase.example.com.pem;" "ssl_certificate $work/tls.pem;" \
+    "ssl_certificate_key /etc/ssl/private/bgerase.example.com.key;" "ssl_certificate_key $work/tls.key;"
   mkdir -p "$work/nginx"
   # As root the workers run as root too: the temp dir is root's alone (0700).
   {

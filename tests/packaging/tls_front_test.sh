@@ -219,23 +219,13 @@ haproxy_summary="HAProxy: not installed, not checked"
 if haproxy=$(PATH=$PATH:/usr/sbin:/sbin command -v haproxy); then
   hport=$(free_port)
   cat "$work/tls.pem" "$work/tls.key" >"$work/haproxy.pem"
-  python3 - "$src/packaging/haproxy/bgerase.cfg" "$work/haproxy.cfg" "$hport" "$port" "$work" <<'PY'
-import sys
-text = open(sys.argv[1]).read()
-hport, port, work = sys.argv[3], sys.argv[4], sys.argv[5]
-crt = "ssl crt /etc/haproxy/certs/bgerase.example.com.pem alpn h2,http/1.1"
-for old, new in [
-    ("log /dev/log local0", "log stderr format raw local0 notice"),
-    (f"bind :443 {crt}", f"bind 127.0.0.1:{hport} ssl crt {work}/haproxy.pem alpn h2,http/1.1"),
-    (f"bind :::443 v6only {crt}", ""),
-    ("server replica1 10.0.0.11:8080", f"server replica1 127.0.0.1:{port}"),
-    ("server replica2 10.0.0.12:8080", f"server replica2 127.0.0.1:{port}"),
-]:
-    if text.count(old) != 1:
-        sys.exit(f"tls_front_test: packaging/haproxy/bgerase.cfg has {text.count(old)} of '{old}', expected 1")
-    text = text.replace(old, new)
-open(sys.argv[2], "w").write(text)
-PY
+  crt="ssl crt /etc/haproxy/certs/bgerase.example.com.pem alpn h2,http/1.1"
+  substitute_once "$src/packaging/haproxy/bgerase.cfg" "$work/haproxy.cfg" \
+    "log /dev/log local0" "log stderr format raw local0 notice" \
+    "bind :443 $crt" "bind 127.0.0.1:$hport ssl crt $work/haproxy.pem alpn h2,http/1.1" \
+    "bind :::443 v6only $crt" "" \
+    "server replica1 10.0.0.11:8080" "server replica1 127.0.0.1:$port" \
+    "server replica2 10.0.0.12:8080" "server replica2 127.0.0.1:$port"
   printf 'global\n    stats socket %s/haproxy.sock mode 600 level user\n' "$work" >"$work/haproxy-test.cfg"
   "$haproxy" -c -q -f "$work/haproxy.cfg" -f "$work/haproxy-test.cfg" >"$work/haproxy-c.log" 2>&1 ||
     { cat "$work/haproxy-c.log" >&2; fail "haproxy -c refused packaging/haproxy/bgerase.cfg"; }
