@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     auto prepared = (*pipeline)->Prepare(photo);
     if (!prepared.ok()) return 1;
     decode.push_back(prepared->decode_ms);
-    auto done = (*pipeline)->Infer(std::move(prepared).value());
+    auto done = (*pipeline)->Infer(std::move(prepared).value(), removal::RemovalOptions{});
     if (!done.ok()) return 1;
     infer.push_back(done->inference_ms);
     inferred = std::move(done).value();

@@ -136,10 +136,10 @@ void ApiServer::Impl::RunJob(const store::Job& job) {
                                stored_input->bytes.size());
   auto prepared = PrepareImage(bytes);
   if (!prepared.ok()) return fail(LookupError(prepared.status().code()).code);
-  const bool queued =
-      SubmitInference(std::move(prepared).value(), [this, stored_input, bytes, id = job.id,
-                                                    owner = job.owner, opts = *options,
-                                                    fail](Result<removal::InferredImage> inferred) {
+  const bool queued = SubmitInference(
+      std::move(prepared).value(), *options,
+      [this, stored_input, bytes, id = job.id, owner = job.owner, opts = *options,
+       fail](Result<removal::InferredImage> inferred) {
         auto result = RenderImage(std::move(inferred), opts);
         if (!result.ok()) return fail(LookupError(result.status().code()).code);
         // An outage here would otherwise fail a job whose work is done (or leave it running

@@ -201,14 +201,15 @@ struct ApiServer::Impl {
   Result<removal::PreparedImage> PrepareImage(std::string_view input) {
     return Guarded([&] { return queue->stages().Prepare(input); });
   }
-  // Runs the model on `image` on a worker, then `then` with its result on that worker. False (and
-  // `then` never runs) when the queue is full.
-  bool SubmitInference(removal::PreparedImage image,
+  // Runs the model on `image` on a worker (as `options` ask: once, or twice for quality_mode best),
+  // then `then` with its result on that worker. False (and `then` never runs) when the queue is
+  // full.
+  bool SubmitInference(removal::PreparedImage image, const removal::RemovalOptions& options,
                        std::function<void(Result<removal::InferredImage>)> then) {
     auto shared = std::make_shared<removal::PreparedImage>(std::move(image));
-    return queue->TrySubmit([this, shared, then = std::move(then)](removal::Pipeline& p) {
+    return queue->TrySubmit([this, shared, options, then = std::move(then)](removal::Pipeline& p) {
       const auto start = Clock::now();
-      auto inferred = Guarded([&] { return p.Infer(std::move(*shared)); });
+      auto inferred = Guarded([&] { return p.Infer(std::move(*shared), options); });
       metrics.RecordInference(Seconds(start));
       then(std::move(inferred));
     });
@@ -242,7 +243,7 @@ struct ApiServer::Impl {
     auto promise = std::make_shared<std::promise<Result<removal::InferredImage>>>();
     auto future = promise->get_future();
     const bool queued = SubmitInference(
-        std::move(prepared).value(),
+        std::move(prepared).value(), options,
         [promise](Result<removal::InferredImage> r) { promise->set_value(std::move(r)); });
     if (!queued) return overloaded();
     auto result = RenderImage(future.get(), options);

@@ -27,7 +27,7 @@ struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
   std::string format, channels, size, crop_margin, roi, scale, position, shadow, shadow_opacity,
-      bg_color, bg_image, metadata, quality, precision = "auto";
+      bg_color, bg_image, metadata, quality, quality_mode, precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -191,6 +191,7 @@ int Remove(const RemoveArgs& a) {
   add("bg_color", a.bg_color);
   add("metadata", a.metadata);
   add("quality", a.quality);
+  add("quality_mode", a.quality_mode);
   if (a.crop) fields.push_back({"crop", "true"});
   if (a.despill) fields.push_back({"despill", "true"});
   std::vector<removal::FieldError> details;
@@ -302,7 +303,7 @@ int Remove(const RemoveArgs& a) {
     auto prepared = next.get();
     if (i + 1 < jobs->size()) next = prepare(i + 1);
     Result<removal::InferredImage> inferred =
-        prepared.ok() ? (*pipeline)->Infer(std::move(prepared).value())
+        prepared.ok() ? (*pipeline)->Infer(std::move(prepared).value(), *options)
                       : Result<removal::InferredImage>(prepared.status());
     if (rendering.valid()) report(rendering.get());
     rendering = std::async(std::launch::async, [&, i, t0,
@@ -362,6 +363,9 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_flag("--despill", a.despill, "Remove background colour spill from edges");
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");
   rm->add_option("--quality", a.quality, "1-100 for jpg/webp/avif");
+  rm->add_option("--quality-mode", a.quality_mode,
+                 "fast (the model alone) | balanced (default: + the subject's own edge colours) "
+                 "| best (+ the mirrored photo, slower colour solve)");
   rm->add_option("--precision", a.precision, "auto (default) | fp32 | bf16 | int8");
   rm->add_option("--threads", a.threads, "Inference threads (default: all cores)");
   rm->add_flag("--json", a.json, "One JSON line per image on stdout");

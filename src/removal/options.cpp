@@ -215,9 +215,10 @@ constexpr std::string_view kTypes[] = {"auto",     "person",       "product",  "
 // The canonical field names, after NormalizeOptionKey; aliases map onto these.
 std::optional<std::string_view> CanonicalField(const std::string& key) {
   static constexpr std::string_view kFields[] = {
-      "format",  "channels", "size",     "crop",         "crop_margin", "bg_color",
-      "despill", "metadata", "quality",  "on_behalf_of", "store",       "type",
-      "roi",     "scale",    "position", "add_shadow",   "shadow_type", "shadow_opacity"};
+      "format",      "channels", "size",     "crop",         "crop_margin", "bg_color",
+      "despill",     "metadata", "quality",  "on_behalf_of", "store",       "type",
+      "roi",         "scale",    "position", "add_shadow",   "shadow_type", "shadow_opacity",
+      "quality_mode"};
   if (key == "bg_colour") return std::string_view("bg_color");
   for (std::string_view f : kFields) {
     if (key == f) return f;
@@ -266,6 +267,16 @@ class FieldParser {
         o_.shadow_type = RemovalOptions::ShadowType::kThreeD;
       } else {
         Fail("enum", "must be drop, car or 3D");
+      }
+    } else if (field == "quality_mode") {
+      if (v == "fast") {
+        o_.quality_mode = RemovalOptions::QualityMode::kFast;
+      } else if (v == "balanced") {
+        o_.quality_mode = RemovalOptions::QualityMode::kBalanced;
+      } else if (v == "best") {
+        o_.quality_mode = RemovalOptions::QualityMode::kBest;
+      } else {
+        Fail("enum", "must be fast, balanced or best");
       }
     } else if (field == "shadow_opacity") {
       ParseShadowOpacity();

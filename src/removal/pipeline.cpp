@@ -2,9 +2,14 @@
 // resolution, and every later step (crop, size cap, background) works at output resolution.
 #include "removal/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <vector>
 
+#include "matting/blur_fusion.h"
+#include "matting/foreground.h"
 #include "removal/calibration.h"
 #include "removal/model_registry.h"
 
@@ -15,6 +20,45 @@ constexpr uint8_t kForegroundThreshold = 10;  // alpha above this counts as subj
 
 double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Mirrors every row of an NCHW float tensor in place (left becomes right).
+void MirrorRows(engine::Tensor& t) {
+  const int64_t w = t.shape().back();
+  float* p = t.data<float>();
+  for (int64_t row = 0; row < t.size() / w; ++row) std::reverse(p + row * w, p + (row + 1) * w);
+}
+
+// The subject's own colour where alpha is soft (quality_mode balanced: blur-fusion; best: the
+// multi-level solve), so the old background does not show through on a new one. `rgb` is the
+// photo (3-band uchar), `alpha` its final alpha (1-band uchar in memory, the same size). Opaque
+// and clear pixels keep the photo's colour. docs/design/quality.md has the numbers behind both.
+vips::VImage SubjectColour(const vips::VImage& rgb, const vips::VImage& alpha,
+                           RemovalOptions::QualityMode mode) {
+  const int w = rgb.width(), h = rgb.height();
+  const size_t n = static_cast<size_t>(w) * h;
+  const vips::VImage photo = rgb.copy_memory();
+  const auto* px = static_cast<const uint8_t*>(vips_image_get_data(photo.get_image()));
+  const auto* a = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
+  std::unique_ptr<uint8_t, decltype(&g_free)> out(static_cast<uint8_t*>(g_malloc(n * 3)), &g_free);
+  if (mode == RemovalOptions::QualityMode::kBest) {
+    std::vector<float> image(n * 3), soft(n);
+    for (size_t i = 0; i < n * 3; ++i) image[i] = px[i] * (1.0f / 255);
+    for (size_t i = 0; i < n; ++i) soft[i] = a[i] * (1.0f / 255);
+    const matting::ForegroundResult f =
+        matting::EstimateForeground(image.data(), soft.data(), w, h);
+    for (size_t i = 0; i < n; ++i) {
+      for (int k = 0; k < 3; ++k) {
+        out.get()[i * 3 + k] =
+            a[i] == 0 || a[i] == 255
+                ? px[i * 3 + k]
+                : static_cast<uint8_t>(std::lround(f.foreground[i * 3 + k] * 255));
+      }
+    }
+  } else {
+    matting::BlurFusionForeground(px, a, w, h, out.get());
+  }
+  return vips::VImage::new_from_memory_steal(out.release(), n * 3, w, h, 3, VIPS_FORMAT_UCHAR);
 }
 
 }  // namespace
@@ -61,12 +105,23 @@ Result<PreparedImage> Pipeline::Prepare(std::string_view bytes,
   return p;
 }
 
-Result<InferredImage> Pipeline::Infer(PreparedImage prepared) {
+Result<InferredImage> Pipeline::Infer(PreparedImage prepared, const RemovalOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   auto out = session_->Run({prepared.input});
   if (!out.ok()) return out.status();
   InferredImage inferred;
   inferred.mask = std::move((*out)[0]);
+  if (options.quality_mode == RemovalOptions::QualityMode::kBest) {
+    // Test-time augmentation: the mirror image's mask, mirrored back, averaged in. The model is
+    // not exactly symmetric, so where it hesitates the two disagree and the mean is steadier.
+    MirrorRows(prepared.input);
+    auto mirrored = session_->Run({prepared.input});
+    if (!mirrored.ok()) return mirrored.status();
+    MirrorRows((*mirrored)[0]);
+    float* m = inferred.mask.data<float>();
+    const float* n = (*mirrored)[0].data<float>();
+    for (int64_t i = 0; i < inferred.mask.size(); ++i) m[i] = 0.5f * (m[i] + n[i]);
+  }
   inferred.inference_ms = MsSince(t0);
   prepared.input = engine::Tensor();  // 12 MB the later stages do not need
   inferred.prepared = std::move(prepared);
@@ -74,7 +129,7 @@ Result<InferredImage> Pipeline::Infer(PreparedImage prepared) {
 }
 
 Result<RemovalResult> Pipeline::Finish(PreparedImage prepared, const RemovalOptions& options) {
-  auto inferred = Infer(std::move(prepared));
+  auto inferred = Infer(std::move(prepared), options);
   if (!inferred.ok()) return inferred.status();
   return Render(std::move(inferred).value(), options);
 }
@@ -109,6 +164,9 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     }
     imaging::DecodedImage base = im;
     base.alpha.reset();  // folded into `alpha`
+    if (options.quality_mode != RemovalOptions::QualityMode::kFast &&
+        options.channels != Channels::kAlpha)
+      base.rgb = SubjectColour(base.rgb, alpha, options.quality_mode);
     bool despill = options.despill;
     if (options.scale || options.position) {
       // remove.bg's scale and position: the subject's box moves on the same canvas; what it

@@ -62,10 +62,12 @@ class Pipeline {
   // The same before any pipeline exists (after imaging::InitVips): a one-photo run decodes its
   // photo while Create loads the model.
   static Result<PreparedImage> Prepare(std::string_view bytes, const imaging::DecodeLimits& limits);
-  // Stage 2: inference (serialised: one at a time per Pipeline).
-  Result<InferredImage> Infer(PreparedImage prepared);
-  // Stage 3 (CPU, no model): mask at full resolution, foreground box, crop, size cap, compose,
-  // encode. Batches run it for one image while the next is inferred.
+  // Stage 2: inference (serialised: one at a time per Pipeline). quality_mode best runs the
+  // model twice, on the photo and on its mirror image, and averages the two masks.
+  Result<InferredImage> Infer(PreparedImage prepared, const RemovalOptions& options);
+  // Stage 3 (CPU, no model): mask at full resolution, the subject's colour under soft alpha
+  // (quality_mode balanced and best), foreground box, crop, size cap, compose, encode. Batches run
+  // it for one image while the next is inferred.
   static Result<RemovalResult> Render(InferredImage inferred, const RemovalOptions& options);
   // Infer, then Render.
   Result<RemovalResult> Finish(PreparedImage prepared, const RemovalOptions& options);

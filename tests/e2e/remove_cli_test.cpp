@@ -306,5 +306,47 @@ TEST_F(RemoveCli, BackgroundImageCoversTheOutputAndIsRefusedWithAColour) {
   EXPECT_FALSE(fs::exists(dir_ / "y.png"));
 }
 
+TEST_F(RemoveCli, QualityModesShareTheMaskOrAverageTheMirror) {
+  // chelsea: a tabby cat, whose fur makes a wide soft edge.
+  const fs::path in = dir_ / "in" / "chelsea.png";
+  WriteFile(in, ReadFile(imaging::testing::kSkimage + "chelsea.png"));
+  std::map<std::string, VImage> out;
+  for (const std::string mode : {"fast", "balanced", "best"}) {
+    const fs::path o = dir_ / (mode + ".png");
+    ASSERT_EQ(Bgerase("remove '" + in.string() + "' -o '" + o.string() + "' --quality-mode " + mode)
+                  .exit_code,
+              0)
+        << mode;
+    out[mode] = Load(ReadFile(o.string())).cast(VIPS_FORMAT_INT);
+    ASSERT_EQ(out[mode].bands(), 4);
+  }
+  const VImage fast = out["fast"], balanced = out["balanced"], best = out["best"];
+  const VImage fast_a = fast[3], balanced_a = balanced[3], best_a = best[3];
+  // balanced changes colours, never alpha; and only where alpha is soft.
+  EXPECT_EQ((fast_a - balanced_a).abs().max(), 0);
+  const VImage soft = (fast_a > 0) & (fast_a < 255);
+  const VImage changed = ((fast.extract_band(0, VImage::option()->set("n", 3)) -
+                           balanced.extract_band(0, VImage::option()->set("n", 3)))
+                              .abs() > 0)
+                             .bandor();
+  const double soft_px = soft.avg() / 255 * soft.width() * soft.height();
+  const double changed_px = changed.avg() / 255 * changed.width() * changed.height();
+  EXPECT_GT(soft_px, 1000) << "the cat's fur gives a soft edge";
+  EXPECT_GT(changed_px, soft_px * 0.5) << "most soft pixels get their own colour";
+  EXPECT_EQ((changed & (soft == 0)).max(), 0) << "an opaque or clear pixel was recoloured";
+  // best runs the mirrored photo too: its alpha differs a little, the subject is the same.
+  const double moved = (best_a - balanced_a).abs().avg();
+  EXPECT_GT(moved, 0.01) << "the mirror's mask was averaged in";
+  const VImage a = balanced_a > 127, b = best_a > 127;
+  const double iou = (a & b).avg() / std::max(1.0, (a | b).avg());
+  EXPECT_GT(iou, 0.95);
+  // And an unknown mode is refused before any work, with nothing written.
+  EXPECT_EQ(Bgerase("remove '" + in.string() + "' -o '" + (dir_ / "z.png").string() +
+                    "' --quality-mode high")
+                .exit_code,
+            2);
+  EXPECT_FALSE(fs::exists(dir_ / "z.png"));
+}
+
 }  // namespace
 }  // namespace bgerase::e2e

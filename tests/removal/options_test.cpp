@@ -58,6 +58,7 @@ TEST(RemovalOptions, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(o.on_behalf_of, "");
   EXPECT_FALSE(o.store);
   EXPECT_EQ(o.type, "auto");
+  EXPECT_EQ(o.quality_mode, RemovalOptions::QualityMode::kBalanced);
 }
 
 TEST(RemovalOptions, FormatNamesAndAliases) {
@@ -114,6 +115,23 @@ TEST(RemovalOptions, Channels) {
     const FieldError e = MustFail({{"channels", value}}, "validation_error", "enum");
     EXPECT_NE(e.message.find("rgba"), std::string::npos);
     EXPECT_NE(e.message.find("alpha"), std::string::npos);
+  }
+}
+
+TEST(RemovalOptions, QualityModes) {
+  using M = RemovalOptions::QualityMode;
+  EXPECT_EQ(MustParse({{"quality_mode", "fast"}}).quality_mode, M::kFast);
+  EXPECT_EQ(MustParse({{"quality-mode", "Balanced"}}).quality_mode, M::kBalanced);
+  EXPECT_EQ(MustParse({{"QUALITY_MODE", " best "}}).quality_mode, M::kBest);
+  EXPECT_EQ(MustParse({{"quality_mode", ""}}).quality_mode, M::kBalanced);  // empty: absent
+  // quality_mode is not the encoder's quality: each keeps its own value.
+  const RemovalOptions both = MustParse({{"quality", "40"}, {"quality_mode", "fast"}});
+  EXPECT_EQ(both.quality, 40);
+  EXPECT_EQ(both.quality_mode, M::kFast);
+  for (const std::string value : {"high", "1", "faster", "low"}) {
+    const FieldError e = MustFail({{"quality_mode", value}}, "validation_error", "enum");
+    EXPECT_EQ(e.field, "quality_mode");
+    EXPECT_NE(e.message.find("fast, balanced or best"), std::string::npos) << e.message;
   }
 }
 

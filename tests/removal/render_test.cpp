@@ -2,6 +2,7 @@
 // the options do to the pixels (region of interest, …), with no model in the loop.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <vips/vips8>
 
@@ -89,6 +90,54 @@ class RenderTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(imaging::InitVips().ok()); }
 };
+
+// A 1024 x 1024 photo (the mask's own size, so the mask is the alpha as given) of a red disc
+// whose edge fades over 24 px into a green background, and the model's mask as exactly that
+// alpha. The true foreground colour is red everywhere the disc shows.
+InferredImage SoftRedDiscOnGreen() {
+  const int side = kModelSize;
+  const VImage xy = VImage::xyz(side, side) - side / 2;
+  const VImage d = (xy[0] * xy[0] + xy[1] * xy[1]).pow(0.5);
+  const VImage a = ((300 - d) / 24).cast(VIPS_FORMAT_FLOAT);
+  const VImage alpha = (a > 1).ifthenelse(1, (a < 0).ifthenelse(0, a));
+  const VImage red = VImage::black(side, side) + std::vector<double>{220, 30, 30};
+  const VImage green = VImage::black(side, side) + std::vector<double>{40, 170, 60};
+  const VImage photo = (red * alpha + green * (1 - alpha))
+                           .cast(VIPS_FORMAT_UCHAR)
+                           .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  auto prepared = Pipeline::Prepare(imaging::testing::Save(photo, ".png"), imaging::DecodeLimits{});
+  EXPECT_TRUE(prepared.ok());
+  InferredImage in = AllForeground(std::move(prepared).value());
+  const VImage mask = alpha.copy_memory();
+  const auto* m = static_cast<const float*>(vips_image_get_data(mask.get_image()));
+  std::copy_n(m, side * side, in.mask.data<float>());
+  return in;
+}
+
+TEST_F(RenderTest, BalancedAndBestGiveSoftEdgesTheSubjectsOwnColour) {
+  std::map<std::string, VImage> out;
+  for (const std::string mode : {"fast", "balanced", "best"}) {
+    auto r = Pipeline::Render(SoftRedDiscOnGreen(), WithFields({{"quality_mode", mode}}));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    out[mode] = imaging::testing::Load(r->bytes).cast(VIPS_FORMAT_FLOAT);
+  }
+  const VImage a = out["fast"][3];
+  const VImage soft = (a > 25) & (a < 230);  // where the disc shows, mixed with the green
+  ASSERT_GT(soft.avg(), 0);
+  // The error of the shown colour against the true red, over the soft pixels, in 8-bit levels.
+  auto edge_error = [&](const VImage& im) {
+    const VImage err = ((im[0] - 220).abs() + (im[1] - 30).abs() + (im[2] - 30).abs()) / 3;
+    return (err * (soft / 255)).avg() / (soft.avg() / 255);
+  };
+  const double fast = edge_error(out["fast"]), balanced = edge_error(out["balanced"]),
+               best = edge_error(out["best"]);
+  EXPECT_GT(fast, 40) << "fast shows the photo's mix of red and green";
+  EXPECT_LT(balanced, fast / 4);
+  EXPECT_LT(best, fast / 4);
+  // Alpha is the mask's in every mode; the colour estimation never moves it.
+  for (const std::string mode : {"balanced", "best"})
+    EXPECT_EQ((out[mode][3] - a).abs().max(), 0) << mode;
+}
 
 TEST_F(RenderTest, RoiZeroesAlphaOutsideTheRegion) {
   // 200x100; 25%..75% across and 20..80 px down: x in [50, 150), y in [20, 80).

@@ -130,6 +130,7 @@ form.addEventListener('submit', async (e) => {
   data.append('size', $('size').value);
   data.append('crop', $('crop').checked ? 'true' : 'false');
   data.append('despill', $('despill').checked ? 'true' : 'false');
+  data.append('quality_mode', $('quality_mode').value);
   const picture = bgImage.files[0];
   if (picture && picture.size > maxImageBytes()) {
     showError(`The background image: ${tooLargeMessage()}`);
