@@ -30,8 +30,10 @@ bench-load: setup
 bench-soak: setup
 	node bench/soak.mjs
 
-# A folder with img/*.jpg and gt/*.png (true alpha): make bench-quality DIR=/path/to/set
+# The composite set built from Debian packages, and optionally a folder of real photos with
+# hand-made mattes (img/*.jpg, gt/*.png): make bench-quality [DIR=/path/to/set]
 bench-quality: setup
+	scripts/setup --bench-quality
 	bench/quality.sh $(DIR)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, web pages, docs, man page, systemd unit

@@ -76,7 +76,13 @@ test('options reach the server: a crop is shown beside the original, JPEG on a c
   await page.getByLabel('Crop to the subject').check();
   await page.getByLabel('Fill the background with a colour').check();
   await page.getByLabel('Background colour', { exact: true }).fill('#ff0000');
-  await page.getByRole('button', { name: 'Remove background' }).click();
+  assert.equal(await page.getByLabel('Quality').inputValue(), 'balanced', 'balanced is the default');
+  await page.getByLabel('Quality').selectOption('fast');
+  const [posted] = await Promise.all([
+    page.waitForRequest((r) => r.url().endsWith('/web/remove') && r.method() === 'POST'),
+    page.getByRole('button', { name: 'Remove background' }).click(),
+  ]);
+  assert.match(posted.postDataBuffer().toString('latin1'), /name="quality_mode"\r\n\r\nfast\r\n/);
   await page.locator('#result').waitFor({ state: 'visible', timeout: 180_000 });
   await page.getByRole('link', { name: /Download JPG/ }).waitFor();
   const sizes = await page.evaluate(() => [before.naturalWidth, before.naturalHeight, after.naturalWidth, after.naturalHeight]);
