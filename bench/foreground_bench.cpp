@@ -42,9 +42,9 @@ std::vector<uint8_t> Pixels(const std::string& path, int bands, int* w, int* h) 
   return v;
 }
 
-using Estimator = std::function<void(const std::vector<uint8_t>& rgb,
-                                     const std::vector<uint8_t>& alpha, int w, int h,
-                                     std::vector<uint8_t>& out)>;
+using Estimator =
+    std::function<void(const std::vector<uint8_t>& rgb, const std::vector<uint8_t>& alpha, int w,
+                       int h, std::vector<uint8_t>& out)>;
 
 void Germer(const std::vector<uint8_t>& rgb, const std::vector<uint8_t>& alpha, int w, int h,
             std::vector<uint8_t>& out) {
@@ -81,11 +81,17 @@ int main(int argc, char** argv) {
   std::sort(names.begin(), names.end());
   std::vector<std::pair<std::string, Estimator>> estimators = {
       {"photo colour", [](auto& rgb, auto&, int, int, auto& out) { out = rgb; }},
-      {"blur-fusion", [](auto& rgb, auto& alpha, int w, int h, auto& out) {
+      {"blur-fusion",
+       [](auto& rgb, auto& alpha, int w, int h, auto& out) {
          out.resize(rgb.size());
          matting::BlurFusionForeground(rgb.data(), alpha.data(), w, h, out.data());
        }},
       {"germer", Germer},
+      {"germer tiled",
+       [](auto& rgb, auto& alpha, int w, int h, auto& out) {
+         out.resize(rgb.size());
+         matting::EstimateForegroundTiled(rgb.data(), alpha.data(), w, h, out.data());
+       }},
   };
   for (auto [wide, narrow] : {std::pair{45, 6}, std::pair{90, 3}, std::pair{22, 2}}) {
     estimators.push_back({"bf " + std::to_string(wide) + "/" + std::to_string(narrow),
@@ -118,9 +124,9 @@ int main(int argc, char** argv) {
       for (int r = 0; r < runs; ++r) {
         const auto t0 = std::chrono::steady_clock::now();
         estimate(rgb, alpha, w, h, out);
-        best = std::min(best, std::chrono::duration<double, std::milli>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count());
+        best = std::min(
+            best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                      .count());
       }
       double e = 0;
       for (size_t i = 0; i < alpha.size(); ++i) {
@@ -134,8 +140,10 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
-  std::printf("\nover %zu photos, %.0f soft pixels; error = mean |a F' - a F| on soft pixels, "
-              "8-bit levels\n", names.size(), soft_total);
+  std::printf(
+      "\nover %zu photos, %.0f soft pixels; error = mean |a F' - a F| on soft pixels, "
+      "8-bit levels\n",
+      names.size(), soft_total);
   std::printf("%-14s %8s %9s", "estimator", "error", "vs photo");
   for (const auto& [mp, v] : times.begin()->second) std::printf("  %2d MP ms (median)", mp);
   std::printf("\n");

@@ -365,7 +365,7 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_option("--quality", a.quality, "1-100 for jpg/webp/avif");
   rm->add_option("--quality-mode", a.quality_mode,
                  "fast (the model alone) | balanced (default: + the subject's own edge colours) "
-                 "| best (+ the mirrored photo, slower colour solve)");
+                 "| best (+ the mirrored photo's mask averaged in)");
   rm->add_option("--precision", a.precision, "auto (default) | fp32 | bf16 | int8");
   rm->add_option("--threads", a.threads, "Inference threads (default: all cores)");
   rm->add_flag("--json", a.json, "One JSON line per image on stdout");

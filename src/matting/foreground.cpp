@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace bgerase::matting {
 namespace {
@@ -165,6 +166,57 @@ ForegroundResult EstimateForeground(const float* image, const float* alpha, int 
     ph = lh;
   }
   return {std::move(fg), std::move(bg)};
+}
+
+long long EstimateForegroundTiled(const uint8_t* rgb, const uint8_t* alpha, int w, int h,
+                                  uint8_t* out, int tile, int halo, const ForegroundOptions& o) {
+  std::memcpy(out, rgb, static_cast<size_t>(w) * h * 3);
+  tile = std::max(1, tile);
+  halo = std::max(0, halo);
+  const int tx = (w + tile - 1) / tile, ty = (h + tile - 1) / tile;
+  std::vector<int> blocks;
+  for (int t = 0; t < tx * ty; ++t) {
+    const int x0 = t % tx * tile, y0 = t / tx * tile;
+    bool soft = false;
+    for (int y = y0; y < std::min(h, y0 + tile) && !soft; ++y) {
+      const uint8_t* a = alpha + static_cast<size_t>(y) * w;
+      for (int x = x0; x < std::min(w, x0 + tile); ++x)
+        if (a[x] != 0 && a[x] != 255) {
+          soft = true;
+          break;
+        }
+    }
+    if (soft) blocks.push_back(t);
+  }
+  long long estimated = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : estimated)
+  for (size_t n = 0; n < blocks.size(); ++n) {
+    const int x0 = blocks[n] % tx * tile, y0 = blocks[n] / tx * tile;
+    const int x1 = std::min(w, x0 + tile), y1 = std::min(h, y0 + tile);
+    const int hx0 = std::max(0, x0 - halo), hy0 = std::max(0, y0 - halo);
+    const int hw = std::min(w, x1 + halo) - hx0, hh = std::min(h, y1 + halo) - hy0;
+    std::vector<float> image(static_cast<size_t>(hw) * hh * 3), a(static_cast<size_t>(hw) * hh);
+    for (int y = 0; y < hh; ++y) {
+      const size_t src = static_cast<size_t>(hy0 + y) * w + hx0, dst = static_cast<size_t>(y) * hw;
+      for (int x = 0; x < hw; ++x) {
+        a[dst + x] = alpha[src + x] * (1.0f / 255);
+        for (int k = 0; k < 3; ++k)
+          image[(dst + x) * 3 + k] = rgb[(src + x) * 3 + k] * (1.0f / 255);
+      }
+    }
+    const ForegroundResult r = EstimateForeground(image.data(), a.data(), hw, hh, o);
+    for (int y = y0; y < y1; ++y) {
+      for (int x = x0; x < x1; ++x) {
+        const size_t p = static_cast<size_t>(y) * w + x;
+        if (alpha[p] == 0 || alpha[p] == 255) continue;
+        const size_t q = static_cast<size_t>(y - hy0) * hw + (x - hx0);
+        for (int k = 0; k < 3; ++k)
+          out[p * 3 + k] = static_cast<uint8_t>(std::lround(r.foreground[q * 3 + k] * 255));
+        ++estimated;
+      }
+    }
+  }
+  return estimated;
 }
 
 }  // namespace bgerase::matting

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace bgerase::matting {
@@ -36,5 +37,17 @@ struct ForegroundResult {
 // `image`: w*h*3 interleaved RGB in [0, 1]; `alpha`: w*h in [0, 1]. w, h >= 1.
 ForegroundResult EstimateForeground(const float* image, const float* alpha, int w, int h,
                                     const ForegroundOptions& options = {});
+
+// The same solve for a whole photo at a cost that follows its soft area: the photo is cut into
+// `tile` x `tile` blocks; each block holding alpha strictly between 0 and 255 is solved on its
+// own, with `halo` pixels of context on every side (its coarse levels see the colours around
+// it), and its soft pixels get the estimated colour. Memory is a few blocks per thread, not
+// the photo's size in floats. 8-bit in and out as BlurFusionForeground (blur_fusion.h): `out`
+// (w*h*3, not aliasing `rgb`) is the photo with the soft pixels recoloured. Blocks run in
+// parallel (OpenMP); the result does not depend on the thread count. Returns the number of
+// pixels estimated.
+long long EstimateForegroundTiled(const uint8_t* rgb, const uint8_t* alpha, int w, int h,
+                                  uint8_t* out, int tile = 256, int halo = 32,
+                                  const ForegroundOptions& options = {});
 
 }  // namespace bgerase::matting

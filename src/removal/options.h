@@ -94,11 +94,10 @@ struct RemovalOptions {
   enum class ShadowType { kDrop, kCar, kThreeD } shadow_type = ShadowType::kDrop;
   int shadow_opacity = 50;
   bool despill = false;  // remove background colour spill from edge pixels
-  // How hard to work on the cut-out (docs/reference/options.md, Quality modes): fast is the
+  // How hard to work on the cut-out (docs/reference/options.md, quality_mode): fast is the
   // model's mask alone, with the photo's colours; balanced (the default) also estimates the
-  // subject's own colour under soft alpha (blur-fusion), so no old background shows on a new
-  // one; best runs the model on the photo and its mirror image and averages the masks, and
-  // estimates the colour with the slower multi-level solve.
+  // subject's own colour under soft alpha, so no old background shows on a new one; best also
+  // runs the model on the photo's mirror image and averages the two masks.
   enum class QualityMode { kFast, kBalanced, kBest } quality_mode = QualityMode::kBalanced;
   bool keep_metadata = true;  // metadata=keep (default) | strip
   int quality = 90;           // 1..100, for jpg/webp/avif

@@ -8,7 +8,6 @@
 #include <memory>
 #include <vector>
 
-#include "matting/blur_fusion.h"
 #include "matting/foreground.h"
 #include "removal/calibration.h"
 #include "removal/model_registry.h"
@@ -29,35 +28,19 @@ void MirrorRows(engine::Tensor& t) {
   for (int64_t row = 0; row < t.size() / w; ++row) std::reverse(p + row * w, p + (row + 1) * w);
 }
 
-// The subject's own colour where alpha is soft (quality_mode balanced: blur-fusion; best: the
-// multi-level solve), so the old background does not show through on a new one. `rgb` is the
-// photo (3-band uchar), `alpha` its final alpha (1-band uchar in memory, the same size). Opaque
-// and clear pixels keep the photo's colour. docs/design/quality.md has the numbers behind both.
-vips::VImage SubjectColour(const vips::VImage& rgb, const vips::VImage& alpha,
-                           RemovalOptions::QualityMode mode) {
+// The subject's own colour where alpha is soft (quality_mode balanced and best), so the old
+// background does not show through on a new one: the multi-level solve (matting/foreground.h),
+// block by block over the soft area. `rgb` is the photo (3-band uchar), `alpha` its final alpha
+// (1-band uchar in memory, the same size). Opaque and clear pixels keep the photo's colour.
+// docs/design/quality.md has the numbers that chose it over blur-fusion.
+vips::VImage SubjectColour(const vips::VImage& rgb, const vips::VImage& alpha) {
   const int w = rgb.width(), h = rgb.height();
   const size_t n = static_cast<size_t>(w) * h;
   const vips::VImage photo = rgb.copy_memory();
   const auto* px = static_cast<const uint8_t*>(vips_image_get_data(photo.get_image()));
   const auto* a = static_cast<const uint8_t*>(vips_image_get_data(alpha.get_image()));
   std::unique_ptr<uint8_t, decltype(&g_free)> out(static_cast<uint8_t*>(g_malloc(n * 3)), &g_free);
-  if (mode == RemovalOptions::QualityMode::kBest) {
-    std::vector<float> image(n * 3), soft(n);
-    for (size_t i = 0; i < n * 3; ++i) image[i] = px[i] * (1.0f / 255);
-    for (size_t i = 0; i < n; ++i) soft[i] = a[i] * (1.0f / 255);
-    const matting::ForegroundResult f =
-        matting::EstimateForeground(image.data(), soft.data(), w, h);
-    for (size_t i = 0; i < n; ++i) {
-      for (int k = 0; k < 3; ++k) {
-        out.get()[i * 3 + k] =
-            a[i] == 0 || a[i] == 255
-                ? px[i * 3 + k]
-                : static_cast<uint8_t>(std::lround(f.foreground[i * 3 + k] * 255));
-      }
-    }
-  } else {
-    matting::BlurFusionForeground(px, a, w, h, out.get());
-  }
+  matting::EstimateForegroundTiled(px, a, w, h, out.get());
   return vips::VImage::new_from_memory_steal(out.release(), n * 3, w, h, 3, VIPS_FORMAT_UCHAR);
 }
 
@@ -166,7 +149,7 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     base.alpha.reset();  // folded into `alpha`
     if (options.quality_mode != RemovalOptions::QualityMode::kFast &&
         options.channels != Channels::kAlpha)
-      base.rgb = SubjectColour(base.rgb, alpha, options.quality_mode);
+      base.rgb = SubjectColour(base.rgb, alpha);
     bool despill = options.despill;
     if (options.scale || options.position) {
       // remove.bg's scale and position: the subject's box moves on the same canvas; what it

@@ -159,5 +159,73 @@ TEST(Foreground, TheResultDoesNotDependOnTheThreadCount) {
   EXPECT_EQ(one.background, many.background);
 }
 
+// The composite as 8-bit planes, as the pipeline holds them.
+void To8Bit(const Composite& c, std::vector<uint8_t>* rgb, std::vector<uint8_t>* alpha) {
+  rgb->resize(c.image.size());
+  alpha->resize(c.alpha.size());
+  for (size_t i = 0; i < c.image.size(); ++i)
+    (*rgb)[i] = static_cast<uint8_t>(std::lround(c.image[i] * 255));
+  for (size_t i = 0; i < c.alpha.size(); ++i)
+    (*alpha)[i] = static_cast<uint8_t>(std::lround(c.alpha[i] * 255));
+}
+
+TEST(ForegroundTiled, OneTileIsTheWholeSolve) {
+  const Composite c = MakeComposite(120, 90, 8);
+  std::vector<uint8_t> rgb, alpha, out(c.image.size());
+  To8Bit(c, &rgb, &alpha);
+  const long long n = EstimateForegroundTiled(rgb.data(), alpha.data(), c.w, c.h, out.data(), 256);
+  std::vector<float> image(rgb.size()), a(alpha.size());
+  for (size_t i = 0; i < rgb.size(); ++i) image[i] = rgb[i] / 255.0f;
+  for (size_t i = 0; i < alpha.size(); ++i) a[i] = alpha[i] / 255.0f;
+  const ForegroundResult whole = EstimateForeground(image.data(), a.data(), c.w, c.h);
+  long long soft = 0;
+  for (int i = 0; i < c.w * c.h; ++i) {
+    const bool is_soft = alpha[i] != 0 && alpha[i] != 255;
+    soft += is_soft;
+    for (int k = 0; k < 3; ++k) {
+      const int want = is_soft ? static_cast<int>(std::lround(whole.foreground[i * 3 + k] * 255))
+                               : rgb[i * 3 + k];
+      ASSERT_EQ(out[i * 3 + k], want) << "pixel " << i;
+    }
+  }
+  EXPECT_EQ(n, soft);
+  EXPECT_GT(soft, 100);
+}
+
+TEST(ForegroundTiled, SmallTilesStillRecoverTheColour) {
+  // Tiles much smaller than the disc: each solves its part of the edge with only its halo for
+  // context, and the colour is still close to the truth, far closer than the photo's.
+  const Composite c = MakeComposite(300, 240, 10);
+  std::vector<uint8_t> rgb, alpha, out(c.image.size());
+  To8Bit(c, &rgb, &alpha);
+  EstimateForegroundTiled(rgb.data(), alpha.data(), c.w, c.h, out.data(), 48, 16);
+  double estimated = 0, copied = 0;
+  int n = 0;
+  for (int i = 0; i < c.w * c.h; ++i) {
+    if (c.alpha[i] <= 0.1f || alpha[i] == 255) continue;
+    ++n;
+    for (int k = 0; k < 3; ++k) {
+      estimated += std::fabs(out[i * 3 + k] / 255.0 - kF[k]);
+      copied += std::fabs(rgb[i * 3 + k] / 255.0 - kF[k]);
+    }
+  }
+  ASSERT_GT(n, 0);
+  EXPECT_LT(estimated / (3 * n), 0.03);
+  EXPECT_LT(estimated, copied / 4);
+}
+
+TEST(ForegroundTiled, TheResultDoesNotDependOnTheThreadCount) {
+  const Composite c = MakeComposite(333, 257, 9);
+  std::vector<uint8_t> rgb, alpha, one(c.image.size()), many(c.image.size());
+  To8Bit(c, &rgb, &alpha);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  EstimateForegroundTiled(rgb.data(), alpha.data(), c.w, c.h, one.data(), 64, 16);
+  omp_set_num_threads(std::max(2, threads));
+  EstimateForegroundTiled(rgb.data(), alpha.data(), c.w, c.h, many.data(), 64, 16);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(one, many);
+}
+
 }  // namespace
 }  // namespace bgerase::matting
