@@ -37,9 +37,10 @@ run_set() {
     local t0=$SECONDS
     ./build/bgerase remove "$img" --out-dir "$out/$mode" --format png --quality-mode "$mode" \
       --json >"$out/$mode.jsonl" 2>"$out/$mode.err"
-    echo "$mode: $(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").map(JSON.parse).filter(j=>j.ms).map(j=>j.ms).sort((a,b)=>a-b);console.log(`median ${l[l.length>>1]} ms per photo (whole run ${process.argv[2]} s)`)' "$out/$mode.jsonl" $((SECONDS - t0)))"
+    echo "$mode: $((SECONDS - t0)) s for the set"
     runs+=("$mode=$out/$mode")
   done
+  node bench/mode_times.mjs fast="$out/fast.jsonl" balanced="$out/balanced.jsonl" best="$out/best.jsonl"
   if [[ ${PRECISIONS:-0} == 1 ]]; then
     for p in fp32 bf16 int8; do
       if ./build/bgerase remove "$img" --out-dir "$out/fast-$p" --format png --quality-mode fast \
