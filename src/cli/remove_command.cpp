@@ -70,7 +70,9 @@ Result<std::vector<Job>> PlanJobs(const RemoveArgs& a, const removal::RemovalOpt
       for (const auto& f : files) {
         fs::path out;
         if (!a.out_dir.empty()) {
-          out = fs::path(a.out_dir) / fs::relative(f, p);
+          // Lexically: fs::relative resolves symbolic links, and a folder of links to photos
+          // elsewhere would put "../elsewhere/photo.png" under --out-dir, over the photo itself.
+          out = fs::path(a.out_dir) / f.lexically_relative(p);
           out.replace_extension(ext);
         } else {
           out = f.parent_path() / (f.stem().string() + ".cutout" + ext);
@@ -131,11 +133,13 @@ Status WriteOutput(const std::string& path, const std::string& bytes, const std:
     return Status::Ok();
   }
   std::error_code ec;
+  const fs::path p(path);
+  // The folder first: until it exists a path through it cannot be resolved, and the check
+  // below would pass for a path that, once the folder is made, names the input.
+  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
   if (input != "-" && fs::exists(path, ec) && fs::equivalent(path, input, ec)) {
     return Status("bad_request", "refusing to overwrite the input " + input);
   }
-  const fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
   const std::string tmp = path + ".part";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);

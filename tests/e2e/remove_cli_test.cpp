@@ -279,6 +279,36 @@ TEST_F(RemoveCli, NeverOverwritesItsInputAndRejectsBadUsage) {
   EXPECT_TRUE(fs::exists(dir_ / "in" / "coffee.cutout.png"));
 }
 
+TEST_F(RemoveCli, AFolderOfLinksToPhotosElsewhereNeverTouchesThePhotos) {
+  // in/links/*.png are symbolic links to photos in src/; --out-dir does not exist yet. Every
+  // cut-out lands in the out folder under the link's name, and the photos stay as they were
+  // (the output's path once went through "../src/", over the first photo).
+  fs::create_directories(dir_ / "src");
+  fs::create_directories(dir_ / "in" / "links");
+  std::map<std::string, std::string> originals;
+  for (const std::string name : {"astronaut.png", "coffee.png"}) {
+    originals[name] = ReadFile(imaging::testing::kSkimage + name);
+    WriteFile(dir_ / "src" / name, originals[name]);
+    fs::create_symlink(dir_ / "src" / name, dir_ / "in" / "links" / name);
+  }
+  const fs::path out = dir_ / "out" / "new";
+  EXPECT_EQ(Bgerase("remove '" + (dir_ / "in" / "links").string() + "' --out-dir '" + out.string() +
+                    "' --format png --quality-mode fast")
+                .exit_code,
+            0);
+  for (const auto& [name, bytes] : originals) {
+    EXPECT_TRUE(ReadFile((dir_ / "src" / name).string()) == bytes) << name << " was overwritten";
+    EXPECT_TRUE(fs::is_regular_file(out / name)) << name;
+  }
+  // An output path that leads back to the input through a folder not made yet is refused.
+  const fs::path back = dir_ / "made" / ".." / "src" / "coffee.png";
+  EXPECT_EQ(Bgerase("remove '" + (dir_ / "src" / "coffee.png").string() + "' -o '" + back.string() +
+                    "' --quality-mode fast")
+                .exit_code,
+            1);
+  EXPECT_TRUE(ReadFile((dir_ / "src" / "coffee.png").string()) == originals["coffee.png"]);
+}
+
 TEST_F(RemoveCli, BackgroundImageCoversTheOutputAndIsRefusedWithAColour) {
   const fs::path in = dir_ / "in" / "astronaut.png", bg = dir_ / "in" / "coffee.png";
   WriteFile(in, ReadFile(imaging::testing::kSkimage + "astronaut.png"));
