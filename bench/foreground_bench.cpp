@@ -46,20 +46,6 @@ using Estimator =
     std::function<void(const std::vector<uint8_t>& rgb, const std::vector<uint8_t>& alpha, int w,
                        int h, std::vector<uint8_t>& out)>;
 
-void Germer(const std::vector<uint8_t>& rgb, const std::vector<uint8_t>& alpha, int w, int h,
-            std::vector<uint8_t>& out) {
-  std::vector<float> image(rgb.size()), a(alpha.size());
-  for (size_t i = 0; i < rgb.size(); ++i) image[i] = rgb[i] / 255.0f;
-  for (size_t i = 0; i < alpha.size(); ++i) a[i] = alpha[i] / 255.0f;
-  const matting::ForegroundResult r = matting::EstimateForeground(image.data(), a.data(), w, h);
-  out = rgb;
-  for (size_t i = 0; i < alpha.size(); ++i) {
-    if (alpha[i] == 0 || alpha[i] == 255) continue;
-    for (int k = 0; k < 3; ++k)
-      out[i * 3 + k] = static_cast<uint8_t>(std::lround(r.foreground[i * 3 + k] * 255));
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,7 +72,13 @@ int main(int argc, char** argv) {
          out.resize(rgb.size());
          matting::BlurFusionForeground(rgb.data(), alpha.data(), w, h, out.data());
        }},
-      {"germer", Germer},
+      {"germer",
+       [](auto& rgb, auto& alpha, int w, int h, auto& out) {
+         // One tile as large as the photo, no halo: the whole-photo solve.
+         out.resize(rgb.size());
+         matting::EstimateForegroundTiled(rgb.data(), alpha.data(), w, h, out.data(),
+                                          std::max(w, h), 0);
+       }},
       {"germer tiled",
        [](auto& rgb, auto& alpha, int w, int h, auto& out) {
          out.resize(rgb.size());

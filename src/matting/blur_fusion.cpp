@@ -6,17 +6,15 @@
 #include <cstring>
 #include <vector>
 
+#include "matting/soft_tiles.h"
+
 namespace bgerase::matting {
 namespace {
 
-constexpr int kTile = 32;       // the narrow pass works tile by tile, on tiles with soft alpha
+constexpr int kTile = 32;         // the narrow pass works tile by tile, on tiles with soft alpha
 constexpr int kCellsAcross = 13;  // the wide window spans this many coarse cells
-constexpr float kEps = 1e-5f;   // as the paper: keeps a mean defined where a weight is ~0
-constexpr int kMeans = 8;       // a, a I (3), 1 - a, (1 - a) I (3)
-
-bool Soft(uint8_t a) {
-  return a != 0 && a != 255;
-}
+constexpr float kEps = 1e-5f;     // as the paper: keeps a mean defined where a weight is ~0
+constexpr int kMeans = 8;         // a, a I (3), 1 - a, (1 - a) I (3)
 
 // The wide pass's local means, on a grid of cell centres: each is the mean of kMeans values over
 // the window of cells around it (clipped at the image's border), from a summed-area table.
@@ -84,8 +82,8 @@ WideMeans ComputeWideMeans(const uint8_t* rgb, const uint8_t* alpha, int w, int 
     for (int i = 1; i <= gx; ++i)
       for (int q = 0; q < kMeans; ++q)
         sat[j * stride + i * kMeans + q] += sat[(j - 1) * stride + i * kMeans + q] +
-                                           sat[j * stride + (i - 1) * kMeans + q] -
-                                           sat[(j - 1) * stride + (i - 1) * kMeans + q];
+                                            sat[j * stride + (i - 1) * kMeans + q] -
+                                            sat[(j - 1) * stride + (i - 1) * kMeans + q];
   wm.at.resize(static_cast<size_t>(gy) * gx * kMeans);
 #pragma omp parallel for schedule(static)
   for (int j = 0; j < gy; ++j) {
@@ -116,24 +114,11 @@ inline void Fuse(const float* image, float a, const float* m, float* f, float* b
 
 }  // namespace
 
-long long BlurFusionForeground(const uint8_t* rgb, const uint8_t* alpha, int w, int h,
-                               uint8_t* out, const BlurFusionOptions& o) {
+long long BlurFusionForeground(const uint8_t* rgb, const uint8_t* alpha, int w, int h, uint8_t* out,
+                               const BlurFusionOptions& o) {
   std::memcpy(out, rgb, static_cast<size_t>(w) * h * 3);
-  const int tx = (w + kTile - 1) / kTile, ty = (h + kTile - 1) / kTile;
-  std::vector<int> tiles;  // the tiles holding soft alpha, row-major
-  {
-    std::vector<uint8_t> soft(static_cast<size_t>(tx) * ty, 0);
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < ty; ++t) {
-      for (int y = t * kTile; y < std::min(h, (t + 1) * kTile); ++y) {
-        const uint8_t* al = alpha + static_cast<size_t>(y) * w;
-        for (int x = 0; x < w; ++x)
-          if (Soft(al[x])) soft[static_cast<size_t>(t) * tx + x / kTile] = 1;
-      }
-    }
-    for (int i = 0; i < tx * ty; ++i)
-      if (soft[i]) tiles.push_back(i);
-  }
+  const int tx = (w + kTile - 1) / kTile;
+  const std::vector<int> tiles = SoftTiles(alpha, w, h, kTile);
   if (tiles.empty()) return 0;
   const WideMeans wide = ComputeWideMeans(rgb, alpha, w, h, o.wide_radius);
   const int r = std::max(0, o.narrow_radius);
@@ -183,7 +168,7 @@ long long BlurFusionForeground(const uint8_t* rgb, const uint8_t* alpha, int w, 
       for (int y = y0; y < y1; ++y) {
         for (int x = x0; x < x1; ++x) {
           const size_t p = static_cast<size_t>(y) * w + x;
-          if (!Soft(alpha[p])) continue;
+          if (!SoftAlpha(alpha[p])) continue;
           float m[kMeans] = {0, 0, 0, 0, 0, 0, 0, 0};
           const int v0 = std::max(hy0, y - r), v1 = std::min(hy1 - 1, y + r);
           for (int v = v0; v <= v1; ++v) {

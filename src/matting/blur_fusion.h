@@ -20,14 +20,14 @@
 namespace bgerase::matting {
 
 struct BlurFusionOptions {
-  int wide_radius = 45;  // the first pass's window is (2 r + 1)^2; 45 is the paper's 90 px
+  int wide_radius = 45;   // the first pass's window is (2 r + 1)^2; 45 is the paper's 90 px
   int narrow_radius = 3;  // the second pass's; 3 is the paper's 6 px
 };
 
 // Writes to `out` (w*h*3 interleaved RGB) the photo `rgb` with the estimated foreground colour
 // at every pixel whose alpha is strictly between 0 and 255; every other pixel is copied. `out`
 // may not alias `rgb`. Returns the number of pixels estimated.
-long long BlurFusionForeground(const uint8_t* rgb, const uint8_t* alpha, int w, int h,
-                               uint8_t* out, const BlurFusionOptions& options = {});
+long long BlurFusionForeground(const uint8_t* rgb, const uint8_t* alpha, int w, int h, uint8_t* out,
+                               const BlurFusionOptions& options = {});
 
 }  // namespace bgerase::matting

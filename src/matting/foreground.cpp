@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "matting/soft_tiles.h"
+
 namespace bgerase::matting {
 namespace {
 
@@ -173,21 +175,8 @@ long long EstimateForegroundTiled(const uint8_t* rgb, const uint8_t* alpha, int 
   std::memcpy(out, rgb, static_cast<size_t>(w) * h * 3);
   tile = std::max(1, tile);
   halo = std::max(0, halo);
-  const int tx = (w + tile - 1) / tile, ty = (h + tile - 1) / tile;
-  std::vector<int> blocks;
-  for (int t = 0; t < tx * ty; ++t) {
-    const int x0 = t % tx * tile, y0 = t / tx * tile;
-    bool soft = false;
-    for (int y = y0; y < std::min(h, y0 + tile) && !soft; ++y) {
-      const uint8_t* a = alpha + static_cast<size_t>(y) * w;
-      for (int x = x0; x < std::min(w, x0 + tile); ++x)
-        if (a[x] != 0 && a[x] != 255) {
-          soft = true;
-          break;
-        }
-    }
-    if (soft) blocks.push_back(t);
-  }
+  const int tx = (w + tile - 1) / tile;
+  const std::vector<int> blocks = SoftTiles(alpha, w, h, tile);
   long long estimated = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : estimated)
   for (size_t n = 0; n < blocks.size(); ++n) {
@@ -208,7 +197,7 @@ long long EstimateForegroundTiled(const uint8_t* rgb, const uint8_t* alpha, int 
     for (int y = y0; y < y1; ++y) {
       for (int x = x0; x < x1; ++x) {
         const size_t p = static_cast<size_t>(y) * w + x;
-        if (alpha[p] == 0 || alpha[p] == 255) continue;
+        if (!SoftAlpha(alpha[p])) continue;
         const size_t q = static_cast<size_t>(y - hy0) * hw + (x - hx0);
         for (int k = 0; k < 3; ++k)
           out[p * 3 + k] = static_cast<uint8_t>(std::lround(r.foreground[q * 3 + k] * 255));
