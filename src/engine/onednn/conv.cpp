@@ -70,11 +70,11 @@ std::vector<float> QuantizeWeights(Lowering& L, const Tensor& w, const float* wf
   return out_scales;
 }
 
-// `src_scale` > 0: int8 (src u8 at that scale); 0: the plan's float type.
+// `quant`: int8, the source quantized as it says; null: the plan's float type.
 ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
                               const memory::desc& src, const memory::desc& dst, const Tensor& w,
-                              const Tensor* b, const std::vector<int>& operands, float src_scale) {
-  const bool quant = src_scale > 0;
+                              const Tensor* b, const std::vector<int>& operands,
+                              const Lowering::SourceQuant* quant) {
   const int64_t OC = w.shape()[0], ICg = w.shape()[1];
   const memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
                                       : memory::dims{OC, ICg, p.kh, p.kw};
@@ -101,7 +101,8 @@ ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
   if (b) lw.bias = b->AsFloats();
   dnnl::primitive_attr attr = Lowering::Attr();
   if (quant) {
-    attr.set_output_scales(1 << 1, QuantizeWeights(L, w, wf, OC, src_scale, &lw.bias));
+    attr.set_output_scales(1 << 1, QuantizeWeights(L, w, wf, OC, quant->scale, &lw.bias));
+    if (quant->zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {quant->zero_point});
     lw.weights = L.quant_buffer.data();
   } else {
     lw.weights = const_cast<float*>(wf);
@@ -165,8 +166,9 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
                         const Tensor& w, const Tensor* b, const std::vector<int>& operands) {
   std::optional<ConvLowering> lowering;
   if (const ValueRange* r = L.Int8Range(n, *x)) {
-    const memory::desc q(L.Md(*x).dims(), Lowering::Unsigned(*r) ? Dt::u8 : Dt::s8, Tag::nhwc);
-    lowering = MakeConvLowering(L, n, p, q, L.Md(y), w, b, operands, Lowering::QuantScale(*r));
+    const Lowering::SourceQuant sq = L.QuantOf(*r);
+    const memory::desc q(L.Md(*x).dims(), sq.dt, Tag::nhwc);
+    lowering = MakeConvLowering(L, n, p, q, L.Md(y), w, b, operands, &sq);
     if (lowering->is_ref) {
       lowering.reset();
     } else {
@@ -185,7 +187,7 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
                            }});
       *x = t;
     }
-    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(y), w, b, operands, 0.f);
+    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(y), w, b, operands, nullptr);
     ++L.stats.float_convs;
   }
   PrepareWeights(L, *lowering);

@@ -119,8 +119,9 @@ struct Lowering {
   // `args` plus the plan's scratchpad when the primitive wants one (bound once it exists).
   Call Bind(dnnl::primitive prim, const memory::desc& scratchpad,
             std::unordered_map<int, memory> args);
-  // dst = scale * src (converted; saturated and rounded to nearest for integer types).
-  Call Reorder(const memory& src, const memory& dst, float scale = 1.f);
+  // dst = scale * src + zero_point (converted; saturated and rounded to nearest for integer
+  // types).
+  Call Reorder(const memory& src, const memory& dst, float scale = 1.f, int32_t zero_point = 0);
   // A reorder run once, now, on this thread (weights and constants at compile time).
   void ReorderNow(const memory& src, const memory& dst);
 
@@ -145,14 +146,19 @@ struct Lowering {
   const ValueRange* Int8Range(const Node& n, int x) const;
   // Listed by name, or under a listed prefix ending in '/' (a whole stage: "/stage1d/").
   bool KeptFloat(const std::string& node) const;
-  // Sources that never go negative (ReLU outputs, nearly all) use u8 with all 256 levels;
-  // signed ones s8, symmetric.
-  static bool Unsigned(const ValueRange& r) { return r.min >= 0; }
-  static float QuantScale(const ValueRange& r) {
-    return Unsigned(r) ? 255.f / r.max : 127.f / std::max(-r.min, r.max);
-  }
-  // The int8 copy of `value` (float slot `x`) at its range's scale, added with its quantize
-  // step on first use.
+  // How a calibrated source is stored: q = round(x * scale) + zero_point, saturated. Sources
+  // that never go negative (ReLU outputs, nearly all) use u8 with all 256 levels. Signed ones
+  // are s8, symmetric, where the CPU has VNNI; without it they are u8 with a zero point over
+  // [min, max]: oneDNN's s8-source kernels there halve the weights to keep the 16-bit pair sums
+  // from saturating, which on top of our 63-level weights cost the guard's worst image 0.0043.
+  struct SourceQuant {
+    Dt dt = Dt::u8;
+    float scale = 1.f;
+    int32_t zero_point = 0;
+  };
+  SourceQuant QuantOf(const ValueRange& r) const;
+  // The int8 copy of `value` (float slot `x`) as QuantOf(r) says, added with its quantize step
+  // on first use.
   int Quantized(const std::string& value, int x, const ValueRange& r);
 };
 
