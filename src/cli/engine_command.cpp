@@ -98,10 +98,10 @@ int Run(const EngineRunArgs& a) {
   std::printf(
       "{\"precision\":\"%s\",\"threads\":%d,\"load_ms\":%.1f,\"median_ms\":%.1f,\"runs\":%zu,"
       "\"arena_bytes\":%zu,\"weight_bytes\":%zu,\"steps\":%d,\"fused_post_ops\":%d,"
-      "\"concats_in_place\":%d}\n",
+      "\"concats_in_place\":%d,\"int8_convs\":%d,\"float_convs\":%d,\"u8_activations\":%d}\n",
       engine::PrecisionName((*session)->precision()), (*session)->threads(), load_ms, median,
       times.size(), stats->arena_bytes, stats->weight_bytes, stats->steps, stats->fused_post_ops,
-      stats->concats_in_place);
+      stats->concats_in_place, stats->int8_convs, stats->float_convs, stats->u8_activations);
   return 0;
 }
 

@@ -177,6 +177,7 @@ Result<std::unique_ptr<Plan>> Plan::Compile(const Graph& g, const TypeMap& types
   L.observe = options.observe;
   L.block = L.int8 ? 1 : DetectCpu().isa.rfind("avx512", 0) == 0 ? 16 : 8;
 
+  onednn::PlanU8Activations(L);
   for (const auto& in : g.inputs) L.SlotFor(in);
   for (const auto& n : g.nodes) {
     const OpDef* op = FindOp(n.op);

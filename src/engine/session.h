@@ -65,14 +65,15 @@ struct SessionOptions {
 };
 
 struct PlanStats {
-  size_t arena_bytes = 0;    // activations, shared by all steps through liveness planning
-  size_t weight_bytes = 0;   // weights in the layout and precision the convolutions use
+  size_t arena_bytes = 0;       // activations, shared by all steps through liveness planning
+  size_t weight_bytes = 0;      // weights in the layout and precision the convolutions use
   size_t scratchpad_bytes = 0;  // one scratchpad the primitives share (im2col and the like)
-  int steps = 0;             // primitives and kernels executed per run
-  int fused_post_ops = 0;    // relu/sigmoid/add folded into convolutions
-  int concats_in_place = 0;  // concat inputs written straight into their slice
-  int int8_convs = 0;        // convolutions run in u8s8 (int8 precision)
-  int float_convs = 0;       // convolutions run in float (fp32, bf16, or kept so in int8)
+  int steps = 0;                // primitives and kernels executed per run
+  int fused_post_ops = 0;       // relu/sigmoid/add folded into convolutions
+  int concats_in_place = 0;     // concat inputs written straight into their slice
+  int int8_convs = 0;           // convolutions run in u8s8 (int8 precision)
+  int float_convs = 0;          // convolutions run in float (fp32, bf16, or kept so in int8)
+  int u8_activations = 0;       // values an int8 plan keeps u8 between its convolutions
 };
 
 class Plan;

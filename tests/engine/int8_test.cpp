@@ -16,10 +16,11 @@ namespace {
 Graph Rsu() {
   GraphBuilder b;
   auto x = b.Input("x", {1, 16, 24, 20});
-  auto a = b.Op("Relu", {b.Op("Conv",
-                              {x, b.Const("w0", RandomTensor({32, 16, 3, 3}, 31, -.2f, .2f)),
-                               b.Const("b0", RandomTensor({32}, 32, -.1f, .1f))},
-                              {{"pads", Ints({1, 1, 1, 1})}})},
+  auto a = b.Op("Relu",
+                {b.Op("Conv",
+                      {x, b.Const("w0", RandomTensor({32, 16, 3, 3}, 31, -.2f, .2f)),
+                       b.Const("b0", RandomTensor({32}, 32, -.1f, .1f))},
+                      {{"pads", Ints({1, 1, 1, 1})}})},
                 {}, "a");
   auto c = b.Op("Conv",
                 {a, b.Const("w1", RandomTensor({32, 32, 3, 3}, 33, -.1f, .1f)),
@@ -74,6 +75,10 @@ TEST(Int8, CalibratedConvolutionsRunU8S8CloseToTheReference) {
   // the CPU has VNNI, u8 with a zero point without.
   EXPECT_EQ(stats->int8_convs, 3);
   EXPECT_EQ(stats->float_convs, 0);
+  // Kept u8 between the convs: a (a conv source and residual operand), the sum (read only by
+  // the concat: its scale), and the concat, pool and resize (one scale, the last conv's source).
+  // Only x is quantized; the last conv's output feeds the Sigmoid, in float.
+  EXPECT_EQ(stats->u8_activations, 5);
 
   Graph promoted = g;
   PromoteFloat16(promoted);

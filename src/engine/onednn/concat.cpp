@@ -38,10 +38,14 @@ bool CanWriteInPlace(const Lowering& L, const Node& n, int o) {
   return true;
 }
 
-// Each input reorders into its slice of the output (converting dtype and layout); a slice that
-// cuts a channel block falls back to oneDNN's concat.
+// Each input reorders into its slice of the output (converting dtype and layout, and rescaling
+// u8 activations to the output's scale); a slice that cuts a channel block falls back to
+// oneDNN's concat, where every input has the output's type and scale.
 void BuildConcatStep(Lowering& L, const std::vector<int>& xs, int y, int64_t axis, Step* st) {
   std::vector<Call> copies;
+  const auto unit = [&L](int s) { return L.slots[s].scale > 0 ? L.slots[s].scale : 1.f; };
+  bool same = true;
+  for (int xi : xs) same = same && unit(xi) == unit(y) && L.slots[xi].dt == L.slots[y].dt;
   try {
     int64_t off = 0;
     for (int xi : xs) {
@@ -50,13 +54,14 @@ void BuildConcatStep(Lowering& L, const std::vector<int>& xs, int y, int64_t axi
       off += L.slots[xi].shape[axis];
       memory src = L.Mem(xi);
       memory dst(L.Md(y).submemory_desc(Dims(L.slots[xi].shape), offsets), L.eng, L.Ptr(y));
-      copies.push_back(L.Reorder(src, dst));
+      copies.push_back(L.Reorder(src, dst, unit(y) / unit(xi)));
     }
     st->run = [copies](dnnl::stream& s) {
       for (const Call& c : copies) c(s);
     };
     return;
   } catch (const dnnl::error&) {
+    if (!same) throw;
   }
   std::vector<memory::desc> mds;
   std::unordered_map<int, memory> args{{DNNL_ARG_DST, L.Mem(y)}};

@@ -70,10 +70,14 @@ std::vector<float> QuantizeWeights(Lowering& L, const Tensor& w, const float* wf
   return out_scales;
 }
 
-// `quant`: int8, the source quantized as it says; null: the plan's float type.
+// `quant`: int8, the source quantized as it says; null: the plan's float type. An int8 conv may
+// write a u8 destination (`dst` u8 at `dst_scale`) and add a u8 residual operand (stored at its
+// slot's scale s1): the accumulator is then scaled into s1's units, the operand added as stored,
+// and a last linear post-op scales the sum into the destination's (ReLU and the add commute with
+// positive scales; PlanU8Activations allows nothing else there).
 ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
-                              const memory::desc& src, const memory::desc& dst, const Tensor& w,
-                              const Tensor* b, const std::vector<int>& operands,
+                              const memory::desc& src, const memory::desc& dst, float dst_scale,
+                              const Tensor& w, const Tensor* b, const std::vector<int>& operands,
                               const Lowering::SourceQuant* quant) {
   const int64_t OC = w.shape()[0], ICg = w.shape()[1];
   const memory::dims wd = p.group > 1 ? memory::dims{p.group, OC / p.group, ICg, p.kh, p.kw}
@@ -100,8 +104,19 @@ ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
   }
   if (b) lw.bias = b->AsFloats();
   dnnl::primitive_attr attr = Lowering::Attr();
+  // The units the post-ops work in (`unit` per real unit) and those of the destination.
+  float unit = 1.f;
+  bool adds = false;
+  for (int o : operands) {
+    adds = true;
+    if (L.slots[o].scale > 0) unit = L.slots[o].scale;
+  }
+  const float target = dst_scale > 0 ? dst_scale : 1.f;
+  if (!adds) unit = target;
   if (quant) {
-    attr.set_output_scales(1 << 1, QuantizeWeights(L, w, wf, OC, quant->scale, &lw.bias));
+    std::vector<float> scales = QuantizeWeights(L, w, wf, OC, quant->scale, &lw.bias);
+    for (float& sc : scales) sc *= unit;
+    attr.set_output_scales(1 << 1, scales);
     if (quant->zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {quant->zero_point});
     lw.weights = L.quant_buffer.data();
   } else {
@@ -117,6 +132,9 @@ ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
     } else {
       po.append_binary(dnnl::algorithm::binary_add, L.Md(operands[oi++]));
     }
+  }
+  if (quant && target != unit) {
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, target / unit, 0.f);
   }
   attr.set_post_ops(po);
   const memory::desc wany(wd, quant ? Dt::s8 : L.bf16 ? Dt::bf16 : Dt::f32, Tag::any);
@@ -159,16 +177,28 @@ void PrepareWeights(Lowering& L, ConvLowering& lw) {
   lw.weights = nullptr;
 }
 
-// Picks how conv `n` runs and prepares its weights. int8: a u8 (or s8) copy of the calibrated
-// source (one per value), s8 weights per channel; a shape oneDNN has no fast int8 kernel for
-// stays in float. `*x` becomes the slot the primitive reads (the quantized or bf16 copy).
-ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x, int y,
-                        const Tensor& w, const Tensor* b, const std::vector<int>& operands) {
+// Picks how conv `n` runs and prepares its weights. int8: the u8 source as it is stored, or a
+// u8 (or s8) copy of a calibrated float source (one per value), s8 weights per channel; a shape
+// oneDNN has no fast int8 kernel for stays in float. `*x` becomes the slot the primitive reads
+// (the quantized, float or bf16 copy), `*y` the one it writes (a float slot a quantize step
+// then reads when a float conv has a u8 output), `*operands` those it adds.
+ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x, int* y,
+                        const Tensor& w, const Tensor* b, std::vector<int>* operands) {
   std::optional<ConvLowering> lowering;
-  if (const ValueRange* r = L.Int8Range(n, *x)) {
+  const float dst_scale = L.slots[*y].scale;
+  if (L.slots[*x].scale > 0) {  // a u8 activation (PlanU8Activations)
+    const Lowering::SourceQuant sq{Dt::u8, L.slots[*x].scale, 0};
+    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), dst_scale, w, b, *operands, &sq);
+    if (lowering->is_ref) {
+      lowering.reset();
+      *x = L.FloatCopy(*x);
+    } else {
+      ++L.stats.int8_convs;
+    }
+  } else if (const ValueRange* r = L.Int8Range(n, *x)) {
     const Lowering::SourceQuant sq = L.QuantOf(*r);
     const memory::desc q(L.Md(*x).dims(), sq.dt, Tag::nhwc);
-    lowering = MakeConvLowering(L, n, p, q, L.Md(y), w, b, operands, &sq);
+    lowering = MakeConvLowering(L, n, p, q, L.Md(*y), dst_scale, w, b, *operands, &sq);
     if (lowering->is_ref) {
       lowering.reset();
     } else {
@@ -177,6 +207,14 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
     }
   }
   if (!lowering) {
+    // Float from here: u8 operands and destination go through float copies.
+    for (int& o : *operands) {
+      if (L.slots[o].scale > 0) o = L.FloatCopy(o);
+    }
+    if (dst_scale > 0) {
+      const Slot out = L.slots[*y];
+      *y = L.AddSlot(out.name + "#f32", out.shape, DType::kFloat32, out.blocked);
+    }
     const DType act = L.ActivationType();
     if (L.slots[*x].dt != act) {  // bf16 convolutions need bf16 sources
       const int xs = *x;
@@ -187,7 +225,7 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
                            }});
       *x = t;
     }
-    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(y), w, b, operands, nullptr);
+    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), 0.f, w, b, *operands, nullptr);
     ++L.stats.float_convs;
   }
   PrepareWeights(L, *lowering);
@@ -245,7 +283,7 @@ void BuildConvStep(Lowering& L, const ConvLowering& lw, int x, int y,
 
 Status LowerConv(Lowering& L, const Node& n) {
   const Graph& g = *L.graph;
-  const int y = L.slot_of.at(n.outputs[0]);
+  int y = L.slot_of.at(n.outputs[0]);
   const std::string desc = n.Describe();
   int x = L.slot_of.at(n.inputs[0]);
   const Tensor& w = g.initializers.at(n.inputs[1]);
@@ -260,9 +298,10 @@ Status LowerConv(Lowering& L, const Node& n) {
   }
   L.stats.fused_post_ops += static_cast<int>(n.fused.size());
   const int observe = L.observe ? x : -1;  // the float source, before any conversion
+  const int out = y;
   std::shared_ptr<ConvLowering> lw;
   try {
-    lw = std::make_shared<ConvLowering>(ChooseConv(L, n, p, &x, y, w, b, operands));
+    lw = std::make_shared<ConvLowering>(ChooseConv(L, n, p, &x, &y, w, b, &operands));
   } catch (const dnnl::error& e) {
     return Status("unsupported_op", desc + ": oneDNN cannot run it: " + e.what());
   }
@@ -276,6 +315,11 @@ Status LowerConv(Lowering& L, const Node& n) {
                        },
                        observe,
                        n.inputs[0]});
+  if (y != out) {  // a float conv with a u8 output: quantized after it
+    L.pending.push_back({"quantize " + n.outputs[0], {y}, {out}, [&L, y, out](Step* st) {
+                           st->run = L.Reorder(L.Mem(y), L.Mem(out), L.slots[out].scale);
+                         }});
+  }
   return Status::Ok();
 }
 

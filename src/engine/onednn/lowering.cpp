@@ -73,6 +73,12 @@ int Lowering::SlotFor(const std::string& v) {
   if (it != slot_of.end()) return it->second;
   const ValueType& t = types->at(v);
   const bool blocked = t.shape.size() == 4 && t.shape[1] % block == 0;
+  auto u8 = u8_scale.find(v);
+  if (u8 != u8_scale.end() && blocked) {
+    const int s = AddSlot(v, t.shape, DType::kUInt8, true);
+    slots[s].scale = u8->second;
+    return s;
+  }
   return AddSlot(v, t.shape, blocked ? ActivationType() : DType::kFloat32, blocked);
 }
 
@@ -136,15 +142,31 @@ memory Lowering::Constant(const Tensor& t, const memory::dims& dims, Tag tag, Dt
   return conv;
 }
 
-const ValueRange* Lowering::Int8Range(const Node& n, int x) const {
-  if (!int8 || !calibration || KeptFloat(n.name)) return nullptr;
-  if (!slots[x].blocked || slots[x].dt != DType::kFloat32 || n.Int("group", 1) != 1 ||
-      slots[x].shape[1] < 8)
-    return nullptr;
+const ValueRange* Lowering::Int8Source(const Node& n) const {
+  if (!int8 || !calibration || n.op != "Conv" || KeptFloat(n.name)) return nullptr;
+  const Shape& xs = types->at(n.inputs[0]).shape;
+  if (xs.size() != 4 || xs[1] < 8 || n.Int("group", 1) != 1) return nullptr;
   auto it = calibration->ranges.find(n.inputs[0]);
   if (it == calibration->ranges.end() || !(std::max(-it->second.min, it->second.max) > 0))
     return nullptr;
   return &it->second;
+}
+
+const ValueRange* Lowering::Int8Range(const Node& n, int x) const {
+  if (!slots[x].blocked || slots[x].dt != DType::kFloat32) return nullptr;
+  return Int8Source(n);
+}
+
+int Lowering::FloatCopy(int s) {
+  auto it = float_copy.find(s);
+  if (it != float_copy.end()) return it->second;
+  const Slot src = slots[s];
+  const int f = AddSlot(src.name + "#f32", src.shape, DType::kFloat32, src.blocked);
+  pending.push_back({"dequantize " + src.name, {s}, {f}, [this, s, f](Step* st) {
+                       st->run = Reorder(Mem(s), Mem(f), 1.f / slots[s].scale);
+                     }});
+  float_copy[s] = f;
+  return f;
 }
 
 bool Lowering::KeptFloat(const std::string& node) const {

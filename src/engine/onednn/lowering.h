@@ -46,6 +46,7 @@ struct Slot {
   size_t offset_in_parent = 0;
   int first = INT_MAX, last = -1;  // step interval, kept on root slots
   size_t offset = 0;               // arena offset of a root slot
+  float scale = 0;  // a u8 activation of an int8 plan: q = round(x * scale); 0 for the others
 };
 
 struct Step {
@@ -90,8 +91,12 @@ struct Lowering {
   const Calibration* calibration = nullptr;
   float weight_levels = 127.f;
   std::map<std::string, int> quantized;  // value -> the slot of its u8/s8 copy
-  bool observe = false;                  // conv steps record their float source's range
-  int64_t block = 16;  // channel block of the blocked layout: 16 on AVX-512, 8 below, 1 (nhwc)
+  // Activations an int8 plan keeps u8 (PlanU8Activations), with their scales; and the float
+  // copies of u8 slots made where a consumer turned out to need one (FloatCopy).
+  std::map<std::string, float> u8_scale;
+  std::map<int, int> float_copy;
+  bool observe = false;  // conv steps record their float source's range
+  int64_t block = 16;    // channel block of the blocked layout: 16 on AVX-512, 8 below, 1 (nhwc)
   std::vector<Slot> slots;
   std::map<std::string, int> slot_of;
   std::set<int> concats_in_place;  // output slots whose concat's inputs are written in place
@@ -140,9 +145,11 @@ struct Lowering {
   // `t` as a constant of the plan's lifetime in `dims`/`tag`, converted to `dt`.
   memory Constant(const Tensor& t, const memory::dims& dims, Tag tag, Dt dt = Dt::f32);
 
-  // The calibrated range of conv `n`'s source slot `x` when it may run in int8: calibrated, not
-  // kept in float by the calibration, ungrouped, and with enough input channels to gain (the
-  // first conv's 3 channels make a dot product too short for int8 to pay).
+  // The calibrated range of conv `n`'s source when it may run in int8: calibrated, not kept in
+  // float by the calibration, ungrouped, and with enough input channels to gain (the first
+  // conv's 3 channels make a dot product too short for int8 to pay). Int8Range also wants the
+  // source slot `x` to be a float activation (a u8 one is read as it is).
+  const ValueRange* Int8Source(const Node& n) const;
   const ValueRange* Int8Range(const Node& n, int x) const;
   // Listed by name, or under a listed prefix ending in '/' (a whole stage: "/stage1d/").
   bool KeptFloat(const std::string& node) const;
@@ -160,6 +167,9 @@ struct Lowering {
   // The int8 copy of `value` (float slot `x`) as QuantOf(r) says, added with its quantize step
   // on first use.
   int Quantized(const std::string& value, int x, const ValueRange& r);
+  // A float32 copy of u8 slot `s`, added with its step on first use: for a consumer that could
+  // not read u8 after all (a conv oneDNN has only its reference int8 kernel for).
+  int FloatCopy(int s);
 };
 
 // The lowerings the op table names, one file each beside the op's reference kernel. Each adds
@@ -176,5 +186,14 @@ Status LowerIdentity(Lowering& L, const Node& n);  // identity.cpp
 // layouts match, offsets are block-aligned and each value feeds one concat only, the inputs'
 // slots become slices of the output's, and LowerConcat adds no step.
 void PlaceConcatsInPlace(Lowering& L);
+
+// u8 activations (u8_activations.cpp), before any slot exists: in an int8 plan, the values an
+// int8 conv, a MaxPool, a Resize or a Concat produces stay u8 wherever every reader can take u8
+// (an int8 conv's source or residual operand, MaxPool, Resize, Concat), so no quantize step and
+// no float copy runs between them. Fills L.u8_scale.
+void PlanU8Activations(Lowering& L);
+// Whether conv `n`'s fused ops let it write u8 or add a u8 operand: ReLU and at most one add (both
+// commute with a positive scale), no Sigmoid.
+bool FusesForU8(const Node& n);
 
 }  // namespace bgerase::engine::onednn

@@ -28,11 +28,11 @@ Status LowerResize(Lowering& L, const Node& n) {
                          const int64_t planes = xs.shape[0] * xs.shape[1] / block;
                          const void* src = L.Ptr(x);
                          void* dst = L.Ptr(y);
-                         const bool bf = xs.dt == DType::kBFloat16;
+                         const DType dt = xs.dt;
                          const int64_t h = xs.shape[2], w = xs.shape[3];
                          const int64_t oh = ys.shape[2], ow = ys.shape[3];
-                         st->run = [p, src, dst, bf, planes, block, h, w, oh, ow](dnnl::stream&) {
-                           ResizeSpatial(p, src, dst, bf, planes, block, h, w, oh, ow);
+                         st->run = [p, src, dst, dt, planes, block, h, w, oh, ow](dnnl::stream&) {
+                           ResizeSpatial(p, src, dst, dt, planes, block, h, w, oh, ow);
                          };
                        }});
   return Status::Ok();

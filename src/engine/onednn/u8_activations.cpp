@@ -1,0 +1,166 @@
+// Which activations an int8 plan keeps u8 (see lowering.h, PlanU8Activations). Without this every
+// activation is float32 nhwc: each int8 conv writes float, a quantize step makes the u8 copy the
+// next conv reads, and MaxPool, Resize and the concat copies move 4 bytes a value. Kept u8, an
+// int8 conv writes its output quantized (the scale folded into its output scales, or a final
+// linear post-op after a residual add), and the ops between convs move a byte a value.
+//
+// A value and the MaxPool/Resize outputs computed from it share one scale (max and linear
+// interpolation commute with q = round(x * s)), so they are decided together, as a group. A
+// group is u8 when
+//   - no member is a graph input or output, and each is 4-D;
+//   - each member is produced by an int8 conv fusing only ReLU and one residual add, by a
+//     MaxPool or Resize of another member, or by a Concat;
+//   - each member is read only as an int8 conv's source (whatever that conv fuses), as the
+//     residual operand of an int8 conv fusing only ReLU and one add, by a MaxPool or Resize of
+//     the group, or by a Concat;
+//   - its scale is known and its values never go negative: the largest calibrated range among
+//     members that are int8 conv sources, or else the scale of a u8 Concat that reads a member
+//     (that member's copy into the concat then needs no rescale).
+// A Concat rescales each input into its output's scale while it copies, so concats do not join
+// groups.
+#include <algorithm>
+#include <numeric>
+
+#include "engine/onednn/lowering.h"
+
+namespace bgerase::engine::onednn {
+namespace {
+
+// Union-find over value indices.
+struct Groups {
+  std::vector<int> parent;
+  explicit Groups(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int Find(int v) {
+    while (parent[v] != v) v = parent[v] = parent[parent[v]];
+    return v;
+  }
+  void Join(int a, int b) { parent[Find(a)] = Find(b); }
+};
+
+}  // namespace
+
+bool FusesForU8(const Node& n) {
+  int adds = 0;
+  for (const FusedOp& f : n.fused) {
+    if (f.kind == FusedOp::Kind::kSigmoid) return false;
+    adds += f.kind == FusedOp::Kind::kAdd;
+  }
+  return adds <= 1;
+}
+
+namespace {}  // namespace
+
+void PlanU8Activations(Lowering& L) {
+  if (!L.int8 || !L.calibration) return;
+  const Graph& g = *L.graph;
+  // Every value a node produces, by index; who produces and who reads it.
+  std::map<std::string, int> index;
+  std::vector<std::string> values;
+  std::vector<const Node*> producer;
+  for (const Node& n : g.nodes) {
+    index[n.outputs[0]] = static_cast<int>(values.size());
+    values.push_back(n.outputs[0]);
+    producer.push_back(&n);
+  }
+  const size_t nv = values.size();
+  std::vector<bool> ok(nv, true);
+  for (size_t v = 0; v < nv; ++v) {
+    const Node& p = *producer[v];
+    const auto t = L.types->find(values[v]);
+    if (t == L.types->end() || t->second.shape.size() != 4) ok[v] = false;
+    const bool int8_conv = L.Int8Source(p) && FusesForU8(p);
+    if (!(int8_conv || p.op == "MaxPool" || p.op == "Resize" || p.op == "Concat")) ok[v] = false;
+    // A MaxPool or Resize shares its input's type: that input must be a candidate too.
+    if ((p.op == "MaxPool" || p.op == "Resize") && !index.count(p.inputs[0])) ok[v] = false;
+  }
+  for (const auto& o : g.outputs) {
+    if (index.count(o)) ok[index[o]] = false;
+  }
+
+  Groups groups(nv);
+  // The calibrated range a member needs as an int8 conv's source; the u8 concats reading it.
+  std::vector<float> range_max(nv, 0.f);
+  std::vector<bool> signed_source(nv, false);
+  std::vector<std::vector<int>> concat_readers(nv);
+  auto read = [&](const std::string& value, const Node& reader, bool as_source, bool as_operand) {
+    auto it = index.find(value);
+    if (it == index.end()) return;
+    const int v = it->second;
+    const ValueRange* r = L.Int8Source(reader);
+    if (as_source && r) {
+      range_max[v] = std::max(range_max[v], r->max);
+      if (r->min < 0) signed_source[v] = true;
+    } else if (as_operand && r && FusesForU8(reader)) {
+      // the residual operand is added as it is stored: any scale will do
+    } else if (!as_source && !as_operand && (reader.op == "MaxPool" || reader.op == "Resize")) {
+      groups.Join(v, index.at(reader.outputs[0]));
+    } else if (!as_source && !as_operand && reader.op == "Concat") {
+      concat_readers[v].push_back(index.at(reader.outputs[0]));
+    } else {
+      ok[v] = false;
+    }
+  };
+  for (const Node& n : g.nodes) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (n.inputs[i].empty() || g.IsConstant(n.inputs[i])) continue;
+      // A Resize's scales/sizes inputs and a Conv's weights are constants by now.
+      read(n.inputs[i], n, n.op == "Conv" && i == 0, false);
+    }
+    for (const auto& f : n.fused) {
+      if (f.kind == FusedOp::Kind::kAdd) read(f.operand, n, false, n.op == "Conv");
+    }
+  }
+
+  // Group verdicts: every member fit, the group's range from its conv sources.
+  std::map<int, bool> group_ok;
+  std::map<int, float> group_max;
+  std::map<int, bool> group_signed;
+  for (size_t v = 0; v < nv; ++v) {
+    const int r = groups.Find(static_cast<int>(v));
+    group_ok.try_emplace(r, true);
+    group_ok[r] = group_ok[r] && ok[v];
+    group_max[r] = std::max(group_max[r], range_max[v]);
+    group_signed[r] = group_signed[r] || signed_source[v];
+  }
+  // Scales: from the calibration where a member is a conv source; else from a u8 concat that
+  // reads a member, which may be decided only later: repeat until nothing changes.
+  std::map<int, float> scale;  // decided groups: > 0 u8, 0 float
+  for (const auto& [r, fit] : group_ok) {
+    if (!fit || group_signed[r]) {
+      scale[r] = 0;
+    } else if (group_max[r] > 0) {
+      scale[r] = 255.f / group_max[r];
+    }
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& [r, fit] : group_ok) {
+      if (scale.count(r)) continue;
+      bool pending = false;
+      for (size_t v = 0; v < nv && !scale.count(r); ++v) {
+        if (groups.Find(static_cast<int>(v)) != r) continue;
+        for (int c : concat_readers[v]) {
+          auto s = scale.find(groups.Find(c));
+          if (s == scale.end()) {
+            pending = true;
+          } else if (s->second > 0) {
+            scale[r] = s->second;
+            changed = true;
+            break;
+          }
+        }
+      }
+      if (!scale.count(r) && !pending) {
+        scale[r] = 0;  // read only by float concats, or by nothing: nothing to gain
+        changed = true;
+      }
+    }
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    auto s = scale.find(groups.Find(static_cast<int>(v)));
+    if (s != scale.end() && s->second > 0) L.u8_scale[values[v]] = s->second;
+  }
+  L.stats.u8_activations = static_cast<int>(L.u8_scale.size());
+}
+
+}  // namespace bgerase::engine::onednn
