@@ -72,22 +72,30 @@ inline void Store(T* p, int64_t i, float v) {
 #define BGERASE_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 
-// One output row: four source taps per output pixel, `block` lanes at a time (the channel
-// block is innermost, so the lanes are contiguous and vectorise).
+// An output pixel's four source taps in rows r0 and r1, `stride` values a pixel.
+template <typename T>
+struct Taps {
+  const T *a0, *a1, *b0, *b1;
+  Taps(const T* r0, const T* r1, const AxisTable& tx, int64_t x, int64_t stride)
+      : a0(r0 + tx.i0[x] * stride),
+        a1(r0 + tx.i1[x] * stride),
+        b0(r1 + tx.i0[x] * stride),
+        b1(r1 + tx.i1[x] * stride) {}
+};
+
+// One output row: four source taps per output pixel, `lanes` channels of each `block` (the
+// channel block is innermost, so the lanes are contiguous and vectorise).
 template <typename T>
 BGERASE_ROW_CLONES void Row(const T* r0, const T* r1, float wy, T* out, const AxisTable& tx,
-                            int64_t ow, int64_t block) {
+                            int64_t ow, int64_t block, int64_t lanes) {
   for (int64_t x = 0; x < ow; ++x) {
-    const T* a0 = r0 + tx.i0[x] * block;
-    const T* a1 = r0 + tx.i1[x] * block;
-    const T* b0 = r1 + tx.i0[x] * block;
-    const T* b1 = r1 + tx.i1[x] * block;
+    const Taps<T> t(r0, r1, tx, x, block);
     const float wx = tx.w[x];
     T* o = out + x * block;
-    for (int64_t c = 0; c < block; ++c) {
-      const float p = Load(a0, c), q = Load(b0, c);
-      const float top = p + wx * (Load(a1, c) - p);
-      const float bot = q + wx * (Load(b1, c) - q);
+    for (int64_t c = 0; c < lanes; ++c) {
+      const float p = Load(t.a0, c), q = Load(t.b0, c);
+      const float top = p + wx * (Load(t.a1, c) - p);
+      const float bot = q + wx * (Load(t.b1, c) - q);
       Store(o, c, top + wy * (bot - top));
     }
   }
@@ -139,29 +147,20 @@ __attribute__((target("avx2,fma"))) void RowU8Avx2(const uint8_t* r0, const uint
   const __m256 vy = _mm256_set1_ps(wy);
   const int64_t vec = block / 8 * 8;
   for (int64_t x = 0; x < ow; ++x) {
-    const uint8_t* a0 = r0 + tx.i0[x] * block;
-    const uint8_t* a1 = r0 + tx.i1[x] * block;
-    const uint8_t* b0 = r1 + tx.i0[x] * block;
-    const uint8_t* b1 = r1 + tx.i1[x] * block;
-    const float wx = tx.w[x];
-    const __m256 vx = _mm256_set1_ps(wx);
+    const Taps<uint8_t> t(r0, r1, tx, x, block);
+    const __m256 vx = _mm256_set1_ps(tx.w[x]);
     uint8_t* o = out + x * block;
     for (int64_t c = 0; c < vec; c += 8) {
-      const __m256 p = LoadU8x8(a0 + c), q = LoadU8x8(b0 + c);
-      const __m256 top = _mm256_fmadd_ps(vx, _mm256_sub_ps(LoadU8x8(a1 + c), p), p);
-      const __m256 bot = _mm256_fmadd_ps(vx, _mm256_sub_ps(LoadU8x8(b1 + c), q), q);
+      const __m256 p = LoadU8x8(t.a0 + c), q = LoadU8x8(t.b0 + c);
+      const __m256 top = _mm256_fmadd_ps(vx, _mm256_sub_ps(LoadU8x8(t.a1 + c), p), p);
+      const __m256 bot = _mm256_fmadd_ps(vx, _mm256_sub_ps(LoadU8x8(t.b1 + c), q), q);
       const __m256i v = _mm256_cvtps_epi32(_mm256_fmadd_ps(vy, _mm256_sub_ps(bot, top), top));
       const __m128i w16 =
           _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(o + c), _mm_packus_epi16(w16, w16));
     }
-    for (int64_t c = vec; c < block; ++c) {
-      const float p = a0[c], q = b0[c];
-      const float top = p + wx * (static_cast<float>(a1[c]) - p);
-      const float bot = q + wx * (static_cast<float>(b1[c]) - q);
-      o[c] = static_cast<uint8_t>(std::lrint(top + wy * (bot - top)));
-    }
   }
+  if (vec < block) Row<uint8_t>(r0 + vec, r1 + vec, wy, out + vec, tx, ow, block, block - vec);
 }
 
 template <typename T>
@@ -192,7 +191,7 @@ void Run(const ResizeParams& p, const T* src, T* dst, int64_t planes, int64_t bl
           continue;
         }
       }
-      Row<T>(r0, r1, ty.w[y], o, tx, ow, block);
+      Row<T>(r0, r1, ty.w[y], o, tx, ow, block, block);
     }
   }
 }

@@ -71,10 +71,10 @@ std::vector<float> QuantizeWeights(Lowering& L, const Tensor& w, const float* wf
 }
 
 // `quant`: int8, the source quantized as it says; null: the plan's float type. An int8 conv may
-// write a u8 destination (`dst` u8 at `dst_scale`) and add a u8 residual operand (stored at its
-// slot's scale s1): the accumulator is then scaled into s1's units, the operand added as stored,
-// and a last linear post-op scales the sum into the destination's (ReLU and the add commute with
-// positive scales; PlanU8Activations allows nothing else there).
+// write a u8 destination (`dst` u8 at `dst_scale`): the scale is folded into the output scales,
+// or, where a residual add follows (its float operand is added in real units), applied by a last
+// linear post-op (ReLU and the add commute with a positive scale; PlanU8Activations allows
+// nothing else there).
 ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
                               const memory::desc& src, const memory::desc& dst, float dst_scale,
                               const Tensor& w, const Tensor* b, const std::vector<int>& operands,
@@ -104,15 +104,9 @@ ConvLowering MakeConvLowering(Lowering& L, const Node& n, const ConvParams& p,
   }
   if (b) lw.bias = b->AsFloats();
   dnnl::primitive_attr attr = Lowering::Attr();
-  // The units the post-ops work in (`unit` per real unit) and those of the destination.
-  float unit = 1.f;
-  bool adds = false;
-  for (int o : operands) {
-    adds = true;
-    if (L.slots[o].scale > 0) unit = L.slots[o].scale;
-  }
+  // The destination's units per real unit, and those the post-ops work in.
   const float target = dst_scale > 0 ? dst_scale : 1.f;
-  if (!adds) unit = target;
+  const float unit = operands.empty() ? target : 1.f;
   if (quant) {
     std::vector<float> scales = QuantizeWeights(L, w, wf, OC, quant->scale, &lw.bias);
     for (float& sc : scales) sc *= unit;
@@ -181,14 +175,14 @@ void PrepareWeights(Lowering& L, ConvLowering& lw) {
 // u8 (or s8) copy of a calibrated float source (one per value), s8 weights per channel; a shape
 // oneDNN has no fast int8 kernel for stays in float. `*x` becomes the slot the primitive reads
 // (the quantized, float or bf16 copy), `*y` the one it writes (a float slot a quantize step
-// then reads when a float conv has a u8 output), `*operands` those it adds.
+// then reads when a float conv has a u8 output).
 ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x, int* y,
-                        const Tensor& w, const Tensor* b, std::vector<int>* operands) {
+                        const Tensor& w, const Tensor* b, const std::vector<int>& operands) {
   std::optional<ConvLowering> lowering;
   const float dst_scale = L.slots[*y].scale;
   if (L.slots[*x].scale > 0) {  // a u8 activation (PlanU8Activations)
     const Lowering::SourceQuant sq{Dt::u8, L.slots[*x].scale, 0};
-    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), dst_scale, w, b, *operands, &sq);
+    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), dst_scale, w, b, operands, &sq);
     if (lowering->is_ref) {
       lowering.reset();
       *x = L.FloatCopy(*x);
@@ -198,7 +192,7 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
   } else if (const ValueRange* r = L.Int8Range(n, *x)) {
     const Lowering::SourceQuant sq = L.QuantOf(*r);
     const memory::desc q(L.Md(*x).dims(), sq.dt, Tag::nhwc);
-    lowering = MakeConvLowering(L, n, p, q, L.Md(*y), dst_scale, w, b, *operands, &sq);
+    lowering = MakeConvLowering(L, n, p, q, L.Md(*y), dst_scale, w, b, operands, &sq);
     if (lowering->is_ref) {
       lowering.reset();
     } else {
@@ -207,10 +201,7 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
     }
   }
   if (!lowering) {
-    // Float from here: u8 operands and destination go through float copies.
-    for (int& o : *operands) {
-      if (L.slots[o].scale > 0) o = L.FloatCopy(o);
-    }
+    // Float from here: a u8 destination goes through a float copy.
     if (dst_scale > 0) {
       const Slot out = L.slots[*y];
       *y = L.AddSlot(out.name + "#f32", out.shape, DType::kFloat32, out.blocked);
@@ -225,7 +216,7 @@ ConvLowering ChooseConv(Lowering& L, const Node& n, const ConvParams& p, int* x,
                            }});
       *x = t;
     }
-    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), 0.f, w, b, *operands, nullptr);
+    lowering = MakeConvLowering(L, n, p, L.Md(*x), L.Md(*y), 0.f, w, b, operands, nullptr);
     ++L.stats.float_convs;
   }
   PrepareWeights(L, *lowering);
@@ -301,7 +292,7 @@ Status LowerConv(Lowering& L, const Node& n) {
   const int out = y;
   std::shared_ptr<ConvLowering> lw;
   try {
-    lw = std::make_shared<ConvLowering>(ChooseConv(L, n, p, &x, &y, w, b, &operands));
+    lw = std::make_shared<ConvLowering>(ChooseConv(L, n, p, &x, &y, w, b, operands));
   } catch (const dnnl::error& e) {
     return Status("unsupported_op", desc + ": oneDNN cannot run it: " + e.what());
   }

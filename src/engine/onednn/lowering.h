@@ -189,11 +189,11 @@ void PlaceConcatsInPlace(Lowering& L);
 
 // u8 activations (u8_activations.cpp), before any slot exists: in an int8 plan, the values an
 // int8 conv, a MaxPool, a Resize or a Concat produces stay u8 wherever every reader can take u8
-// (an int8 conv's source or residual operand, MaxPool, Resize, Concat), so no quantize step and
-// no float copy runs between them. Fills L.u8_scale.
+// (an int8 conv's source, MaxPool, Resize, Concat), so no quantize step and no float copy runs
+// between them. Fills L.u8_scale.
 void PlanU8Activations(Lowering& L);
-// Whether conv `n`'s fused ops let it write u8 or add a u8 operand: ReLU and at most one add (both
-// commute with a positive scale), no Sigmoid.
+// Whether conv `n`'s fused ops let it write u8: ReLU and at most one add (both commute with a
+// positive scale), no Sigmoid.
 bool FusesForU8(const Node& n);
 
 }  // namespace bgerase::engine::onednn
