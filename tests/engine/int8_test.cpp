@@ -4,8 +4,10 @@
 // listed float nodes, and a missing calibration behave as documented.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
+#include "engine/resize_kernel.h"
 #include "graph_builder.h"
 
 namespace bgerase::engine::testing {
@@ -104,6 +106,35 @@ TEST(Int8, CalibratedConvolutionsRunU8S8CloseToTheReference) {
   ASSERT_TRUE(none_stats.ok());
   EXPECT_EQ(none_stats->int8_convs, 0);
   EXPECT_EQ(none_stats->float_convs, 3);
+}
+
+// The u8 Resize an int8 plan runs between its convs is the float one rounded to nearest, for a
+// channel count of whole 8-lane vectors (64) and one with a scalar tail (13).
+TEST(Int8, U8ResizeIsTheFloatInterpolationRounded) {
+  ResizeParams p;
+  p.mode = ResizeMode::kLinear;
+  p.coord = CoordMode::kHalfPixel;
+  p.scales = {1, 1, 2.5f, 2};
+  const int64_t h = 7, w = 6, oh = 17, ow = 12;
+  for (int64_t c : {64, 13}) {
+    SCOPED_TRACE(c);
+    std::vector<uint8_t> src(static_cast<size_t>(h * w * c));
+    uint32_t seed = 7;
+    for (auto& v : src) v = static_cast<uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
+    std::vector<float> srcf(src.begin(), src.end());
+    std::vector<uint8_t> got(static_cast<size_t>(oh * ow * c));
+    std::vector<float> want(got.size());
+    ResizeSpatial(p, src.data(), got.data(), DType::kUInt8, 1, c, h, w, oh, ow);
+    ResizeSpatial(p, srcf.data(), want.data(), DType::kFloat32, 1, c, h, w, oh, ow);
+    int off = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      // The same value up to float rounding of a tie; never more than one level.
+      const float d = std::abs(static_cast<float>(got[i]) - std::nearbyint(want[i]));
+      ASSERT_LE(d, 1.f) << i;
+      off += d > 0;
+    }
+    EXPECT_LE(off, static_cast<int>(got.size()) / 100);
+  }
 }
 
 // The model's weights are fp16, which the plan widens per conv (row by row for int8) instead
