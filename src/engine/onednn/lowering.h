@@ -192,8 +192,5 @@ void PlaceConcatsInPlace(Lowering& L);
 // (an int8 conv's source, MaxPool, Resize, Concat), so no quantize step and no float copy runs
 // between them. Fills L.u8_scale.
 void PlanU8Activations(Lowering& L);
-// Whether conv `n`'s fused ops let it write u8: ReLU and at most one add (both commute with a
-// positive scale), no Sigmoid.
-bool FusesForU8(const Node& n);
 
 }  // namespace bgerase::engine::onednn

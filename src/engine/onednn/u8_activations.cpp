@@ -39,8 +39,8 @@ struct Groups {
   void Join(int a, int b) { parent[Find(a)] = Find(b); }
 };
 
-}  // namespace
-
+// Whether conv `n`'s fused ops let it write u8: ReLU and at most one add (both commute with a
+// positive scale), no Sigmoid.
 bool FusesForU8(const Node& n) {
   int adds = 0;
   for (const FusedOp& f : n.fused) {
@@ -50,7 +50,7 @@ bool FusesForU8(const Node& n) {
   return adds <= 1;
 }
 
-namespace {}  // namespace
+}  // namespace
 
 void PlanU8Activations(Lowering& L) {
   if (!L.int8 || !L.calibration) return;
@@ -111,35 +111,37 @@ void PlanU8Activations(Lowering& L) {
     }
   }
 
-  // Group verdicts: every member fit, the group's range from its conv sources.
-  std::map<int, bool> group_ok;
-  std::map<int, float> group_max;
-  std::map<int, bool> group_signed;
+  // Group verdicts: every member fit, the group's range from its conv sources, its members.
+  struct Group {
+    bool fit = true, is_signed = false;
+    float max = 0;
+    std::vector<int> members;
+  };
+  std::map<int, Group> group;
   for (size_t v = 0; v < nv; ++v) {
-    const int r = groups.Find(static_cast<int>(v));
-    group_ok.try_emplace(r, true);
-    group_ok[r] = group_ok[r] && ok[v];
-    group_max[r] = std::max(group_max[r], range_max[v]);
-    group_signed[r] = group_signed[r] || signed_source[v];
+    Group& gr = group[groups.Find(static_cast<int>(v))];
+    gr.fit = gr.fit && ok[v];
+    gr.is_signed = gr.is_signed || signed_source[v];
+    gr.max = std::max(gr.max, range_max[v]);
+    gr.members.push_back(static_cast<int>(v));
   }
   // Scales: from the calibration where a member is a conv source; else from a u8 concat that
   // reads a member, which may be decided only later: repeat until nothing changes.
   std::map<int, float> scale;  // decided groups: > 0 u8, 0 float
-  for (const auto& [r, fit] : group_ok) {
-    if (!fit || group_signed[r]) {
+  for (const auto& [r, gr] : group) {
+    if (!gr.fit || gr.is_signed) {
       scale[r] = 0;
-    } else if (group_max[r] > 0) {
-      scale[r] = 255.f / group_max[r];
+    } else if (gr.max > 0) {
+      scale[r] = 255.f / gr.max;
     }
   }
   for (bool changed = true; changed;) {
     changed = false;
-    for (const auto& [r, fit] : group_ok) {
+    for (const auto& [r, gr] : group) {
       if (scale.count(r)) continue;
       bool pending = false;
-      for (size_t v = 0; v < nv && !scale.count(r); ++v) {
-        if (groups.Find(static_cast<int>(v)) != r) continue;
-        for (int c : concat_readers[v]) {
+      for (size_t m = 0; m < gr.members.size() && !scale.count(r); ++m) {
+        for (int c : concat_readers[gr.members[m]]) {
           auto s = scale.find(groups.Find(c));
           if (s == scale.end()) {
             pending = true;
