@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/clones.h"
 #include "engine/tensor.h"
 
 namespace bgerase::engine {
@@ -62,16 +63,6 @@ inline void Store(T* p, int64_t i, float v) {
   }
 }
 
-// GCC clones the row for AVX-512 and AVX2 and picks one at run time. Clang 14 cannot clone
-// templates; its builds (the libFuzzer ones) take the portable row, and so do ThreadSanitizer
-// builds: GCC instruments the clones' ifunc resolver, which the dynamic loader runs before libtsan
-// is set up, so every binary crashed before main() (make test-tsan).
-#if defined(__clang__) || defined(__SANITIZE_THREAD__)
-#define BGERASE_ROW_CLONES
-#else
-#define BGERASE_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-
 // An output pixel's four source taps in rows r0 and r1, `stride` values a pixel.
 template <typename T>
 struct Taps {
@@ -85,9 +76,10 @@ struct Taps {
 
 // One output row: four source taps per output pixel, `lanes` channels of each `block` (the
 // channel block is innermost, so the lanes are contiguous and vectorise).
+// Cloned for AVX-512 and AVX2 (common/clones.h).
 template <typename T>
-BGERASE_ROW_CLONES void Row(const T* r0, const T* r1, float wy, T* out, const AxisTable& tx,
-                            int64_t ow, int64_t block, int64_t lanes) {
+BGERASE_CLONES_AVX512 void Row(const T* r0, const T* r1, float wy, T* out, const AxisTable& tx,
+                               int64_t ow, int64_t block, int64_t lanes) {
   for (int64_t x = 0; x < ow; ++x) {
     const Taps<T> t(r0, r1, tx, x, block);
     const float wx = tx.w[x];

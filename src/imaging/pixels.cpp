@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clones.h"
 #include "imaging/imaging.h"
 
 namespace bgerase::imaging {
@@ -578,21 +579,13 @@ struct OutputGeometry {
 };
 
 // The per-pixel loops of Layered, each also compiled for AVX2 and chosen when the CPU has it (the
-// baseline x86-64 build cannot vectorise their interleaved bytes). Same arithmetic either way.
-// Clang 14 cannot clone templates; its builds (the libFuzzer ones) take the portable loops, and
-// so do ThreadSanitizer builds: GCC instruments the ifunc resolver it emits for target_clones,
-// and the dynamic loader runs resolvers before libtsan is set up (a crash before main()).
-#if defined(__clang__) || defined(__SANITIZE_THREAD__)
-#define BGERASE_CLONES
-#else
-#define BGERASE_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
+// baseline x86-64 build cannot vectorise their interleaved bytes; common/clones.h).
 
 // out[x] (C bytes) = bilinear between the C floats at o0[x] and o1[x] of `col`, weight fx[x].
 template <int C>
-BGERASE_CLONES void SampleColumns(const float* __restrict col, const int* __restrict o0,
-                                  const int* __restrict o1, const float* __restrict fx, int n,
-                                  uint8_t* __restrict out) {
+BGERASE_CLONES_AVX2 void SampleColumns(const float* __restrict col, const int* __restrict o0,
+                                       const int* __restrict o1, const float* __restrict fx, int n,
+                                       uint8_t* __restrict out) {
   for (int x = 0; x < n; ++x)
     for (int k = 0; k < C; ++k)
       out[C * x + k] =
@@ -600,9 +593,10 @@ BGERASE_CLONES void SampleColumns(const float* __restrict col, const int* __rest
 }
 
 // out[x] = bilinear in the plane rows r0/r1 (weight fy) at columns i0[x]/i1[x] (weight fx[x]).
-BGERASE_CLONES void SampleShadowRow(const float* __restrict r0, const float* __restrict r1,
-                                    float fy, const int* __restrict i0, const int* __restrict i1,
-                                    const float* __restrict fx, int n, float* __restrict out) {
+BGERASE_CLONES_AVX2 void SampleShadowRow(const float* __restrict r0, const float* __restrict r1,
+                                         float fy, const int* __restrict i0,
+                                         const int* __restrict i1, const float* __restrict fx,
+                                         int n, float* __restrict out) {
   for (int x = 0; x < n; ++x) {
     const float t = r0[i0[x]] + (r0[i1[x]] - r0[i0[x]]) * fx[x];
     const float u = r1[i0[x]] + (r1[i1[x]] - r1[i0[x]]) * fx[x];
@@ -697,8 +691,8 @@ class BackgroundLayer {
 // background at BB bytes a pixel (RGB: opaque; RGBA), `o` the answer at 3 (OPAQUE) or 4 bytes.
 // Branch-free, so the compiler vectorises it: where the answer's alpha is 0 so is every term.
 template <int BB, bool OPAQUE>
-BGERASE_CLONES void BlendRow(const uint8_t* __restrict s, const float* __restrict shade,
-                             const uint8_t* __restrict b, int n, uint8_t* __restrict o) {
+BGERASE_CLONES_AVX2 void BlendRow(const uint8_t* __restrict s, const float* __restrict shade,
+                                  const uint8_t* __restrict b, int n, uint8_t* __restrict o) {
   constexpr float k1 = 1.0f / 255.0f;
   constexpr int C = OPAQUE ? 3 : 4;
   for (int x = 0; x < n; ++x) {

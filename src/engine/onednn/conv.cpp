@@ -9,6 +9,7 @@
 #include <new>
 #include <optional>
 
+#include "common/clones.h"
 #include "engine/onednn/lowering.h"
 #include "engine/op_params.h"
 
@@ -24,9 +25,35 @@ struct ConvLowering {
   // widen or quantize buffer (valid until the next conv is lowered).
   void* weights = nullptr;
   memory prepared;          // the weights in the primitive's layout (PrepareWeights)
+  dnnl::primitive prim;     // made ahead from `pd` (Lowering::jit), or empty
   std::vector<float> bias;  // empty: none
   bool is_ref = false;      // oneDNN found only its reference kernel
 };
+
+// |w|'s largest over a row, as the largest of its bits without the sign (the same order for
+// finite floats): an integer max, which vectorises without fast-math. (Ternaries, not std::min
+// and std::max: their references keep GCC from vectorising.)
+BGERASE_CLONES_AVX512 float MaxAbs(const float* w, int64_t n) {
+  uint32_t mbits = 0;
+#pragma omp simd reduction(max : mbits)
+  for (int64_t k = 0; k < n; ++k) {
+    const uint32_t b = std::bit_cast<uint32_t>(w[k]) & 0x7fffffffu;
+    mbits = b > mbits ? b : mbits;
+  }
+  return std::bit_cast<float>(mbits);
+}
+
+// q = w * ws clamped to +-levels, rounded half away from zero.
+BGERASE_CLONES_AVX512 void QuantizeRow(const float* __restrict w, int64_t n, float ws, float levels,
+                                       int8_t* __restrict q) {
+#pragma omp simd
+  for (int64_t k = 0; k < n; ++k) {
+    float t = w[k] * ws;
+    t = t < levels ? t : levels;
+    t = t > -levels ? t : -levels;
+    q[k] = static_cast<int8_t>(static_cast<int32_t>(t + (t < 0.f ? -0.5f : 0.5f)));
+  }
+}
 
 // Symmetric per-channel s8 weights into the plan's quantize buffer, from float32 `wf` or, when
 // null, from `w`'s fp16 rows widened one at a time. The accumulator is src*sx * w*ws, so each
@@ -49,20 +76,9 @@ std::vector<float> QuantizeWeights(Lowering& L, const Tensor& w, const float* wf
     for (int64_t oc = 0; oc < OC; ++oc) {
       const float* src_w = wf ? wf + oc * per_oc : row.data();
       if (wh) WidenHalves(wh + oc * per_oc, row.data(), static_cast<size_t>(per_oc));
-      int8_t* dst_w = qw + oc * per_oc;
-      // |w|'s largest as the largest of its bits without the sign (the same order for finite
-      // floats): an integer max, which vectorises without fast-math.
-      uint32_t mbits = 0;
-#pragma omp simd reduction(max : mbits)
-      for (int64_t k = 0; k < per_oc; ++k)
-        mbits = std::max(mbits, std::bit_cast<uint32_t>(src_w[k]) & 0x7fffffffu);
-      const float m = std::bit_cast<float>(mbits);
+      const float m = MaxAbs(src_w, per_oc);
       const float ws = m > 0 ? levels / m : 1.f;
-#pragma omp simd
-      for (int64_t k = 0; k < per_oc; ++k) {  // round half away from zero
-        const float t = std::clamp(src_w[k] * ws, -levels, levels);
-        dst_w[k] = static_cast<int8_t>(static_cast<int32_t>(t + std::copysign(0.5f, t)));
-      }
+      QuantizeRow(src_w, per_oc, ws, levels, qw + oc * per_oc);
       out_scales[oc] = 1.f / (src_scale * ws);
       if (!bias->empty()) (*bias)[oc] *= src_scale * ws;
     }
@@ -255,7 +271,8 @@ void BuildConvStep(Lowering& L, const ConvLowering& lw, int x, int y,
     }
     ++pi;
   }
-  const Call conv = L.Bind(dnnl::convolution_forward(pd), pd.scratchpad_desc(), args);
+  const dnnl::primitive prim = lw.prim ? lw.prim : dnnl::convolution_forward(pd);
+  const Call conv = L.Bind(prim, pd.scratchpad_desc(), args);
   if (csrc == src && cdst == dst) {
     st->run = conv;
   } else {
@@ -296,6 +313,7 @@ Status LowerConv(Lowering& L, const Node& n) {
   } catch (const dnnl::error& e) {
     return Status("unsupported_op", desc + ": oneDNN cannot run it: " + e.what());
   }
+  L.jit.push_back([lw] { lw->prim = dnnl::convolution_forward(lw->pd); });
   std::vector<int> reads = {x};
   reads.insert(reads.end(), operands.begin(), operands.end());
   L.pending.push_back({desc,

@@ -101,6 +101,9 @@ struct Lowering {
   std::map<std::string, int> slot_of;
   std::set<int> concats_in_place;  // output slots whose concat's inputs are written in place
   std::vector<PendingStep> pending;
+  // Primitive creations (oneDNN's JIT) that depend on nothing but their descriptor: Plan::Compile
+  // runs them on every core before the steps are built, which then take the made primitives.
+  std::vector<std::function<void()>> jit;
   std::vector<Step> steps;
   uint8_t* arena = nullptr;
   std::vector<memory> constants;  // weights, biases, constant operands: alive with the plan
