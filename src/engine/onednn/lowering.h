@@ -118,8 +118,8 @@ struct Lowering {
   std::vector<memory> scratch_users;
   size_t scratch_bytes = 0;
   uint8_t* scratch = nullptr;
-  // Arena (its own mapping, faulted in while the primitives are built), scratchpad and prepared
-  // weights.
+  // Arena (its own mapping, faulted in beside the primitives' creation where a core is spare),
+  // scratchpad and prepared weights.
   PagePool pages;
 
   // The attributes every primitive is created with: a user-managed scratchpad.

@@ -1,5 +1,6 @@
 // Memory a plan holds for its lifetime: prepared weights and the scratchpad bump-allocated from
-// anonymous mappings, the activation arena in a mapping of its own, faulted in on a thread.
+// anonymous mappings, the activation arena in a mapping of its own (faulted in on a thread where
+// a core is spare).
 #pragma once
 
 #include <cstddef>
@@ -20,9 +21,10 @@ class PagePool {
   ~PagePool();
   // `bytes` aligned to 4 KB (oneDNN wants 64); nullptr when the system refuses the memory.
   void* Allocate(size_t bytes);
-  // A mapping of its own, for the arena: Compile faults its pages in on another thread while
-  // it builds the primitives (on first touch by the first inference, one fault per 4 KB page
-  // costs ~0.1 s of a cold start; the arena is 270-340 MB at 1024x1024). nullptr when refused.
+  // A mapping of its own, for the arena: where the plan leaves a core spare, Compile faults its
+  // pages in on another thread while it builds the primitives (otherwise the first inference
+  // takes one fault per 4 KB page: ~25 ms for int8's 117 MB arena, more for fp32's larger one).
+  // nullptr when refused.
   void* Mapped(size_t bytes);
 
  private:
