@@ -16,8 +16,9 @@ inline constexpr char kInvalidSession[] = "invalid_session";          // unknown
 inline constexpr char kConsentNotActive[] = "consent_not_active";     // training needs opt-in
 inline constexpr char kUnsupportedDatabase[] = "unsupported_database";
 inline constexpr char kDatabaseError[] = "database_error";
-// The database server cannot be reached (down, restarting, connection lost); retrying later can
-// succeed. Nothing was committed, except after a commit that was in doubt.
+// The database cannot be used now (its server is down, restarting or lost its connection, or an
+// SQLite file stayed locked by another connection past the busy wait); retrying later can
+// succeed. Nothing was committed, except after a PostgreSQL commit that was in doubt.
 inline constexpr char kStoreUnavailable[] = "store_unavailable";
 inline constexpr char kStorageError[] = "storage_error";  // blob folder I/O
 inline constexpr char kCorruptBlob[] = "corrupt_blob";    // blob fails authentication

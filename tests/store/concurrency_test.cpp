@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "store/errors.h"
+#include "store/sqlite/sqlite_db.h"
 #include "store/storage_policy.h"
 #include "store_env.h"
 
@@ -196,6 +197,41 @@ TEST_P(Concurrency, KeysAuthenticateWhileAnotherReplicaWrites) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Concurrency, testutil::AllBackends(), testutil::BackendName);
+
+// Another connection holding the SQLite file's write lock: a statement waits for it up to the
+// busy wait, and past it fails as store_unavailable (answered 503 with Retry-After), not as a
+// database_error (500); a lock released within the wait is simply waited for.
+TEST(SqliteBusy, ALockHeldPastTheWaitIsStoreUnavailableAndOneReleasedInTimeIsWaitedFor) {
+  TempDir dir;
+  const auto path = dir.path() / "busy.db";
+  auto db = sqlite::SqliteDb::Open(path, 300ms);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string code;
+  try {
+    sqlite::Transaction tx(*db);
+  } catch (const DbError& e) {
+    code = e.status().code();
+  }
+  EXPECT_EQ(code, errors::kStoreUnavailable);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);  // it waited before giving up
+  auto insert = [&] {
+    auto q = db->Prepare("CREATE TABLE IF NOT EXISTS t (v INTEGER)");
+    q.Run();
+  };
+  EXPECT_THROW(insert(), DbError);  // an autocommit write outside a transaction too
+
+  std::thread release([&] {
+    std::this_thread::sleep_for(100ms);
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  EXPECT_NO_THROW(insert());  // waits the 100 ms, then writes
+  release.join();
+  sqlite3_close(other);
+}
 
 }  // namespace
 }  // namespace bgerase::store

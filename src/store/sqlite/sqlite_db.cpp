@@ -12,14 +12,27 @@
 
 namespace bgerase::store::sqlite {
 
-[[noreturn]] void ThrowSqlite(sqlite3* db, std::string_view what) {
-  std::string msg(what);
-  if (db) msg += std::string(": ") + sqlite3_errmsg(db);
-  // Trigger-raised refusals carry our error code as their message.
+namespace {
+
+// The error of a failed call on `db`: trigger-raised refusals carry our error code as their
+// message; a lock that stayed taken past the busy wait (SQLITE_BUSY, and SQLITE_BUSY_SNAPSHOT,
+// which does not wait) is store_unavailable, since nothing was written and a retry can succeed.
+[[noreturn]] void ThrowFailure(sqlite3* db, const std::string& msg) {
   if (msg.find("consent_not_active") != std::string::npos) {
     throw DbError(Status(errors::kConsentNotActive, "consent to training is not active"));
   }
+  if (db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY) {
+    throw DbError(Status(errors::kStoreUnavailable, msg));
+  }
   throw DbError(Status(errors::kDatabaseError, msg));
+}
+
+}  // namespace
+
+[[noreturn]] void ThrowSqlite(sqlite3* db, std::string_view what) {
+  std::string msg(what);
+  if (db) msg += std::string(": ") + sqlite3_errmsg(db);
+  ThrowFailure(db, msg);
 }
 
 Statement::~Statement() {
@@ -102,7 +115,25 @@ std::optional<std::string> Statement::OptText(int col) const {
   return Text(col);
 }
 
-std::unique_ptr<SqliteDb> SqliteDb::Open(const std::filesystem::path& path) {
+// SQLite's own busy handler sleeps ever longer between tries (up to 100 ms each), so a
+// connection waiting on another that commits in a loop can miss every short gap between its
+// commits and give up while the lock was free most of the time. This one polls every 0.5–1.5 ms
+// (jittered, so two waiters do not keep colliding) until busy_wait has passed.
+int SqliteDb::OnBusy(void* self, int tries) {
+  auto* db = static_cast<SqliteDb*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (tries == 0) db->busy_since_ = now;
+  if (now - db->busy_since_ >= db->busy_wait_) return 0;
+  std::uint32_t& x = db->jitter_;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  ::usleep(500 + x % 1000);
+  return 1;
+}
+
+std::unique_ptr<SqliteDb> SqliteDb::Open(const std::filesystem::path& path,
+                                         std::chrono::milliseconds busy_wait) {
   // The database holds every object's key: only the service's user may read it. SQLite gives
   // its -wal and -shm files the database file's mode, so making that one 0600 (created so, or
   // tightened when an operator's umask left it wider) covers all three.
@@ -124,8 +155,9 @@ std::unique_ptr<SqliteDb> SqliteDb::Open(const std::filesystem::path& path) {
     }
     throw DbError(Status(errors::kDatabaseError, msg));
   }
-  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
-  sqlite3_busy_timeout(raw, 10000);
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path, busy_wait));
+  db->jitter_ = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(db.get()) >> 4) | 1;
+  sqlite3_busy_handler(raw, &SqliteDb::OnBusy, db.get());
   db->Exec("PRAGMA journal_mode=WAL");
   // FULL: a committed deletion survives power loss, not only a process crash.
   db->Exec("PRAGMA synchronous=FULL");
@@ -145,10 +177,7 @@ void SqliteDb::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "exec failed";
     sqlite3_free(err);
-    if (msg.find("consent_not_active") != std::string::npos) {
-      throw DbError(Status(errors::kConsentNotActive, "consent to training is not active"));
-    }
-    throw DbError(Status(errors::kDatabaseError, msg));
+    ThrowFailure(db_, msg);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -64,7 +65,11 @@ class SqliteDb {
  public:
   // Opens or creates the database, sets WAL, synchronous=FULL, secure_delete, foreign keys and a
   // busy timeout, then applies pending migrations.
-  static std::unique_ptr<SqliteDb> Open(const std::filesystem::path& path);
+  // busy_wait: how long a statement waits for another connection's write lock before it fails
+  // with store_unavailable (the database is busy; retrying later can succeed).
+  static std::unique_ptr<SqliteDb> Open(
+      const std::filesystem::path& path,
+      std::chrono::milliseconds busy_wait = std::chrono::milliseconds(10000));
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
@@ -80,12 +85,17 @@ class SqliteDb {
   void CheckpointTruncate();
 
  private:
-  SqliteDb(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  SqliteDb(sqlite3* db, std::filesystem::path path, std::chrono::milliseconds busy_wait)
+      : db_(db), path_(std::move(path)), busy_wait_(busy_wait) {}
   void Migrate();
+  static int OnBusy(void* self, int tries);
 
   sqlite3* db_;
   std::filesystem::path path_;
   std::mutex mu_;
+  const std::chrono::milliseconds busy_wait_;
+  std::chrono::steady_clock::time_point busy_since_;  // when the current wait began
+  std::uint32_t jitter_ = 0;                          // xorshift state for the poll interval
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed. IMMEDIATE takes the write lock up
