@@ -27,7 +27,7 @@ struct RemoveArgs {
   std::vector<std::string> inputs;
   std::string output, out_dir, model_dir;
   std::string format, channels, size, crop_margin, roi, scale, position, shadow, shadow_opacity,
-      bg_color, bg_image, metadata, quality, quality_mode, precision = "auto";
+      bg_color, bg_image, metadata, quality, quality_mode, refine, precision = "auto";
   bool crop = false, despill = false, json = false;
   int threads = 0;
 };
@@ -196,6 +196,7 @@ int Remove(const RemoveArgs& a) {
   add("metadata", a.metadata);
   add("quality", a.quality);
   add("quality_mode", a.quality_mode);
+  add("refine", a.refine);
   if (a.crop) fields.push_back({"crop", "true"});
   if (a.despill) fields.push_back({"despill", "true"});
   std::vector<removal::FieldError> details;
@@ -368,8 +369,11 @@ void RegisterRemoveCommand(CLI::App& app) {
   rm->add_option("--metadata", a.metadata, "keep (default) | strip");
   rm->add_option("--quality", a.quality, "1-100 for jpg/webp/avif");
   rm->add_option("--quality-mode", a.quality_mode,
-                 "fast (the model alone) | balanced (default: + the subject's own edge colours) "
-                 "| best (+ the mirrored photo's mask averaged in)");
+                 "fast (the model alone) | balanced (default: + unsure alpha re-estimated from "
+                 "the photo, and the subject's own edge colours) | best (+ the mirrored photo's "
+                 "mask averaged in)");
+  rm->add_option("--refine", a.refine,
+                 "on (default) | off: re-estimate unsure alpha in balanced and best");
   rm->add_option("--precision", a.precision, "auto (default) | fp32 | bf16 | int8");
   rm->add_option("--threads", a.threads, "Inference threads (default: all cores)");
   rm->add_flag("--json", a.json, "One JSON line per image on stdout");

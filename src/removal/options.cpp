@@ -215,10 +215,10 @@ constexpr std::string_view kTypes[] = {"auto",     "person",       "product",  "
 // The canonical field names, after NormalizeOptionKey; aliases map onto these.
 std::optional<std::string_view> CanonicalField(const std::string& key) {
   static constexpr std::string_view kFields[] = {
-      "format",      "channels", "size",     "crop",         "crop_margin", "bg_color",
-      "despill",     "metadata", "quality",  "on_behalf_of", "store",       "type",
-      "roi",         "scale",    "position", "add_shadow",   "shadow_type", "shadow_opacity",
-      "quality_mode"};
+      "format",       "channels", "size",     "crop",         "crop_margin", "bg_color",
+      "despill",      "metadata", "quality",  "on_behalf_of", "store",       "type",
+      "roi",          "scale",    "position", "add_shadow",   "shadow_type", "shadow_opacity",
+      "quality_mode", "refine"};
   if (key == "bg_colour") return std::string_view("bg_color");
   for (std::string_view f : kFields) {
     if (key == f) return f;
@@ -252,6 +252,8 @@ class FieldParser {
       ParseFlag(o_.despill);
     } else if (field == "store") {
       ParseFlag(o_.store);
+    } else if (field == "refine") {
+      ParseFlag(o_.refine);
     } else if (field == "crop_margin") {
       ParseMargin();
     } else if (field == "bg_color") {

@@ -99,6 +99,9 @@ struct RemovalOptions {
   // subject's own colour under soft alpha, so no old background shows on a new one; best also
   // runs the model on the photo's mirror image and averages the two masks.
   enum class QualityMode { kFast, kBalanced, kBest } quality_mode = QualityMode::kBalanced;
+  // balanced and best re-estimate unsure alpha from the photo's colours (matting/refine.h);
+  // refine=off keeps the model's alpha there, for comparison. fast never refines.
+  bool refine = true;
   bool keep_metadata = true;  // metadata=keep (default) | strip
   int quality = 90;           // 1..100, for jpg/webp/avif
   std::string on_behalf_of;   // rights holder, free text (recorded when stored)
