@@ -8,11 +8,11 @@
 // evidence is the photo's own foreground and background colours around the unsure pixel, not a
 // fixed threshold. Every pixel then takes the average of the models of the windows over it,
 // weighted by how much confident evidence each window held, and blends it with the model's
-// alpha by its own confidence. Levels run coarse to fine: a wide window first, so a large
-// washed-out region reaches sure pixels, then a narrow one for the edge.
+// alpha by its own confidence. Each level of RefineOptions::levels runs once, in order (the
+// default is one level; docs/design/quality.md has what two levels measured).
 //
-// Plain C++ over float planes; box sums are running sums (cost independent of the radius),
-// rows and columns split across threads (OpenMP). The result does not depend on the thread count.
+// Plain C++ over float planes; box sums are running sums (cost independent of the radius), bands
+// of rows split across threads (OpenMP). The result does not depend on the thread count.
 #pragma once
 
 #include <vector>

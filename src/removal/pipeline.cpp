@@ -151,8 +151,8 @@ Result<RemovalResult> Pipeline::Render(InferredImage inferred, const RemovalOpti
     // refined one is upsampled bilinearly, since on real photos (icm54) the guided filter on top
     // of the refinement made the edge band 3.5 % worse (docs/design/quality.md).
     const imaging::MaskUpsampling upsampling =
-        Refines(options) ? imaging::MaskUpsampling::kBilinear
-                         : imaging::UpsamplingFor(w, h, kModelSize, kModelSize);
+        refine ? imaging::MaskUpsampling::kBilinear
+               : imaging::UpsamplingFor(w, h, kModelSize, kModelSize);
     vips::VImage alpha = imaging::MaskToAlpha(inferred.mask.data<float>(), kModelSize, kModelSize,
                                               im.rgb, upsampling)
                              .copy_memory();
